@@ -1,0 +1,81 @@
+// The node's admin endpoint: a small HTTP/1.1 server for status, metrics and control requests.
+//
+// It is built for low volume: one internal thread accepts connections, parses requests and runs
+// the handlers, so a slow handler delays every other admin request (but nothing else in the
+// node). Connections are kept alive between requests.
+//
+// Errors are JSON objects {"error": "..."}: 404 for an unknown path, 405 (with Allow) for a
+// known path and an unregistered method, 401 (with WWW-Authenticate: Bearer) when a route needs
+// the token and the request does not carry it, 413 when the body exceeds the limit, 431 when the
+// headers exceed 16 KiB, 400 for malformed requests, and 500 when a handler throws.
+//
+// Thread safety: Handle, Start, Stop and bound_address may be called from any thread, but Stop
+// (and the destructor) must not be called from inside a handler. Handlers run on the server's
+// thread, one at a time.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "boxcar/status.h"
+
+namespace boxcar::admin {
+
+struct HttpRequest {
+  std::string method;          // "GET", "POST", ...
+  std::string target;          // as sent: path and query, e.g. "/admin/plugins?slot=cache"
+  std::string path;            // target up to '?', not percent-decoded
+  std::string query;           // after '?', without it; "" when absent
+  std::string body;
+  std::string authorization;   // the Authorization header as sent, "" when absent
+  std::string remote_address;  // "127.0.0.1:54321", "[::1]:54321"
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers, added as given
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class AdminServer {
+ public:
+  static constexpr std::size_t kDefaultBodyLimit = 64 * 1024 * 1024;
+
+  // `listen` is "host:port": "127.0.0.1:9180", "[::1]:9180", "localhost:9180"; port 0 picks a
+  // free port. `token` "" means no route needs one.
+  AdminServer(std::string listen, std::string token, std::size_t body_limit = kDefaultBodyLimit);
+  ~AdminServer();  // Stop()s
+
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Routes `method` requests for exactly `path` to `handler`, replacing an earlier route for the
+  // same pair. With `needs_token`, a configured token must arrive as "Authorization: Bearer
+  // <token>"; without a configured token the route is open.
+  void Handle(std::string method, std::string path, HttpHandler handler, bool needs_token);
+
+  // Resolves the address, binds, listens and starts serving on an internal thread. The error
+  // names the address (e.g. when it is already in use). Only the first call can succeed.
+  Status Start();
+
+  // Stops accepting and closes idle connections at once; a request already being received or
+  // handled gets up to 2 s to finish before its connection is closed. Returns once the server
+  // thread has exited. Idempotent.
+  void Stop();
+
+  // "127.0.0.1:PORT" / "[::1]:PORT" with the real port once Start succeeded, else "".
+  std::string bound_address() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace boxcar::admin

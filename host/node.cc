@@ -1,0 +1,317 @@
+#include "node.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "obs/logging.h"
+
+namespace boxcar {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+admin::HttpResponse JsonResponse(int status, const json& body) {
+  admin::HttpResponse r;
+  r.status = status;
+  r.body = body.dump(2) + "\n";
+  return r;
+}
+
+json CapabilityNames(const runtime::PluginInfo& info) {
+  json names = json::array();
+  if (info.Has(kThreadSafe)) names.push_back("thread_safe");
+  if (info.Has(kStateExport)) names.push_back("state_export");
+  if (info.Has(kReconfigure)) names.push_back("reconfigure");
+  if (info.Has(kPersistent)) names.push_back("persistent");
+  return names;
+}
+
+std::string JoinErrors(const fs::path& file, const std::vector<runtime::SchemaError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += (out.empty() ? "" : "\n") + runtime::FormatError(file, e);
+  return out;
+}
+
+}  // namespace
+
+Node::Node(NodeOptions options)
+    : options_(std::move(options)),
+      context_(std::make_shared<runtime::HostContext>()),
+      reloads_(prometheus::BuildCounter()
+                   .Name("boxcar_reloads_total")
+                   .Help("Plugin generation reloads by trigger and result")
+                   .Register(*metrics_.registry())) {
+  context_->logger = obs::Logger("plugin");
+  context_->metrics = std::make_shared<runtime::PluginMetrics>(metrics_.registry());
+  context_->clock = std::make_shared<runtime::SteadyClock>();
+  context_->faults = &prometheus::BuildCounter()
+                          .Name("boxcar_plugin_faults_total")
+                          .Help("Exceptions contained at the plugin boundary, by operation")
+                          .Register(*metrics_.registry());
+  runtime_ = std::make_unique<runtime::Runtime>(context_, *metrics_.registry());
+}
+
+Node::~Node() = default;
+
+void Node::BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
+  auto log = obs::Logger("boxcar");
+  runtime::LoadResult loaded =
+      runtime::LoadConfig(options_.config_file, options_.overrides, options_.exe_dir);
+  runtime::ReloadOutcome outcome;
+  if (!loaded.config) {
+    outcome.status = Status::InvalidArgument(JoinErrors(options_.config_file, loaded.errors));
+    auto gen = runtime_->Current();
+    outcome.generation = gen ? gen->number : 0;
+    reloads_.Add({{"trigger", trigger}, {"result", "failure"}}).Increment();
+  } else {
+    spdlog::set_level(spdlog::level::from_str(loaded.config->log_level));
+    outcome = runtime_->Apply(*loaded.config, trigger);
+  }
+  if (outcome.status.ok()) {
+    log->info("reload ({}): generation {} active in {:.1f} ms", trigger, outcome.generation,
+              outcome.duration_ms);
+    for (const auto& change : outcome.changes) log->info("  {}", change);
+  } else {
+    log->error("reload ({}) failed; generation {} stays active: {}", trigger, outcome.generation,
+               outcome.status.message());
+  }
+  return outcome;
+}
+
+admin::HttpResponse Node::ReloadResponse(const runtime::ReloadOutcome& outcome) {
+  json body = {{"ok", outcome.status.ok()}, {"generation", outcome.generation}};
+  if (outcome.status.ok()) {
+    body["changes"] = outcome.changes;
+    body["duration_ms"] = outcome.duration_ms;
+    return JsonResponse(200, body);
+  }
+  body["error"] = outcome.status.message();
+  return JsonResponse(422, body);
+}
+
+admin::HttpResponse Node::PluginsJson() {
+  auto gen = runtime_->Current();
+  json slots = json::array();
+  for (const auto& inst : gen->instances) {
+    const runtime::PluginInfo& info = inst->info();
+    slots.push_back({{"slot", inst->slot()},
+                     {"kind", KindName(info.kind)},
+                     {"plugin", info.name},
+                     {"version", info.version},
+                     {"file", info.file.string()},
+                     {"sha256", info.sha256},
+                     {"api", std::to_string(info.api_major) + "." + std::to_string(info.api_minor)},
+                     {"capabilities", CapabilityNames(info)},
+                     {"params", inst->params_json()},
+                     {"faults", inst->services().faults()},
+                     {"loaded_at", inst->loaded_at()}});
+  }
+  return JsonResponse(200, {{"generation", gen->number}, {"slots", slots}});
+}
+
+void Node::RegisterRoutes() {
+  admin_->Handle("GET", "/healthz", [this](const admin::HttpRequest&) {
+    auto gen = runtime_->Current();
+    return JsonResponse(200, {{"status", "ok"}, {"generation", gen ? gen->number : 0}});
+  }, false);
+  admin_->Handle("GET", "/metrics", [this](const admin::HttpRequest&) {
+    admin::HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.SerializeText();
+    return r;
+  }, false);
+  admin_->Handle("GET", "/admin/plugins", [this](const admin::HttpRequest&) {
+    return PluginsJson();
+  }, true);
+  admin_->Handle("GET", "/admin/tunables", [this](const admin::HttpRequest&) {
+    json list = json::array();
+    for (const TunableInfo& t : runtime_->tunables().List()) {
+      list.push_back({{"name", t.name}, {"value", t.value}, {"min", t.min}, {"max", t.max},
+                      {"integer", t.integer}});
+    }
+    return JsonResponse(200, {{"tunables", list}});
+  }, true);
+  admin_->Handle("POST", "/admin/reload", [this](const admin::HttpRequest&) {
+    return ReloadResponse(Reload("admin"));
+  }, true);
+}
+
+Status Node::WriteReadyFile() {
+  if (options_.ready_file.empty()) return Status::OK();
+  const fs::path tmp = options_.ready_file.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << json{{"pid", ::getpid()}, {"admin", admin_->bound_address()}}.dump() << "\n";
+    if (!out) return Status::IOError("cannot write " + tmp.string());
+  }
+  // Rename so a reader never sees a half-written file.
+  std::error_code ec;
+  fs::rename(tmp, options_.ready_file, ec);
+  if (ec) return Status::IOError("cannot write " + options_.ready_file.string() + ": " + ec.message());
+  return Status::OK();
+}
+
+std::vector<fs::path> Node::WatchedFiles() {
+  std::vector<fs::path> files;
+  auto gen = runtime_->Current();
+  if (!gen) return files;
+  if (gen->config->watch_config) files.push_back(options_.config_file);
+  if (gen->config->watch_plugins) {
+    for (const auto& inst : gen->instances) files.push_back(inst->info().file);
+  }
+  return files;
+}
+
+// Reloads when the config file or an active plugin's .so changes, after `reload.debounce_ms`
+// without further changes, so a file written in several steps triggers one reload.
+void Node::WatchLoop() {
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    obs::Logger("boxcar")->warn("inotify unavailable; file-change reloads are off");
+    return;
+  }
+  uint64_t watched_generation = 0;
+  std::map<int, fs::path> dirs;  // watch descriptor -> directory
+  std::set<fs::path> files;
+  std::string pending;           // trigger of the reload waiting out the debounce
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  alignas(inotify_event) char buffer[16384];
+
+  while (!stopping_) {
+    auto gen = runtime_->Current();
+    if (gen && gen->number != watched_generation) {
+      watched_generation = gen->number;
+      for (const auto& [wd, dir] : dirs) inotify_rm_watch(fd, wd);
+      dirs.clear();
+      files.clear();
+      for (const fs::path& f : WatchedFiles()) {
+        files.insert(f);
+        int wd = inotify_add_watch(fd, f.parent_path().c_str(),
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        if (wd >= 0) dirs[wd] = f.parent_path();
+      }
+    }
+    int timeout_ms = -1;
+    if (!pending.empty()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    int ready = ::poll(fds, 2, timeout_ms);
+    if (ready == 0 && !pending.empty()) {
+      Reload(pending);
+      pending.clear();
+      continue;
+    }
+    if (ready < 0 || (fds[1].revents & POLLIN)) continue;
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    for (ssize_t off = 0; off < n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(buffer + off);
+      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      auto dir = dirs.find(ev->wd);
+      if (dir == dirs.end() || ev->len == 0) continue;
+      const fs::path changed = dir->second / ev->name;
+      if (files.count(changed) == 0) continue;
+      const bool is_config = changed == options_.config_file;
+      if (pending.empty() || is_config) pending = is_config ? "config-file" : "plugin-file";
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(gen ? gen->config->reload_debounce_ms : 200);
+    }
+  }
+  ::close(fd);
+}
+
+void Node::ControlLoop() {
+  while (!stopping_) {
+    auto interval = runtime_->tunables().Find("control.interval_ms");
+    const auto wait = std::chrono::milliseconds(
+        static_cast<int64_t>(interval ? interval->value.load() : 1000));
+    {
+      std::unique_lock lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, wait, [this] { return stopping_.load(); })) return;
+    }
+    runtime_->TickTuner(metrics_.Snapshot());
+  }
+}
+
+// SIGHUP reloads; SIGTERM and SIGINT return so Run can drain and exit.
+void Node::WaitForStopSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      Reload("signal");
+      continue;
+    }
+    obs::Logger("boxcar")->info("received {}; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return;
+  }
+}
+
+int Node::Run() {
+  auto log = obs::Logger("boxcar");
+  runtime::LoadResult loaded =
+      runtime::LoadConfig(options_.config_file, options_.overrides, options_.exe_dir);
+  if (!loaded.config) {
+    log->error("invalid config:\n{}", JoinErrors(options_.config_file, loaded.errors));
+    return 1;
+  }
+  obs::SetupLogging(loaded.config->log_level, loaded.config->log_format);
+  runtime::ReloadOutcome first = Reload("startup");
+  if (!first.status.ok()) return 1;
+
+  admin_ = std::make_unique<admin::AdminServer>(loaded.config->admin_listen,
+                                                loaded.config->admin_token);
+  RegisterRoutes();
+  if (Status s = admin_->Start(); !s.ok()) {
+    log->error("admin endpoint: {}", s.message());
+    return 1;
+  }
+  log->info("admin endpoint on http://{}", admin_->bound_address());
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  watcher_ = std::thread([this] { WatchLoop(); });
+  control_ = std::thread([this] { ControlLoop(); });
+  if (Status s = WriteReadyFile(); !s.ok()) log->warn("{}", s.message());
+
+  WaitForStopSignal();
+
+  stopping_ = true;
+  stop_cv_.notify_all();
+  uint64_t one = 1;
+  if (::write(wake_fd_, &one, sizeof one) < 0) log->warn("cannot wake the file watcher");
+  admin_->Stop();  // finishes requests in flight
+  watcher_.join();
+  control_.join();
+  ::close(wake_fd_);
+  runtime_->Shutdown();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace boxcar

@@ -1,0 +1,65 @@
+// The running node: config, plugin runtime, admin endpoint, reload triggers and the control loop.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "obs/metrics.h"
+#include "runtime/config.h"
+#include "runtime/runtime.h"
+
+namespace boxcar {
+
+struct NodeOptions {
+  std::filesystem::path config_file;
+  std::vector<runtime::Override> overrides;
+  std::filesystem::path exe_dir;
+  std::filesystem::path ready_file;  // written once serving; "" for none
+};
+
+class Node {
+ public:
+  explicit Node(NodeOptions options);
+  ~Node();
+
+  // Starts everything and blocks until SIGTERM or SIGINT; returns the process exit code.
+  // The caller must have blocked SIGHUP, SIGTERM and SIGINT in every thread (BlockSignals).
+  int Run();
+
+  // Blocks the signals Run waits for; call in main before any thread starts.
+  static void BlockSignals();
+
+ private:
+  runtime::ReloadOutcome Reload(const std::string& trigger);
+  void RegisterRoutes();
+  admin::HttpResponse PluginsJson();
+  admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
+  Status WriteReadyFile();
+  void WatchLoop();
+  void ControlLoop();
+  void WaitForStopSignal();
+  std::vector<std::filesystem::path> WatchedFiles();
+
+  NodeOptions options_;
+  obs::MetricsRegistry metrics_;
+  std::shared_ptr<runtime::HostContext> context_;
+  std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  int wake_fd_ = -1;  // eventfd that ends the watch loop's poll
+  std::thread watcher_;
+  std::thread control_;
+};
+
+}  // namespace boxcar

@@ -1,0 +1,70 @@
+// The node's configuration: one JSON file, strictly validated, with --set overrides.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "boxcar/plugin.h"
+#include "runtime/json_schema.h"
+
+namespace boxcar::runtime {
+
+// One plugin slot: a strategy or a store tier.
+struct SlotConfig {
+  std::string slot;              // "prioritizer", ..., "store.tiers[0]"
+  std::string pointer;           // "/strategies/prioritizer", "/store/tiers/0"
+  PluginKind kind = PluginKind::kPrioritizer;
+  std::string plugin;            // a plugin name, or a path to a .so (contains '/')
+  nlohmann::json params;         // as written; validated against the plugin's schema on load
+  std::optional<std::string> sha256;  // lower-case hex pin
+};
+
+struct Config {
+  std::filesystem::path file;    // absolute
+  nlohmann::json document;       // after overrides, with defaults filled
+
+  std::string admin_listen;      // "host:port"; default "127.0.0.1:9180"
+  std::string admin_token;       // "" when unset; required when admin_listen is not loopback
+  std::vector<std::filesystem::path> plugin_path;  // absolute directories
+  std::vector<SlotConfig> slots; // prioritizer, batcher, conn_manager, tuner, then tiers in order
+  std::filesystem::path store_path;  // absolute
+
+  std::string log_level;         // "debug" | "info" | "warn" | "error"
+  std::string log_format;        // "auto" (text on a TTY, else JSON) | "text" | "json"
+  int64_t control_interval_ms = 1000;  // tuner tick
+  int64_t reload_debounce_ms = 200;    // inotify debounce
+  bool watch_config = true;      // reload when the config file changes
+  bool watch_plugins = true;     // reload when an active plugin's .so changes
+};
+
+// A parsed --set KEY=VALUE. KEY is dotted ("store.tiers.0.params.capacity_bytes"); VALUE is
+// parsed as JSON when it parses, and taken as a string otherwise.
+struct Override {
+  std::string key;
+  std::string value;
+};
+// Splits "KEY=VALUE"; InvalidArgument when there is no '=' or the key is empty.
+Status ParseOverride(const std::string& text, Override* out);
+
+// Loads, applies overrides, validates and resolves relative paths (against the config file's
+// directory; the default plugin path is `<exe_dir>/../lib/boxcar/plugins`). On failure returns
+// every error found, each formatted by FormatError.
+struct LoadResult {
+  std::optional<Config> config;
+  std::vector<SchemaError> errors;
+};
+LoadResult LoadConfig(const std::filesystem::path& file, const std::vector<Override>& overrides,
+                      const std::filesystem::path& exe_dir);
+
+// "FILE: /pointer: message"
+std::string FormatError(const std::filesystem::path& file, const SchemaError& error);
+
+// True for 127.0.0.0/8, ::1 and "localhost" hosts of a "host:port" listen address.
+bool IsLoopbackListen(const std::string& listen);
+
+}  // namespace boxcar::runtime

@@ -1,0 +1,113 @@
+// One live plugin object and what keeps it valid: its library, its host services, its params.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+#include "boxcar/cache_tier.h"
+#include "boxcar/plugin.h"
+#include "runtime/host_services.h"
+#include "runtime/plugin_file.h"
+
+namespace boxcar::runtime {
+
+class Instance {
+ public:
+  ~Instance();
+
+  // Marks a call in progress; false when the instance was retired, in which case the caller
+  // must look up the current one. Pairs with Exit.
+  bool Enter() {
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    if (!retired_.load(std::memory_order_seq_cst)) return true;
+    active_.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  void Exit() { active_.fetch_sub(1, std::memory_order_release); }
+
+  // Calls f(Iface&), under the instance mutex when the plugin is not thread safe. The caller
+  // holds an Enter.
+  template <class Iface, class F>
+  decltype(auto) Invoke(F&& f) {
+    auto& target = static_cast<Iface&>(*plugin_);
+    if (!serialize_) return f(target);
+    std::lock_guard lock(serial_);
+    return f(target);
+  }
+
+  // Stops new calls and waits until the calls in flight returned. Enter's seq_cst increment and
+  // this seq_cst store mean that either the caller sees the flag or this sees the caller.
+  void RetireAndWait();
+
+  const PluginInfo& info() const { return library_->info(); }
+  const std::shared_ptr<PluginLibrary>& library() const { return library_; }
+  InstanceServices& services() { return *services_; }
+  Plugin& plugin() { return *plugin_; }
+  const std::string& slot() const { return slot_; }
+  const nlohmann::json& params_json() const { return params_json_; }
+  const std::string& loaded_at() const { return loaded_at_; }
+  bool Has(Capability c) const { return info().Has(c); }
+
+  // Applies validated params in place; the caller checked kReconfigure. CreateContext::params
+  // keeps pointing at the params the instance was created with.
+  Status Reconfigure(const nlohmann::json& params_json);
+
+ private:
+  friend struct InstanceFactory;
+  Instance() = default;
+
+  // Order matters: members are destroyed bottom-up, and the plugin object's code lives in the
+  // library, so the library goes last.
+  std::shared_ptr<PluginLibrary> library_;
+  std::shared_ptr<InstanceServices> services_;
+  std::unique_ptr<Params> params_;
+  std::unique_ptr<Plugin> plugin_;
+
+  std::string slot_;
+  nlohmann::json params_json_;
+  std::string loaded_at_;
+  bool serialize_ = false;
+  std::mutex serial_;
+  std::atomic<int64_t> active_{0};
+  std::atomic<bool> retired_{false};
+};
+
+class TunableRegistry;
+
+struct InstanceRequest {
+  std::shared_ptr<PluginLibrary> library;
+  std::string slot;              // "prioritizer", "store.tiers[0]"
+  std::string params_pointer;    // where params sit in the config, for errors
+  nlohmann::json params;         // as configured; validated and completed here
+  std::shared_ptr<HostContext> context;
+  TunableRegistry* tunables = nullptr;
+  EvictionSink* evictions = nullptr;
+};
+
+// A plugin object with the services and params it was created with.
+struct CreatedPlugin {
+  std::shared_ptr<InstanceServices> services;
+  std::unique_ptr<Params> params;
+  nlohmann::json params_json;  // validated, defaults filled
+  std::unique_ptr<Plugin> plugin;
+};
+
+// Validates params against the plugin's schema, prepares its tunables and calls its factory.
+// Errors carry the JSON pointer of the offending param or the factory's message. The library
+// must outlive `out->plugin`.
+Status CreatePlugin(InstanceRequest request, CreatedPlugin* out);
+
+struct InstanceFactory {
+  // CreatePlugin, wrapped in an Instance that keeps the library mapped.
+  static Status Create(InstanceRequest request, std::shared_ptr<Instance>* out);
+};
+
+// Validated params plus their typed form; shared by creation and in-place reconfigure.
+Status ValidateParams(const PluginInfo& info, const std::string& pointer, nlohmann::json* params);
+
+}  // namespace boxcar::runtime

@@ -1,0 +1,49 @@
+// A JSON Schema subset validator for boxcar's config and for plugin params.
+//
+// Supported keywords: type (object, array, string, integer, number, boolean), properties,
+// required, additionalProperties (false, or a schema), items, minimum, maximum, minItems,
+// maxItems, minLength, pattern, enum, default, description, and boxcar's own "tunable": true on
+// a numeric property. Validation fills in defaults so callers read complete objects.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "boxcar/params.h"
+#include "boxcar/status.h"
+
+namespace boxcar::runtime {
+
+struct SchemaError {
+  std::string pointer;  // JSON pointer into the validated document, e.g. "/strategies/batcher"
+  std::string message;  // what was wrong and how to fix it, e.g. with "did you mean ...?"
+};
+
+// Checks `instance` against `schema`, inserting the defaults of absent properties into it.
+// `base_pointer` is prefixed to every reported pointer (for params nested in a config).
+std::vector<SchemaError> ValidateAndFillDefaults(const nlohmann::json& schema,
+                                                 nlohmann::json& instance,
+                                                 const std::string& base_pointer = "");
+
+// Checks that a plugin's params schema itself is usable: a type-object schema whose properties
+// have supported types, "tunable" only on numbers with both bounds, and valid defaults.
+Status CheckParamsSchema(const nlohmann::json& schema);
+
+// Converts a validated params object into the typed map plugins read.
+Params ToParams(const nlohmann::json& params, const nlohmann::json& schema);
+
+// One tunable param declared by a schema.
+struct TunableSpec {
+  std::string param;
+  double min = 0;
+  double max = 0;
+  bool integer = false;
+};
+std::vector<TunableSpec> TunablesOf(const nlohmann::json& schema);
+
+// The closest candidate by edit distance, or "" when none is close enough to suggest.
+std::string ClosestMatch(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace boxcar::runtime

@@ -1,0 +1,258 @@
+#include "runtime/plugin_file.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+#include <openssl/evp.h>
+
+#include <boost/dll/shared_library.hpp>
+
+#include "runtime/json_schema.h"
+
+namespace boxcar::runtime {
+namespace fs = std::filesystem;
+
+struct PluginLibrary::Handle {
+  boost::dll::shared_library library;
+};
+
+namespace {
+
+std::string Quote(const fs::path& file) { return file.string(); }
+
+// A directory private to this process for the copies; created on first use and removed at exit
+// (the copies themselves are unlinked as soon as they are mapped).
+class PrivateDir {
+ public:
+  static const fs::path& Get() {
+    static PrivateDir dir;
+    return dir.path_;
+  }
+
+ private:
+  PrivateDir() {
+    std::string pattern = (fs::temp_directory_path() / "boxcar-plugins-XXXXXX").string();
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~PrivateDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  fs::path path_;
+};
+
+std::string ToHex(const unsigned char* bytes, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+Status ReadFile(const fs::path& file, std::string* bytes) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::IOError(Quote(file) + ": cannot open for reading");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return Status::IOError(Quote(file) + ": read failed");
+  *bytes = std::move(buffer).str();
+  return Status::OK();
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  return ToHex(digest, len);
+}
+
+// Writes `bytes` to a fresh unique path in the private directory.
+Status WritePrivateCopy(const fs::path& source, std::string_view bytes, fs::path* copy) {
+  static std::atomic<uint64_t> counter{0};
+  const fs::path& dir = PrivateDir::Get();
+  if (dir.empty()) return Status::IOError("cannot create a private directory for plugin copies");
+  *copy = dir / (source.stem().string() + "." + std::to_string(++counter) + ".so");
+  std::ofstream out(*copy, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) return Status::IOError(Quote(*copy) + ": cannot write the private copy");
+  return Status::OK();
+}
+
+std::map<std::string, std::string> SplitTag(std::string_view tag) {
+  std::map<std::string, std::string> fields;
+  size_t start = 0;
+  while (start <= tag.size()) {
+    size_t end = tag.find(';', start);
+    if (end == std::string_view::npos) end = tag.size();
+    std::string_view field = tag.substr(start, end - start);
+    size_t eq = field.find('=');
+    if (eq != std::string_view::npos) {
+      fields[std::string(field.substr(0, eq))] = std::string(field.substr(eq + 1));
+    }
+    start = end + 1;
+  }
+  return fields;
+}
+
+std::string AbiFixHint(const std::string& field) {
+  if (field == "ndebug") return " (build the plugin with the host's CMAKE_BUILD_TYPE, e.g. Release)";
+  if (field == "asan" || field == "tsan")
+    return " (build the plugin with the same -fsanitize flags as the host)";
+  if (field == "api") return " (rebuild the plugin against this host's plugin-api headers)";
+  return " (build the plugin with the same compiler and standard library as the host)";
+}
+
+bool ValidName(const char* name) {
+  static const std::regex kNamePattern("[a-z0-9][a-z0-9_-]{0,63}");
+  return name != nullptr && std::regex_match(name, kNamePattern);
+}
+
+bool ValidKind(PluginKind kind) {
+  auto k = static_cast<uint32_t>(kind);
+  return k >= static_cast<uint32_t>(PluginKind::kPrioritizer) &&
+         k <= static_cast<uint32_t>(PluginKind::kTuner);
+}
+
+// Checks the fixed prefix first, then the rest; copies fields into `info` as it goes so a caller
+// can show what it could read even when the plugin is refused.
+Status CheckDescriptor(const fs::path& file, const PluginDescriptor& d, PluginInfo* info) {
+  const std::string where = Quote(file) + ": ";
+  if (d.magic != kDescriptorMagic) {
+    char found[16];
+    std::snprintf(found, sizeof found, "0x%08x", d.magic);
+    return Status::InvalidArgument(where + "bad descriptor magic: expected 0x52435842, found " +
+                                   found + " (the symbol was not made by BOXCAR_PLUGIN)");
+  }
+  if (d.struct_size != sizeof(PluginDescriptor)) {
+    return Status::InvalidArgument(
+        where + "descriptor size mismatch: expected " + std::to_string(sizeof(PluginDescriptor)) +
+        " bytes, found " + std::to_string(d.struct_size) + " (rebuild against this host's API)");
+  }
+  info->api_major = d.api_major;
+  info->api_minor = d.api_minor;
+  const std::string host_api = std::to_string(kApiMajor) + "." + std::to_string(kApiMinor);
+  const std::string plugin_api = std::to_string(d.api_major) + "." + std::to_string(d.api_minor);
+  if (d.api_major != kApiMajor) {
+    return Status::InvalidArgument(where + "API major version mismatch: expected " +
+                                   std::to_string(kApiMajor) + ".x, found " + plugin_api);
+  }
+  if (d.api_minor > kApiMinor) {
+    return Status::InvalidArgument(where + "plugin needs API " + plugin_api +
+                                   ", newer than the host's " + host_api + " (upgrade boxcar)");
+  }
+  if (d.abi_tag == nullptr) return Status::InvalidArgument(where + "descriptor has no ABI tag");
+  info->abi_tag = d.abi_tag;
+  if (std::string mismatch = DescribeAbiMismatch(BOXCAR_ABI_TAG, d.abi_tag); !mismatch.empty()) {
+    return Status::InvalidArgument(where + "ABI mismatch: " + mismatch);
+  }
+  if (!ValidKind(d.kind)) {
+    return Status::InvalidArgument(where + "unknown plugin kind " +
+                                   std::to_string(static_cast<uint32_t>(d.kind)));
+  }
+  info->kind = d.kind;
+  if (!ValidName(d.name)) {
+    return Status::InvalidArgument(where + "invalid plugin name: expected [a-z0-9][a-z0-9_-]*, found \"" +
+                                   std::string(d.name ? d.name : "(null)") + "\"");
+  }
+  info->name = d.name;
+  info->version = d.version ? d.version : "";
+  info->description = d.description ? d.description : "";
+  info->capabilities = d.capabilities;
+  if (d.create == nullptr) return Status::InvalidArgument(where + "descriptor has no factory");
+  nlohmann::json schema = nlohmann::json::parse(d.params_schema ? d.params_schema : "", nullptr,
+                                                /*allow_exceptions=*/false);
+  if (schema.is_discarded()) {
+    return Status::InvalidArgument(where + "params schema is not valid JSON");
+  }
+  if (Status s = CheckParamsSchema(schema); !s.ok()) {
+    return Status::InvalidArgument(where + "params schema: " + s.message());
+  }
+  info->params_schema = std::move(schema);
+  return Status::OK();
+}
+
+Status MapLibrary(const fs::path& file, const fs::path& copy, boost::dll::shared_library* lib) {
+  try {
+    lib->load(copy, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(Quote(file) + ": cannot load as a shared object: " + e.what());
+  }
+  if (!lib->has(kDescriptorSymbol)) {
+    return Status::InvalidArgument(Quote(file) + ": no \"" + std::string(kDescriptorSymbol) +
+                                   "\" symbol: not a boxcar plugin (declare one with BOXCAR_PLUGIN)");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Sha256File(const fs::path& file, std::string* hex) {
+  std::string bytes;
+  if (Status s = ReadFile(file, &bytes); !s.ok()) return s;
+  *hex = Sha256Hex(bytes);
+  return Status::OK();
+}
+
+std::string DescribeAbiMismatch(std::string_view host_tag, std::string_view plugin_tag) {
+  auto host = SplitTag(host_tag);
+  auto plugin = SplitTag(plugin_tag);
+  std::string out;
+  for (const auto& [field, host_value] : host) {
+    auto it = plugin.find(field);
+    const std::string plugin_value = it == plugin.end() ? "(missing)" : it->second;
+    if (plugin_value == host_value) continue;
+    if (!out.empty()) out += "; ";
+    out += field + ": host has " + host_value + ", plugin has " + plugin_value + AbiFixHint(field);
+  }
+  return out;
+}
+
+Status PluginLibrary::Open(const fs::path& file, const std::optional<std::string>& sha256,
+                           std::shared_ptr<PluginLibrary>* out, PluginInfo* partial) {
+  std::unique_ptr<PluginLibrary> lib(new PluginLibrary());
+  lib->info_.file = file;
+  auto report = [&](Status s) {
+    if (partial != nullptr) *partial = lib->info_;
+    return s;
+  };
+  std::string bytes;
+  if (Status s = ReadFile(file, &bytes); !s.ok()) return report(s);
+  // Hash the bytes that are about to be mapped, not the file, which may change meanwhile.
+  lib->info_.sha256 = Sha256Hex(bytes);
+  if (sha256 && *sha256 != lib->info_.sha256) {
+    return report(Status::InvalidArgument(Quote(file) + ": sha256 mismatch: config pins " +
+                                          *sha256 + ", file has " + lib->info_.sha256));
+  }
+  if (Status s = WritePrivateCopy(file, bytes, &lib->private_copy_); !s.ok()) return report(s);
+  lib->handle_ = std::make_unique<Handle>();
+  Status mapped = MapLibrary(file, lib->private_copy_, &lib->handle_->library);
+  std::error_code ignored;
+  fs::remove(lib->private_copy_, ignored);
+  if (!mapped.ok()) return report(mapped);
+  lib->descriptor_ = &lib->handle_->library.get<const PluginDescriptor>(kDescriptorSymbol);
+  if (Status s = CheckDescriptor(file, *lib->descriptor_, &lib->info_); !s.ok()) return report(s);
+  if (partial != nullptr) *partial = lib->info_;
+  *out = std::shared_ptr<PluginLibrary>(lib.release());
+  return Status::OK();
+}
+
+PluginLibrary::~PluginLibrary() = default;
+
+Status InspectPlugin(const fs::path& file, PluginInfo* info) {
+  std::shared_ptr<PluginLibrary> lib;
+  return PluginLibrary::Open(file, std::nullopt, &lib, info);
+}
+
+}  // namespace boxcar::runtime

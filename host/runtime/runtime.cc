@@ -1,0 +1,270 @@
+#include "runtime/runtime.h"
+
+#include <chrono>
+
+#include "boxcar/cache_tier.h"
+#include "boxcar/prioritizer.h"
+#include "boxcar/tuner.h"
+
+namespace boxcar::runtime {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock;
+
+std::string Describe(const PluginInfo& info) { return info.name + " " + info.version; }
+
+Status AtSlot(const SlotConfig& slot, const std::string& suffix, const Status& s) {
+  return Status::InvalidArgument(slot.pointer + suffix + ": " + s.message());
+}
+
+}  // namespace
+
+// What a reload does with one slot.
+struct Runtime::SlotPlan {
+  enum class Action { kKeep, kReconfigure, kReplace };
+  Action action = Action::kReplace;
+  const SlotConfig* slot = nullptr;
+  std::shared_ptr<Instance> old;       // the instance now serving the slot, if any
+  std::shared_ptr<PluginLibrary> library;
+  nlohmann::json params;               // validated, defaults filled
+  std::shared_ptr<Instance> next;      // the instance serving after the reload
+  bool reconfigured = false;           // for rollback
+  nlohmann::json params_before;        // what a rollback restores
+};
+
+Runtime::Runtime(std::shared_ptr<HostContext> context, prometheus::Registry& registry)
+    : context_(std::move(context)),
+      reloads_(prometheus::BuildCounter()
+                   .Name("boxcar_reloads_total")
+                   .Help("Plugin generation reloads by trigger and result")
+                   .Register(registry)),
+      reload_seconds_(prometheus::BuildHistogram()
+                          .Name("boxcar_reload_duration_seconds")
+                          .Help("Time to build and publish a generation")
+                          .Register(registry)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                       1, 2.5})),
+      generation_gauge_(prometheus::BuildGauge()
+                            .Name("boxcar_generation")
+                            .Help("Number of the active plugin generation")
+                            .Register(registry)
+                            .Add({})),
+      active_plugin_(prometheus::BuildGauge()
+                         .Name("boxcar_active_plugin")
+                         .Help("1 for the plugin serving each slot")
+                         .Register(registry)),
+      proposals_(prometheus::BuildCounter()
+                     .Name("boxcar_tuner_proposals_total")
+                     .Help("Tuner proposals by result (applied, clamped, unknown)")
+                     .Register(registry)) {}
+
+Runtime::~Runtime() { Shutdown(); }
+
+std::vector<CatalogEntry> Runtime::CatalogSnapshot() {
+  std::lock_guard lock(reload_mu_);
+  return catalog_.entries();
+}
+
+Status Runtime::Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans) {
+  catalog_.Scan(config.plugin_path);
+  for (size_t i = 0; i < config.slots.size(); ++i) {
+    const SlotConfig& slot = config.slots[i];
+    SlotPlan plan;
+    plan.slot = &slot;
+    if (old != nullptr && i < old->instances.size() && old->config->slots[i].slot == slot.slot) {
+      plan.old = old->instances[i];
+    }
+    std::filesystem::path file;
+    if (Status s = catalog_.Resolve(slot.plugin, slot.kind, &file); !s.ok()) {
+      return AtSlot(slot, "/plugin", s);
+    }
+    // The running library is reused only while the file still holds the same bytes; a rebuilt
+    // .so gets a fresh private copy.
+    const CatalogEntry* entry = catalog_.Find(file);
+    const bool same_library = plan.old && entry != nullptr && plan.old->info().file == file &&
+                              plan.old->info().sha256 == entry->info.sha256;
+    if (same_library && (!slot.sha256 || *slot.sha256 == plan.old->info().sha256)) {
+      plan.library = plan.old->library();
+    } else if (Status s = PluginLibrary::Open(file, slot.sha256, &plan.library); !s.ok()) {
+      return AtSlot(slot, "/plugin", s);
+    }
+    plan.params = slot.params;
+    if (Status s = ValidateParams(plan.library->info(), slot.pointer + "/params", &plan.params);
+        !s.ok()) {
+      return s;
+    }
+    if (plan.old && plan.library == plan.old->library()) {
+      if (plan.params == plan.old->params_json()) {
+        plan.action = SlotPlan::Action::kKeep;
+      } else if (plan.old->Has(kReconfigure)) {
+        plan.action = SlotPlan::Action::kReconfigure;
+      }
+    }
+    plans->push_back(std::move(plan));
+  }
+  return Status::OK();
+}
+
+Status Runtime::Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes) {
+  for (SlotPlan& plan : *plans) {
+    const SlotConfig& slot = *plan.slot;
+    if (plan.action != SlotPlan::Action::kReplace) {
+      plan.next = plan.old;
+      continue;
+    }
+    InstanceRequest request{plan.library, slot.slot, slot.pointer + "/params", plan.params,
+                            context_, &tunables_, nullptr};
+    if (Status s = InstanceFactory::Create(std::move(request), &plan.next); !s.ok()) return s;
+    std::string line = slot.slot + ": " + (plan.old ? Describe(plan.old->info()) + " -> " : "") +
+                       Describe(plan.next->info());
+    if (plan.old && plan.old->Has(kStateExport) && plan.next->Has(kStateExport)) {
+      PluginState state;
+      Status exported = plan.old->Invoke<Plugin>([&](Plugin& p) { return p.ExportState(&state); });
+      Status imported = exported.ok() ? plan.next->Invoke<Plugin>([&](Plugin& p) {
+        return p.ImportState(state);
+      })
+                                      : exported;
+      line += imported.ok() ? " (state imported)" : " (fresh state: " + imported.ToString() + ")";
+    }
+    if (plan.old && slot.kind == PluginKind::kCacheTier) {
+      auto& from = static_cast<CacheTier&>(plan.old->plugin());
+      auto& to = static_cast<CacheTier&>(plan.next->plugin());
+      const uint64_t room = to.Stats().capacity_bytes;
+      size_t moved = 0;
+      for (auto& [key, data] : from.ExportHot(room == 0 ? from.Stats().bytes : room)) {
+        if (to.Put(key, std::move(data), PutReason::kHandoff).ok()) ++moved;
+      }
+      line += " (" + std::to_string(moved) + " hot entries handed over)";
+    }
+    changes->push_back(std::move(line));
+  }
+  // Reconfigures touch live instances, so they run last and are undone if one fails.
+  for (SlotPlan& plan : *plans) {
+    if (plan.action != SlotPlan::Action::kReconfigure) continue;
+    const nlohmann::json previous = plan.old->params_json();
+    if (Status s = plan.old->Reconfigure(plan.params); !s.ok()) {
+      for (SlotPlan& done : *plans) {
+        if (done.reconfigured) done.old->Reconfigure(done.params_before);
+      }
+      return AtSlot(*plan.slot, "/params", s);
+    }
+    plan.reconfigured = true;
+    plan.params_before = previous;
+    changes->push_back(plan.slot->slot + ": " + Describe(plan.old->info()) + " reconfigured");
+  }
+  return Status::OK();
+}
+
+void Runtime::HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes) {
+  plan.old->RetireAndWait();
+  if (plan.slot->kind != PluginKind::kPrioritizer) return;
+  std::vector<Task> queued =
+      plan.old->Invoke<Prioritizer>([](Prioritizer& p) { return p.Drain(); });
+  size_t refused = 0;
+  for (Task& task : queued) {
+    Status s = Call<Prioritizer>(slot, [&](Prioritizer& p) { return p.Push(std::move(task)); });
+    if (!s.ok()) ++refused;
+  }
+  std::string line = plan.slot->slot + ": " + std::to_string(queued.size() - refused) +
+                     " queued tasks handed over";
+  if (refused > 0) line += ", " + std::to_string(refused) + " refused by the successor (shed)";
+  changes->push_back(std::move(line));
+}
+
+ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
+  std::lock_guard reload_lock(reload_mu_);
+  // Holding the tuner lock keeps Tick from running between a tuner's state export and the
+  // publish, so no learned step is lost.
+  std::lock_guard tuner_lock(tuner_mu_);
+  const auto start = SteadyTime::now();
+  std::shared_ptr<const Generation> old = current_.load();
+  ReloadOutcome outcome;
+
+  std::vector<SlotPlan> plans;
+  outcome.status = Plan(config, old.get(), &plans);
+  if (outcome.status.ok()) outcome.status = Build(&plans, &outcome.changes);
+
+  const double seconds = std::chrono::duration<double>(SteadyTime::now() - start).count();
+  if (!outcome.status.ok()) {
+    reloads_.Add({{"trigger", trigger}, {"result", "failure"}}).Increment();
+    outcome.generation = old ? old->number : 0;
+    outcome.changes.clear();
+    outcome.duration_ms = seconds * 1000;
+    return outcome;
+  }
+
+  auto gen = std::make_shared<Generation>();
+  gen->number = old ? old->number + 1 : 1;
+  gen->config = std::make_shared<const Config>(config);
+  std::vector<std::shared_ptr<Tunable>> live_tunables;
+  for (SlotPlan& plan : plans) {
+    gen->instances.push_back(plan.next);
+    for (const auto& [param, t] : plan.next->services().bound_tunables()) live_tunables.push_back(t);
+  }
+  live_tunables.push_back(tunables_.Prepare("control.interval_ms", 50, 600'000, true,
+                                            static_cast<double>(config.control_interval_ms)));
+  tunables_.Publish(std::move(live_tunables));
+  current_.store(gen);
+
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (plans[i].action == SlotPlan::Action::kReplace && plans[i].old) {
+      HandOver(plans[i], i, &outcome.changes);
+    }
+  }
+  plans.clear();  // drops the last references the reload held to retired instances
+  old.reset();
+
+  PublishMetrics(*gen);
+  const double total = std::chrono::duration<double>(SteadyTime::now() - start).count();
+  reload_seconds_.Observe(total);
+  reloads_.Add({{"trigger", trigger}, {"result", "success"}}).Increment();
+  outcome.generation = gen->number;
+  outcome.duration_ms = total * 1000;
+  return outcome;
+}
+
+void Runtime::PublishMetrics(const Generation& gen) {
+  generation_gauge_.Set(static_cast<double>(gen.number));
+  for (prometheus::Gauge* g : active_plugin_series_) active_plugin_.Remove(g);
+  active_plugin_series_.clear();
+  for (const auto& inst : gen.instances) {
+    const PluginInfo& info = inst->info();
+    auto& g = active_plugin_.Add({{"slot", inst->slot()},
+                                  {"kind", std::string(KindName(info.kind))},
+                                  {"plugin", info.name},
+                                  {"version", info.version}});
+    g.Set(1);
+    active_plugin_series_.push_back(&g);
+  }
+}
+
+void Runtime::TickTuner(const std::vector<MetricSample>& metrics) {
+  std::lock_guard lock(tuner_mu_);
+  if (!current_.load()) return;
+  const std::vector<TunableInfo> tunables = tunables_.List();
+  const int64_t now = context_->clock->NowNs();
+  std::vector<Proposal> proposals = Call<Tuner>(
+      kTunerSlot, [&](Tuner& t) { return t.Tick(now, metrics, tunables); });
+  for (const Proposal& p : proposals) {
+    double applied = 0;
+    auto result = tunables_.Set(p.name, p.value, &applied);
+    static constexpr const char* kResult[] = {"applied", "clamped", "unknown"};
+    proposals_.Add({{"result", kResult[static_cast<int>(result)]}}).Increment();
+    if (result == TunableRegistry::SetResult::kUnknown) {
+      context_->logger->warn("tuner proposed unknown tunable \"{}\"", p.name);
+    } else {
+      context_->logger->info("tuner set {} = {} ({})", p.name, applied, p.reason);
+    }
+  }
+}
+
+void Runtime::Shutdown() {
+  std::lock_guard reload_lock(reload_mu_);
+  std::lock_guard tuner_lock(tuner_mu_);
+  std::shared_ptr<const Generation> gen = current_.exchange(nullptr);
+  if (!gen) return;
+  for (const auto& inst : gen->instances) inst->RetireAndWait();
+}
+
+}  // namespace boxcar::runtime
