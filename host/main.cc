@@ -103,7 +103,7 @@ int CheckConfig(const Args& args) {
   if (!args.config) return UsageError("check-config needs a FILE");
   auto loaded = boxcar::runtime::LoadConfig(*args.config, args.overrides, ExeDir());
   if (!loaded.config) {
-    for (const auto& e : loaded.errors) std::cerr << FormatError(*args.config, e) << "\n";
+    for (const auto& e : loaded.errors) std::cerr << boxcar::runtime::FormatError(*args.config, e) << "\n";
     return 1;
   }
   const auto& config = *loaded.config;
@@ -119,7 +119,7 @@ int CheckConfig(const Args& args) {
                                   file.string() + " has " + entry->info.sha256);
     }
     if (!s.ok()) {
-      std::cerr << FormatError(*args.config, {slot.pointer + "/plugin", s.message()}) << "\n";
+      std::cerr << boxcar::runtime::FormatError(*args.config, {slot.pointer + "/plugin", s.message()}) << "\n";
       ++errors;
       continue;
     }
@@ -140,7 +140,7 @@ int ListPlugins(const Args& args) {
   if (args.config) {
     auto loaded = boxcar::runtime::LoadConfig(*args.config, args.overrides, ExeDir());
     if (!loaded.config) {
-      for (const auto& e : loaded.errors) std::cerr << FormatError(*args.config, e) << "\n";
+      for (const auto& e : loaded.errors) std::cerr << boxcar::runtime::FormatError(*args.config, e) << "\n";
       return 1;
     }
     dirs = loaded.config->plugin_path;

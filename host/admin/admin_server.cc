@@ -11,13 +11,13 @@
 #include <thread>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "obs/logging.h"
 
@@ -201,8 +201,7 @@ class AdminServer::Impl {
 // One connection: reads requests one after another and answers each before reading the next.
 class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Impl& server)
-      : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket socket, Impl& server) : stream_(std::move(socket)), server_(server) {
     beast::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_address_ = FormatEndpoint(peer);
@@ -212,7 +211,8 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
 
   // Idle keep-alive connections close now; one that is mid-request finishes it first.
   void OnServerStopping() {
-    const bool idle = state_ == State::kReadingHeader && buffer_.size() == 0 && !parser_->got_some();
+    const bool idle =
+        state_ == State::kReadingHeader && buffer_.size() == 0 && !parser_->got_some();
     if (idle || state_ == State::kDraining) Close();
   }
 
@@ -235,10 +235,9 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(static_cast<std::uint64_t>(server_.body_limit()));
     stream_.expires_after(kReadTimeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(const beast::error_code& ec) {
@@ -250,8 +249,8 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
     target_ = std::string(header.target());
     const auto question = target_.find('?');
     path_ = target_.substr(0, question);
-    Resolution resolution = server_.Resolve(
-        method_, path_, ToStd(header[http::field::authorization]));
+    Resolution resolution =
+        server_.Resolve(method_, path_, ToStd(header[http::field::authorization]));
     if (resolution.refusal) {
       // A refused request's body is never read, so the connection cannot carry another one.
       return Respond(std::move(*resolution.refusal), header.keep_alive() && parser_->is_done());
@@ -344,7 +343,7 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
     http::response<http::string_body> out;
     out.version(version);
     out.result(static_cast<unsigned>(response.status));
-    out.set(http::field::content_type, response.content_type);
+    if (!response.content_type.empty()) out.set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.headers) out.insert(name, value);
     out.body() = response.body;
     out.keep_alive(keep_alive);
@@ -414,9 +413,10 @@ Status AdminServer::Impl::Listen() {
   }
   beast::error_code ec;
   tcp::resolver resolver(ioc_);
-  const auto endpoints = resolver.resolve(host_port->host, host_port->port,
-                                          tcp::resolver::numeric_service, ec);
-  if (ec) return Status::InvalidArgument("cannot resolve admin address " + listen_ + ": " + ec.message());
+  const auto endpoints =
+      resolver.resolve(host_port->host, host_port->port, tcp::resolver::numeric_service, ec);
+  if (ec)
+    return Status::InvalidArgument("cannot resolve admin address " + listen_ + ": " + ec.message());
 
   // "localhost" may resolve to ::1 and 127.0.0.1; the first that binds wins.
   std::string failure = "no addresses";
@@ -520,7 +520,8 @@ AdminServer::Impl::Resolution AdminServer::Impl::Resolve(const std::string& meth
                                                          std::string_view authorization) const {
   std::lock_guard lock(routes_mu_);
   const auto by_path = routes_.find(path);
-  if (by_path == routes_.end()) return {ErrorResponse(404, "no route for " + method + " " + path), {}};
+  if (by_path == routes_.end())
+    return {ErrorResponse(404, "no route for " + method + " " + path), {}};
   const auto route = by_path->second.find(method);
   if (route == by_path->second.end()) {
     HttpResponse refusal = ErrorResponse(405, "method " + method + " not allowed for " + path);

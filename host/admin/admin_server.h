@@ -2,7 +2,8 @@
 //
 // It is built for low volume: one internal thread accepts connections, parses requests and runs
 // the handlers, so a slow handler delays every other admin request (but nothing else in the
-// node). Connections are kept alive between requests.
+// node). Connections are kept alive between requests; one that takes more than 30 s to send a
+// request's headers, or then its body, is closed, as is one idle that long.
 //
 // Errors are JSON objects {"error": "..."}: 404 for an unknown path, 405 (with Allow) for a
 // known path and an unregistered method, 401 (with WWW-Authenticate: Bearer) when a route needs
@@ -26,10 +27,10 @@
 namespace boxcar::admin {
 
 struct HttpRequest {
-  std::string method;          // "GET", "POST", ...
-  std::string target;          // as sent: path and query, e.g. "/admin/plugins?slot=cache"
-  std::string path;            // target up to '?', not percent-decoded
-  std::string query;           // after '?', without it; "" when absent
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: path and query, e.g. "/admin/plugins?slot=cache"
+  std::string path;    // target up to '?', not percent-decoded
+  std::string query;   // after '?', without it; "" when absent
   std::string body;
   std::string authorization;   // the Authorization header as sent, "" when absent
   std::string remote_address;  // "127.0.0.1:54321", "[::1]:54321"

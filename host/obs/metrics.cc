@@ -187,9 +187,9 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
   }
   rlimit fd_limit{};
   if (getrlimit(RLIMIT_NOFILE, &fd_limit) == 0) {
-    families.push_back(SingleValueFamily("process_max_fds",
-                                         "Maximum number of open file descriptors.",
-                                         MetricType::Gauge, static_cast<double>(fd_limit.rlim_cur)));
+    families.push_back(
+        SingleValueFamily("process_max_fds", "Maximum number of open file descriptors.",
+                          MetricType::Gauge, static_cast<double>(fd_limit.rlim_cur)));
   }
   return families;
 }
@@ -222,10 +222,17 @@ std::string CanonicalLabels(std::vector<ClientMetric::Label> labels) {
     out.append(label.name).append("=\"");
     for (char c : label.value) {
       switch (c) {
-        case '\\': out.append("\\\\"); break;
-        case '"': out.append("\\\""); break;
-        case '\n': out.append("\\n"); break;
-        default: out.push_back(c);
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        default:
+          out.push_back(c);
       }
     }
     out.push_back('"');
@@ -239,7 +246,8 @@ double HistogramQuantile(double q, const ClientMetric::Histogram& histogram) {
   if (buckets.size() < 2 || histogram.sample_count == 0) {
     return std::numeric_limits<double>::quiet_NaN();
   }
-  const double rank = std::clamp(q, 0.0, 1.0) * static_cast<double>(buckets.back().cumulative_count);
+  const double rank =
+      std::clamp(q, 0.0, 1.0) * static_cast<double>(buckets.back().cumulative_count);
   const auto finite_end = buckets.end() - 1;
   const auto bucket = std::find_if(buckets.begin(), finite_end, [rank](const auto& b) {
     return static_cast<double>(b.cumulative_count) >= rank;

@@ -64,6 +64,9 @@ LoadResult LoadConfig(const std::filesystem::path& file, const std::vector<Overr
 // "FILE: /pointer: message"
 std::string FormatError(const std::filesystem::path& file, const SchemaError& error);
 
+// The config file's JSON Schema (what the validator checks before the rules it cannot express).
+const nlohmann::json& ConfigSchema();
+
 // True for 127.0.0.0/8, ::1 and "localhost" hosts of a "host:port" listen address.
 bool IsLoopbackListen(const std::string& listen);
 

@@ -66,6 +66,17 @@ Status Instance::Reconfigure(const nlohmann::json& params_json) {
   const Params params = ToParams(params_json, info().params_schema);
   Status s = Invoke<Plugin>([&](Plugin& p) { return p.Reconfigure(params); });
   if (!s.ok()) return s;
+  // Plugins read tunables through the bound atomics, not through Params, so a configured value
+  // that changed must reach the atomic; a tunable whose configured value stayed keeps its tuned
+  // value, as on a reload that keeps the instance.
+  for (const auto& [param, tunable] : services_->bound_tunables()) {
+    auto it = params_json.find(param);
+    if (it == params_json.end() || !it->is_number()) continue;
+    const double configured = it->get<double>();
+    if (configured == tunable->configured) continue;
+    tunable->configured = configured;
+    tunable->value.store(tunable->Clamp(configured));
+  }
   params_json_ = params_json;
   return Status::OK();
 }

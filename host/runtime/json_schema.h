@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +43,9 @@ struct TunableSpec {
   bool integer = false;
 };
 std::vector<TunableSpec> TunablesOf(const nlohmann::json& schema);
+
+// One reference token of a JSON pointer, escaped as RFC 6901 says ("~" -> "~0", "/" -> "~1").
+std::string EscapePointerToken(std::string_view token);
 
 // The closest candidate by edit distance, or "" when none is close enough to suggest.
 std::string ClosestMatch(const std::string& word, const std::vector<std::string>& candidates);

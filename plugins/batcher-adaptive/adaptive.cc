@@ -12,15 +12,14 @@
 //    collapse the limit to the minimum.
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 #include "boxcar/batcher.h"
 
@@ -87,6 +86,31 @@ const std::atomic<double>& BindTunable(const boxcar::CreateContext& ctx, std::st
   return *value;
 }
 
+// Decimal text without std::to_string and <charconv>: their tables are function-local statics
+// that g++ emits as STB_GNU_UNIQUE symbols, and one such symbol makes the dynamic linker refuse
+// to unload the plugin, so every swap would leak the old library.
+std::string Decimal(uint64_t value) {
+  char digits[20];
+  size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  return std::string(std::make_reverse_iterator(digits + count),
+                     std::make_reverse_iterator(digits));
+}
+
+bool ParseDecimal(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 19) return false;  // 19 digits cannot overflow 64 bits
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = value;
+  return true;
+}
+
 // The params the schema cannot check on its own: they relate to each other.
 struct Limits {
   size_t min_items;
@@ -105,11 +129,11 @@ struct Limits {
   // What is inconsistent, or "" when nothing is.
   std::string Problem() const {
     if (min_items > max_items) {
-      return "min_items (" + std::to_string(min_items) + ") must not exceed max_items (" +
-             std::to_string(max_items) + ")";
+      return "min_items (" + Decimal(min_items) + ") must not exceed max_items (" +
+             Decimal(max_items) + ")";
     }
     if (initial_items < min_items || initial_items > max_items) {
-      return "initial_items (" + std::to_string(initial_items) +
+      return "initial_items (" + Decimal(initial_items) +
              ") must lie between min_items and max_items";
     }
     return "";
@@ -130,49 +154,43 @@ struct Limits {
   uint64_t DecreaseHoldoff() const { return static_cast<uint64_t>(std::ceil(1.0 / smoothing)) - 1; }
 };
 
+// The average is kept to the nanosecond: finer precision means nothing for latency.
 std::string FormatState(size_t current_items, double latency_ewma_ns, uint64_t samples) {
-  char ewma[64];
-  const auto [end, ec] = std::to_chars(ewma, ewma + sizeof(ewma), latency_ewma_ns);
-  (void)ec;  // 64 chars hold any double
-  return "current_items=" + std::to_string(current_items) +
-         "\nlatency_ewma_ns=" + std::string(ewma, end) + "\nsamples=" + std::to_string(samples) +
-         "\n";
+  return "current_items=" + Decimal(current_items) +
+         "\nlatency_ewma_ns=" + Decimal(static_cast<uint64_t>(std::llround(latency_ewma_ns))) +
+         "\nsamples=" + Decimal(samples) + "\n";
 }
 
 struct LearnedState {
   uint64_t current_items = 0;
-  double latency_ewma_ns = 0;
+  uint64_t latency_ewma_ns = 0;
   uint64_t samples = 0;
 };
 
-template <class T>
-bool ParseNumber(std::string_view text, T* out) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-// Reads FormatState's "key=value" lines; false when a field is missing or malformed.
+// Reads FormatState's "key=value" lines; false when a field is missing or malformed. Unknown
+// keys are skipped.
 bool ParseState(std::string_view data, LearnedState* state) {
-  bool has_items = false, has_ewma = false, has_samples = false;
+  struct Field {
+    std::string_view key;
+    uint64_t* value;
+    bool seen = false;
+  };
+  Field fields[] = {{"current_items", &state->current_items},
+                    {"latency_ewma_ns", &state->latency_ewma_ns},
+                    {"samples", &state->samples}};
   while (!data.empty()) {
     const size_t eol = data.find('\n');
     const std::string_view line = data.substr(0, eol);
     data = eol == std::string_view::npos ? std::string_view() : data.substr(eol + 1);
     const size_t eq = line.find('=');
     if (eq == std::string_view::npos) return false;
-    const std::string_view key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "current_items") {
-      has_items = ParseNumber(value, &state->current_items);
-      if (!has_items) return false;
-    } else if (key == "latency_ewma_ns") {
-      has_ewma = ParseNumber(value, &state->latency_ewma_ns) && state->latency_ewma_ns >= 0;
-      if (!has_ewma) return false;
-    } else if (key == "samples") {
-      has_samples = ParseNumber(value, &state->samples);
-      if (!has_samples) return false;
+    for (Field& field : fields) {
+      if (field.key != line.substr(0, eq)) continue;
+      if (!ParseDecimal(line.substr(eq + 1), field.value)) return false;
+      field.seen = true;
     }
   }
-  return has_items && has_ewma && has_samples;
+  return std::all_of(std::begin(fields), std::end(fields), [](const Field& f) { return f.seen; });
 }
 
 class AdaptiveBatcher : public boxcar::Batcher {
@@ -255,8 +273,8 @@ class AdaptiveBatcher : public boxcar::Batcher {
                                              " state: " + state.data);
     }
     std::lock_guard lock(mu_);
-    SetCurrent(static_cast<size_t>(std::min<uint64_t>(learned.current_items, SIZE_MAX)));
-    latency_ewma_ns_ = learned.latency_ewma_ns;
+    SetCurrent(static_cast<size_t>(learned.current_items));
+    latency_ewma_ns_ = static_cast<double>(learned.latency_ewma_ns);
     samples_ = learned.samples;
     decrease_holdoff_ = 0;
     latency_gauge_->Set(latency_ewma_ns_ / 1e9);

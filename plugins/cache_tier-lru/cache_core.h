@@ -9,11 +9,18 @@
 // every bundled plugin folder builds on its own.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "boxcar/cache_tier.h"
+#include "boxcar/host.h"
 
 namespace memtier {
 
@@ -175,6 +182,104 @@ class EntryTable {
 
   std::vector<Node*> buckets_;
   size_t size_ = 0;
+};
+
+// Nodes unlinked under a shard lock, handed to the eviction sink and freed after the lock is
+// released, so neither the sink nor the allocator (nor the last reference of a block) lengthens
+// the critical section. Node carries `key`, `data` and `chain_next`, which is free once the node
+// left its table.
+template <class Node>
+class Disposal {
+ public:
+  Disposal() = default;
+  Disposal(const Disposal&) = delete;
+  Disposal& operator=(const Disposal&) = delete;
+  // Only reached without Flush when an exception unwinds; the nodes are then freed unreported.
+  ~Disposal() {
+    Free(evicted_);
+    Free(discarded_);
+  }
+
+  // An entry the cache dropped to make room: the sink hears of it.
+  void Evicted(Node* node) { Push(node, &evicted_); }
+  // An entry that was deleted, replaced or never admitted: freed silently.
+  void Discarded(Node* node) { Push(node, &discarded_); }
+
+  // Call without holding a shard lock. `sink` may be null.
+  void Flush(boxcar::EvictionSink* sink) {
+    if (sink != nullptr) {
+      for (Node* n = evicted_; n != nullptr; n = n->chain_next) sink->OnEvict(n->key, n->data);
+    }
+    Free(evicted_);
+    Free(discarded_);
+  }
+
+ private:
+  static void Push(Node* node, Node** list) {
+    node->chain_next = *list;
+    *list = node;
+  }
+  static void Free(Node*& list) {
+    while (list != nullptr) delete std::exchange(list, list->chain_next);
+  }
+
+  Node* evicted_ = nullptr;
+  Node* discarded_ = nullptr;
+};
+
+// Mirrors TierStats into host metrics. Shards count in plain fields under their own locks, so a
+// Get touches no shared atomic; the sums reach the metrics whenever Stats() runs and, at most once
+// per interval, from Put.
+class StatsPublisher {
+ public:
+  StatsPublisher(boxcar::Metrics& metrics, const boxcar::Clock& clock)
+      : clock_(clock),
+        hits_(metrics.GetCounter("cache_hits_total", "Gets that found their key")),
+        misses_(metrics.GetCounter("cache_misses_total", "Gets that did not find their key")),
+        evictions_(metrics.GetCounter("cache_evictions_total", "Entries dropped to make room")),
+        rejected_(
+            metrics.GetCounter("cache_rejected_total", "Promotions the admission policy refused")),
+        bytes_(metrics.GetGauge("cache_bytes", "Bytes held, with per-entry overhead")),
+        entries_(metrics.GetGauge("cache_entries", "Entries held")) {}
+
+  // True when a periodic publish is due; the first caller to see it claims it.
+  bool Due() {
+    const int64_t now = clock_.NowNs();
+    int64_t due = next_publish_ns_.load(std::memory_order_relaxed);
+    return now >= due && next_publish_ns_.compare_exchange_strong(due, now + kIntervalNs,
+                                                                  std::memory_order_relaxed);
+  }
+
+  // Counters only move forward, so totals collected by a slower concurrent caller are ignored.
+  void Publish(const boxcar::TierStats& stats) {
+    std::lock_guard lock(mutex_);
+    Advance(hits_, stats.hits, &published_.hits);
+    Advance(misses_, stats.misses, &published_.misses);
+    Advance(evictions_, stats.evictions, &published_.evictions);
+    Advance(rejected_, stats.rejected, &published_.rejected);
+    bytes_->Set(static_cast<double>(stats.bytes));
+    entries_->Set(static_cast<double>(stats.entries));
+  }
+
+ private:
+  static constexpr int64_t kIntervalNs = 1'000'000'000;
+
+  static void Advance(boxcar::Counter* counter, uint64_t total, uint64_t* published) {
+    if (total <= *published) return;
+    counter->Increment(static_cast<double>(total - *published));
+    *published = total;
+  }
+
+  const boxcar::Clock& clock_;
+  boxcar::Counter* hits_;
+  boxcar::Counter* misses_;
+  boxcar::Counter* evictions_;
+  boxcar::Counter* rejected_;
+  boxcar::Gauge* bytes_;
+  boxcar::Gauge* entries_;
+  std::atomic<int64_t> next_publish_ns_{0};
+  std::mutex mutex_;
+  boxcar::TierStats published_;  // guarded by mutex_
 };
 
 }  // namespace memtier

@@ -6,12 +6,12 @@
 #include <utility>
 #include <vector>
 
+#include <doctest/doctest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 namespace {
@@ -28,7 +28,8 @@ using boxcar::admin::HttpResponse;
 constexpr auto kClientTimeout = std::chrono::seconds(10);
 
 unsigned short PortOf(const std::string& bound_address) {
-  return static_cast<unsigned short>(std::stoul(bound_address.substr(bound_address.rfind(':') + 1)));
+  return static_cast<unsigned short>(
+      std::stoul(bound_address.substr(bound_address.rfind(':') + 1)));
 }
 
 HttpResponse Text(std::string body) {
@@ -47,13 +48,13 @@ class Client {
  public:
   explicit Client(const AdminServer& server) : stream_(ioc_) {
     stream_.expires_after(kClientTimeout);
-    stream_.connect(tcp::endpoint(asio::ip::address_v4::loopback(), PortOf(server.bound_address())));
+    stream_.connect(
+        tcp::endpoint(asio::ip::address_v4::loopback(), PortOf(server.bound_address())));
   }
 
-  http::response<http::string_body> Send(http::verb method, const std::string& target,
-                                         std::string body = "",
-                                         const std::vector<std::pair<http::field, std::string>>&
-                                             headers = {}) {
+  http::response<http::string_body> Send(
+      http::verb method, const std::string& target, std::string body = "",
+      const std::vector<std::pair<http::field, std::string>>& headers = {}) {
     http::request<http::string_body> request(method, target, 11);
     request.set(http::field::host, "127.0.0.1");
     for (const auto& [field, value] : headers) request.set(field, value);
@@ -120,13 +121,11 @@ struct Fixture {
         "POST", "/echo",
         [](const HttpRequest& request) {
           HttpResponse response;
-          response.body = nlohmann::json{{"method", request.method},
-                                         {"target", request.target},
-                                         {"path", request.path},
-                                         {"query", request.query},
-                                         {"body", request.body},
-                                         {"remote", request.remote_address}}
-                              .dump();
+          response.body =
+              nlohmann::json{{"method", request.method}, {"target", request.target},
+                             {"path", request.path},     {"query", request.query},
+                             {"body", request.body},     {"remote", request.remote_address}}
+                  .dump();
           response.headers.emplace_back("X-Echo", "yes");
           return response;
         },

@@ -2,7 +2,7 @@
 // deliberately broken variants the host must refuse or contain:
 //   PROBE_NAME / PROBE_VERSION   descriptor name and version
 //   PROBE_API_MAJOR              a foreign API major
-//   PROBE_ABI_TAG                a foreign ABI tag
+//   PROBE_FOREIGN_ABI            an ABI tag built against other API headers
 //   PROBE_BAD_MAGIC              a descriptor that was not made by BOXCAR_PLUGIN
 //   PROBE_THROW_IN_FACTORY       a constructor that throws
 //   PROBE_THROW_IN_PUSH          Push throws on every call
@@ -102,7 +102,11 @@ class Probe : public boxcar::Prioritizer {
 #ifndef PROBE_API_MAJOR
 #define PROBE_API_MAJOR ::boxcar::kApiMajor
 #endif
-#ifndef PROBE_ABI_TAG
+#ifdef PROBE_FOREIGN_ABI
+#define PROBE_ABI_TAG                                                                         \
+  "compiler=" BOXCAR_ABI_COMPILER ";stdlib=" BOXCAR_ABI_STDLIB ";ndebug=" BOXCAR_ABI_NDEBUG \
+  ";asan=" BOXCAR_ABI_ASAN ";tsan=" BOXCAR_ABI_TSAN ";api=0000000000000000"
+#else
 #define PROBE_ABI_TAG BOXCAR_ABI_TAG
 #endif
 #ifdef PROBE_BAD_MAGIC

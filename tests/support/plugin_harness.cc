@@ -59,14 +59,6 @@ class HarnessState {
 PluginHarness::PluginHarness(std::string path) : state_(std::make_unique<HarnessState>(path)) {}
 PluginHarness::~PluginHarness() = default;
 
-std::string PluginHarness::DefaultPluginPath() {
-#ifdef BOXCAR_PLUGIN_UNDER_TEST
-  return BOXCAR_PLUGIN_UNDER_TEST;
-#else
-  return "";
-#endif
-}
-
 const runtime::PluginInfo& PluginHarness::info() const { return state_->library->info(); }
 ManualClock& PluginHarness::clock() { return *state_->clock; }
 void PluginHarness::SetEvictionSink(EvictionSink* sink) { state_->eviction_sink = sink; }

@@ -37,7 +37,14 @@ class PluginHarness {
   explicit PluginHarness(std::string path = DefaultPluginPath());
   ~PluginHarness();
 
-  static std::string DefaultPluginPath();
+  // Inline so it expands in the test binary, where BOXCAR_PLUGIN_UNDER_TEST is defined.
+  static std::string DefaultPluginPath() {
+#ifdef BOXCAR_PLUGIN_UNDER_TEST
+    return BOXCAR_PLUGIN_UNDER_TEST;
+#else
+    return "";
+#endif
+  }
 
   const runtime::PluginInfo& info() const;
   ManualClock& clock();

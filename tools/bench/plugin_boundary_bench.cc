@@ -22,7 +22,7 @@
 
 using namespace boxcar;
 using namespace boxcar::runtime;
-using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -50,14 +50,14 @@ class LocalQueue final : public Prioritizer {
 template <class F>
 double NsPerCall(uint64_t calls, int threads, F&& body) {
   std::vector<std::thread> pool;
-  const auto start = Clock::now();
+  const auto start = WallClock::now();
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       for (uint64_t i = 0; i < calls; ++i) body();
     });
   }
   for (auto& th : pool) th.join();
-  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  const double ns = std::chrono::duration<double, std::nano>(WallClock::now() - start).count();
   return ns / static_cast<double>(calls);  // wall time per call per thread
 }
 

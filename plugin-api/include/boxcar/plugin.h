@@ -216,7 +216,7 @@ Status CreateGuarded(const CreateContext& ctx, Plugin** out) noexcept {
 // Declares the plugin's descriptor. Use once per shared object, at namespace scope:
 //
 //   BOXCAR_PLUGIN(MyPrioritizer, "my-prio", "1.0.0", "Serves the oldest task first",
-//                 kMySchema, boxcar::kThreadSafe)
+//                 kMySchema, boxcar::kThreadSafe);
 //
 // The kind comes from the interface Impl derives from.
 #define BOXCAR_PLUGIN(Impl, name, version, description, params_schema, capabilities)          \

@@ -78,7 +78,7 @@ TEST_CASE("adaptive: watermarks shrink linearly with fd pressure") {
   // 0.85 is halfway from 0.7 to 1.0, so the scale is halfway from 1.0 to 0.5: 75 / 60.
   CHECK(m->SelectTrim(IdleConns(75), kNow, FdUse(850, 1000)).empty());
   const std::vector<uint64_t> victims = m->SelectTrim(IdleConns(76), kNow, FdUse(850, 1000));
-  CHECK(victims.size() == 16);
+  REQUIRE(victims.size() == 16);
   CHECK(victims.front() == 76);  // still the longest idle first
 
   const std::string metrics = m.harness().MetricsText();

@@ -115,8 +115,8 @@ TEST_CASE("fair: a peer fetching large blocks and one fetching small ones get eq
   Fair f(R"({"quantum_bytes": 65536})");
   constexpr uint64_t kLarge = 65536, kSmall = 4096;
   // The heavy peer queues first, so arrival order alone would serve it exclusively.
-  for (int i = 0; i < 50; ++i) f.Push("heavy", kLarge);
-  for (int i = 0; i < 300; ++i) f.Push("light", kSmall);
+  for (int i = 0; i < 40; ++i) f.Push("heavy", kLarge);
+  for (int i = 0; i < 400; ++i) f.Push("light", kSmall);
 
   uint64_t heavy_bytes = 0, light_bytes = 0;
   for (int pop = 0; pop < 340; ++pop) {

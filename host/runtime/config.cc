@@ -1,0 +1,446 @@
+#include "runtime/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+namespace boxcar::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+#include "runtime/config_schema.inc"
+
+struct StrategySlot {
+  const char* name;
+  PluginKind kind;
+};
+constexpr StrategySlot kStrategySlots[] = {
+    {"prioritizer", PluginKind::kPrioritizer},
+    {"batcher", PluginKind::kBatcher},
+    {"conn_manager", PluginKind::kConnManager},
+    {"tuner", PluginKind::kTuner},
+};
+
+constexpr char kListenFormat[] =
+    "expected host:port with an IPv4 address, a bracketed IPv6 address or localhost, and a port "
+    "0..65535 (e.g. \"127.0.0.1:9180\", \"[::1]:9180\", \"localhost:0\")";
+
+std::string Quote(std::string_view text) { return json(std::string(text)).dump(); }
+
+// ---- admin.listen ----
+
+struct ListenAddress {
+  std::string host;  // without brackets
+  bool ipv6 = false;
+};
+
+bool IsPort(std::string_view text) {
+  if (text.empty() || text.size() > 5) return false;
+  int port = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    port = port * 10 + (c - '0');
+  }
+  return port <= 65535;
+}
+
+std::optional<ListenAddress> ParseListen(const std::string& listen) {
+  ListenAddress address;
+  std::string_view port;
+  if (!listen.empty() && listen.front() == '[') {
+    const size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return std::nullopt;
+    }
+    address.host = listen.substr(1, close - 1);
+    address.ipv6 = true;
+    port = std::string_view(listen).substr(close + 2);
+    in6_addr parsed{};
+    if (inet_pton(AF_INET6, address.host.c_str(), &parsed) != 1) return std::nullopt;
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    address.host = listen.substr(0, colon);
+    port = std::string_view(listen).substr(colon + 1);
+    in_addr parsed{};
+    if (address.host != "localhost" && inet_pton(AF_INET, address.host.c_str(), &parsed) != 1) {
+      return std::nullopt;
+    }
+  }
+  if (!IsPort(port)) return std::nullopt;
+  return address;
+}
+
+bool IsLoopbackHost(const ListenAddress& address) {
+  if (address.host == "localhost") return true;
+  if (!address.ipv6) return address.host.rfind("127.", 0) == 0;
+  in6_addr parsed{};
+  inet_pton(AF_INET6, address.host.c_str(), &parsed);
+  if (IN6_IS_ADDR_LOOPBACK(&parsed)) return true;
+  // ::ffff:127.x.y.z is IPv4 loopback reached through an IPv6 socket.
+  return IN6_IS_ADDR_V4MAPPED(&parsed) && parsed.s6_addr[12] == 127;
+}
+
+void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
+  const auto admin = document.find("admin");
+  if (admin == document.end() || !admin->is_object()) return;
+  const json listen = admin->value("listen", json());
+  if (!listen.is_string()) return;
+  const std::string& text = listen.get_ref<const std::string&>();
+  if (!ParseListen(text)) {
+    errors->push_back({"/admin/listen", std::string(kListenFormat) + "; found " + Quote(text)});
+    return;
+  }
+  if (!IsLoopbackListen(text) && admin->value("token", json()) == "") {
+    errors->push_back(
+        {"/admin/token", "a token is required when admin listens beyond loopback (listen is " +
+                             Quote(text) +
+                             "): set admin.token to a secret that clients send as \"Authorization: "
+                             "Bearer <token>\", or listen on 127.0.0.1"});
+  }
+}
+
+// ---- reading and parsing ----
+
+std::optional<std::string> ReadFile(const fs::path& file, std::string* problem) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(file, ec);
+  if (status.type() == fs::file_type::not_found) {
+    *problem =
+        "cannot read the config file: it does not exist (see configs/default.json for a "
+        "starting point)";
+    return std::nullopt;
+  }
+  if (status.type() == fs::file_type::directory) {
+    *problem = "cannot read the config file: it is a directory; name a .json file";
+    return std::nullopt;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    *problem = "cannot read the config file: " + std::string(std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    *problem = "cannot read the config file: " + std::string(std::strerror(errno));
+    return std::nullopt;
+  }
+  return text;
+}
+
+// nlohmann reports a byte offset (its own line/column can be off by a token); editors want the
+// line and column of the offending character.
+std::string SyntaxErrorMessage(const std::string& text, const json::parse_error& e) {
+  const size_t offset = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+  const size_t line =
+      1 + static_cast<size_t>(std::count(text.begin(), text.begin() + offset, '\n'));
+  const size_t line_start = text.rfind('\n', offset == 0 ? std::string::npos : offset - 1);
+  const size_t column =
+      line_start == std::string::npos || offset == 0 ? offset + 1 : offset - line_start;
+  std::string what = e.what();
+  const size_t start = what.find(": ", what.find("parse error"));
+  if (start != std::string::npos) what = what.substr(start + 2);
+  return "invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
+         ": " + what;
+}
+
+// nlohmann keeps the last of duplicate keys silently; in a config that hides a mistake, so the
+// parse callback tracks the keys of every open object.
+class DuplicateKeyFinder {
+ public:
+  explicit DuplicateKeyFinder(std::vector<SchemaError>* errors) : errors_(errors) {}
+
+  bool OnEvent(json::parse_event_t event, const json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        EnterElement();
+        frames_.push_back({event == json::parse_event_t::array_start, {}, "", -1});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!frames_.empty()) frames_.pop_back();
+        break;
+      case json::parse_event_t::key:
+        OnKey(parsed.get<std::string>());
+        break;
+      case json::parse_event_t::value:
+        EnterElement();
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool is_array;
+    std::set<std::string> keys;
+    std::string key;
+    long index;
+  };
+
+  void EnterElement() {
+    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
+  }
+
+  void OnKey(const std::string& key) {
+    if (frames_.empty()) return;
+    Frame& top = frames_.back();
+    top.key = key;
+    if (top.keys.insert(key).second) return;
+    std::string pointer;
+    for (const Frame& f : frames_) {
+      pointer += "/" + (f.is_array ? std::to_string(f.index) : EscapePointerToken(f.key));
+    }
+    errors_->push_back({pointer, "duplicate key " + Quote(key) +
+                                     "; JSON would silently keep only the last value, so merge "
+                                     "them or remove one"});
+  }
+
+  std::vector<Frame> frames_;
+  std::vector<SchemaError>* errors_;
+};
+
+std::optional<json> ParseDocument(const std::string& text, std::vector<SchemaError>* errors) {
+  DuplicateKeyFinder duplicates(errors);
+  try {
+    return json::parse(text, [&](int, json::parse_event_t event, json& parsed) {
+      return duplicates.OnEvent(event, parsed);
+    });
+  } catch (const json::parse_error& e) {
+    errors->push_back({"", SyntaxErrorMessage(text, e)});
+    return std::nullopt;
+  }
+}
+
+// ---- overrides ----
+
+std::vector<std::string> SplitKey(const std::string& key) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(key);
+  while (std::getline(in, part, '.')) parts.push_back(part);
+  if (!key.empty() && key.back() == '.') parts.push_back("");
+  return parts;
+}
+
+bool IsIndex(const std::string& part) {
+  return !part.empty() && part.size() <= 9 &&
+         std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string PointerOf(const std::vector<std::string>& parts, size_t count) {
+  std::string pointer;
+  for (size_t i = 0; i < count; ++i) pointer += "/" + EscapePointerToken(parts[i]);
+  return pointer;
+}
+
+// Walks one component of an override key, creating what is missing: an array when the next
+// component is an index, so "store.tiers.0.plugin=lru" works on a config without tiers.
+json* Step(json* node, const std::vector<std::string>& parts, size_t i, std::string* problem) {
+  const std::string& part = parts[i];
+  const bool last = i + 1 == parts.size();
+  const json fresh = last ? json() : (IsIndex(parts[i + 1]) ? json::array() : json::object());
+  const std::string where = i == 0 ? "/" : PointerOf(parts, i);
+  if (node->is_object()) {
+    auto it = node->find(part);
+    if (it == node->end()) it = node->emplace(part, fresh).first;
+    return &*it;
+  }
+  if (!node->is_array()) {
+    *problem = "cannot set a key inside " + where + ", which is " +
+               (node->is_string() ? "a string" : "not an object or array");
+    return nullptr;
+  }
+  if (!IsIndex(part)) {
+    *problem = Quote(part) + " is not an index into the array " + where + " (use 0.." +
+               std::to_string(node->size()) + ")";
+    return nullptr;
+  }
+  const size_t index = std::stoul(part);
+  if (index > node->size()) {
+    *problem = "index " + part + " is beyond the end of " + where + ", which has " +
+               std::to_string(node->size()) + " item" + (node->size() == 1 ? "" : "s") +
+               "; use index " + std::to_string(node->size()) + " to append";
+    return nullptr;
+  }
+  if (index == node->size()) node->push_back(fresh);
+  return &(*node)[index];
+}
+
+json ParseOverrideValue(const std::string& value) {
+  json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? json(value) : parsed;
+}
+
+void ApplyOverride(const Override& o, json* document, std::vector<SchemaError>* errors) {
+  const std::vector<std::string> parts = SplitKey(o.key);
+  json* node = document;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string problem;
+    node = Step(node, parts, i, &problem);
+    if (node == nullptr) {
+      errors->push_back({PointerOf(parts, parts.size()), "--set " + o.key + ": " + problem});
+      return;
+    }
+  }
+  *node = ParseOverrideValue(o.value);
+}
+
+bool IsUnder(const std::string& pointer, const std::string& prefix) {
+  return pointer == prefix || pointer.rfind(prefix + "/", 0) == 0;
+}
+
+// An error in a value that came from the command line should say so: the file alone does not
+// explain it.
+void AttributeToOverrides(const std::vector<Override>& overrides,
+                          std::vector<SchemaError>* errors) {
+  for (SchemaError& e : *errors) {
+    for (auto o = overrides.rbegin(); o != overrides.rend(); ++o) {
+      const std::vector<std::string> parts = SplitKey(o->key);
+      if (!IsUnder(e.pointer, PointerOf(parts, parts.size()))) continue;
+      e.message += " (set by --set " + o->key + "=" + o->value + ")";
+      // A value that parsed as JSON but was meant as text, like a numeric token.
+      if (e.message.rfind("expected string, found", 0) == 0) {
+        e.message += "; to pass it as a string, quote it as JSON: --set '" + o->key + "=\"" +
+                     o->value + "\"'";
+      }
+      break;
+    }
+  }
+}
+
+// ---- building the Config ----
+
+fs::path Resolve(const fs::path& base_dir, const std::string& text) {
+  fs::path path(text);
+  if (path.is_relative()) path = base_dir / path;
+  path = path.lexically_normal();
+  // "dir/" normalizes to "dir/" with an empty filename; drop it so paths compare equal.
+  if (!path.has_filename() && path.has_relative_path()) path = path.parent_path();
+  return path;
+}
+
+SlotConfig MakeSlot(std::string slot, std::string pointer, PluginKind kind, const json& entry,
+                    const fs::path& base_dir) {
+  SlotConfig out;
+  out.slot = std::move(slot);
+  out.pointer = std::move(pointer);
+  out.kind = kind;
+  out.plugin = entry["plugin"].get<std::string>();
+  if (out.plugin.find('/') != std::string::npos)
+    out.plugin = Resolve(base_dir, out.plugin).string();
+  out.params = entry["params"];
+  if (entry.contains("sha256")) out.sha256 = entry["sha256"].get<std::string>();
+  return out;
+}
+
+Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir) {
+  const fs::path base_dir = file.parent_path();
+  Config config;
+  config.file = file;
+  config.admin_listen = document["admin"]["listen"].get<std::string>();
+  config.admin_token = document["admin"]["token"].get<std::string>();
+  json& plugins = document["plugins"];
+  if (!plugins.contains("path")) {
+    plugins["path"] =
+        json::array({Resolve(fs::absolute(exe_dir), "../lib/boxcar/plugins").string()});
+  }
+  for (const json& dir : plugins["path"]) {
+    config.plugin_path.push_back(Resolve(base_dir, dir.get<std::string>()));
+  }
+  for (const StrategySlot& s : kStrategySlots) {
+    config.slots.push_back(MakeSlot(s.name, std::string("/strategies/") + s.name, s.kind,
+                                    document["strategies"][s.name], base_dir));
+  }
+  const json& tiers = document["store"]["tiers"];
+  for (size_t i = 0; i < tiers.size(); ++i) {
+    config.slots.push_back(MakeSlot("store.tiers[" + std::to_string(i) + "]",
+                                    "/store/tiers/" + std::to_string(i), PluginKind::kCacheTier,
+                                    tiers[i], base_dir));
+  }
+  config.store_path = Resolve(base_dir, document["store"]["path"].get<std::string>());
+  config.log_level = document["log"]["level"].get<std::string>();
+  config.log_format = document["log"]["format"].get<std::string>();
+  config.control_interval_ms = document["control"]["interval_ms"].get<int64_t>();
+  config.reload_debounce_ms = document["reload"]["debounce_ms"].get<int64_t>();
+  config.watch_config = document["reload"]["watch_config"].get<bool>();
+  config.watch_plugins = document["reload"]["watch_plugins"].get<bool>();
+  config.document = std::move(document);
+  return config;
+}
+
+}  // namespace
+
+const nlohmann::json& ConfigSchema() {
+  static const json schema = json::parse(kConfigSchema);
+  return schema;
+}
+
+Status ParseOverride(const std::string& text, Override* out) {
+  const size_t equals = text.find('=');
+  if (equals == std::string::npos) {
+    return Status::InvalidArgument(
+        "--set expects KEY=VALUE (e.g. admin.listen=127.0.0.1:0), found " + Quote(text));
+  }
+  std::string key = text.substr(0, equals);
+  if (key.empty()) {
+    return Status::InvalidArgument("--set " + Quote(text) +
+                                   ": the key is empty; expected KEY=VALUE (e.g. log.level=debug)");
+  }
+  const std::vector<std::string> parts = SplitKey(key);
+  if (std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
+    return Status::InvalidArgument("--set " + Quote(text) + ": the key " + Quote(key) +
+                                   " has an empty component; keys are dotted paths such as "
+                                   "store.tiers.0.plugin");
+  }
+  out->key = std::move(key);
+  out->value = text.substr(equals + 1);
+  return Status::OK();
+}
+
+LoadResult LoadConfig(const std::filesystem::path& file, const std::vector<Override>& overrides,
+                      const std::filesystem::path& exe_dir) {
+  LoadResult result;
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(file, ec).lexically_normal();
+  std::string problem;
+  const std::optional<std::string> text = ReadFile(absolute, &problem);
+  if (!text) {
+    result.errors.push_back({"", problem});
+    return result;
+  }
+  std::optional<json> document = ParseDocument(*text, &result.errors);
+  if (!document) return result;
+  for (const Override& o : overrides) ApplyOverride(o, &*document, &result.errors);
+  if (!result.errors.empty()) return result;
+
+  result.errors = ValidateAndFillDefaults(ConfigSchema(), *document);
+  if (document->is_object()) CheckAdmin(*document, &result.errors);
+  if (!result.errors.empty()) {
+    AttributeToOverrides(overrides, &result.errors);
+    return result;
+  }
+  result.config = BuildConfig(absolute, std::move(*document), exe_dir);
+  return result;
+}
+
+std::string FormatError(const std::filesystem::path& file, const SchemaError& error) {
+  return file.string() + ": " + (error.pointer.empty() ? "/" : error.pointer) + ": " +
+         error.message;
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  const std::optional<ListenAddress> address = ParseListen(listen);
+  return address && IsLoopbackHost(*address);
+}
+
+}  // namespace boxcar::runtime

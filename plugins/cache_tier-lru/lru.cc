@@ -1,0 +1,349 @@
+// cache_tier "lru": a byte-bounded least-recently-used memory cache.
+//
+// Keys are spread over a power-of-two number of shards by hash; each shard has its own mutex,
+// table and recency list and holds at most capacity_bytes / shards, so a Get costs one shard
+// lock, one table lookup and one list splice. Values are shared, never copied. Every promotion
+// is admitted; the least recently used entries make room and go to the eviction sink.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "boxcar/cache_tier.h"
+#include "cache_core.h"
+
+namespace {
+
+using boxcar::BlockData;
+using boxcar::PutReason;
+using boxcar::Status;
+
+constexpr char kSchema[] = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "capacity_bytes": {
+      "type": "integer",
+      "description": "Bytes held at most, counting keys, values and a fixed per-entry overhead. Lowering it evicts at the next Put.",
+      "default": 268435456, "minimum": 4096, "maximum": 1099511627776, "tunable": true
+    },
+    "shards": {
+      "type": "integer",
+      "description": "Independently locked partitions, a power of two; each holds capacity_bytes / shards.",
+      "default": 16, "minimum": 1, "maximum": 1024
+    },
+    "max_entry_bytes": {
+      "type": "integer",
+      "description": "Entries whose key plus value exceed this are refused with Busy, as are entries larger than a shard's share of capacity_bytes.",
+      "default": 2097152, "minimum": 1, "maximum": 1073741824
+    }
+  }
+})json";
+
+struct Entry : memtier::ListHook {
+  Entry(std::string_view k, uint64_t h, BlockData d, uint64_t c)
+      : key(k), hash(h), data(std::move(d)), charge(c) {}
+
+  const std::string key;
+  const uint64_t hash;
+  Entry* chain_next = nullptr;
+  BlockData data;
+  uint64_t charge;  // bytes counted against the capacity
+};
+
+// What an entry costs beyond its key and value: the node, its table slot and the allocator's
+// headers of the node and the key buffer.
+constexpr uint64_t kEntryOverheadBytes = sizeof(Entry) + sizeof(Entry*) + 32;
+
+struct alignas(64) Shard {
+  Shard() = default;
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard() {
+    while (Entry* e = lru.Back()) {
+      lru.Unlink(e);
+      delete e;
+    }
+  }
+
+  std::mutex mutex;
+  // Guarded by mutex:
+  memtier::EntryTable<Entry> table;
+  memtier::RecencyList<Entry> lru;
+  uint64_t bytes = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t evictions = 0;
+};
+
+size_t ParseShards(const boxcar::Params& params) {
+  const int64_t shards = params.GetInt("shards");
+  if (!memtier::IsPowerOfTwo(shards)) {
+    throw std::invalid_argument("shards must be a power of two, got " + std::to_string(shards));
+  }
+  return static_cast<size_t>(shards);
+}
+
+const std::atomic<double>& BindTunable(boxcar::HostServices& host, std::string_view param) {
+  const std::atomic<double>* bound = host.tunables().Bind(param);
+  if (bound == nullptr) {
+    throw std::logic_error("the host did not bind tunable param '" + std::string(param) + "'");
+  }
+  return *bound;
+}
+
+class LruTier : public boxcar::CacheTier {
+ public:
+  explicit LruTier(const boxcar::CreateContext& ctx)
+      : capacity_(BindTunable(*ctx.host, "capacity_bytes")),
+        shard_count_(ParseShards(*ctx.params)),
+        shards_(std::make_unique<Shard[]>(shard_count_)),
+        max_entry_bytes_(static_cast<uint64_t>(ctx.params->GetInt("max_entry_bytes"))),
+        applied_capacity_(CapacityNow()),
+        sink_(ctx.evictions),
+        publisher_(ctx.host->metrics(), ctx.host->clock()) {}
+
+  Status Get(std::string_view key, BlockData* out) override {
+    const uint64_t hash = memtier::HashKey(key);
+    Shard& shard = ShardFor(hash);
+    std::lock_guard lock(shard.mutex);
+    Entry* entry = shard.table.Find(key, hash);
+    if (entry == nullptr) {
+      ++shard.misses;
+      return Status::NotFound("not cached");
+    }
+    ++shard.hits;
+    shard.lru.MoveToFront(entry);
+    *out = entry->data;
+    return Status::OK();
+  }
+
+  Status Contains(std::string_view key, uint64_t* size) override {
+    const uint64_t hash = memtier::HashKey(key);
+    Shard& shard = ShardFor(hash);
+    std::lock_guard lock(shard.mutex);
+    const Entry* entry = shard.table.Find(key, hash);
+    if (entry == nullptr) return Status::NotFound("not cached");
+    *size = entry->data->size();
+    return Status::OK();
+  }
+
+  Status Put(std::string_view key, BlockData data, PutReason reason) override {
+    if (data == nullptr) return Status::InvalidArgument("null block data");
+    const uint64_t size = key.size() + data->size();
+    const uint64_t max_entry = max_entry_bytes_.load(std::memory_order_relaxed);
+    if (size > max_entry) {
+      return Status::Busy("entry of " + std::to_string(size) + " bytes exceeds max_entry_bytes (" +
+                          std::to_string(max_entry) + ")");
+    }
+    const uint64_t share = ApplyCapacity() / shard_count_;
+    const uint64_t charge = size + kEntryOverheadBytes;
+    if (charge > share) {
+      return Status::Busy("entry of " + std::to_string(charge) +
+                          " bytes exceeds a shard's share of capacity_bytes (" +
+                          std::to_string(share) + ")");
+    }
+    const uint64_t hash = memtier::HashKey(key);
+    // Allocated before the lock; freed after it when the key turns out to be present.
+    auto fresh = std::make_unique<Entry>(key, hash, std::move(data), charge);
+    Shard& shard = ShardFor(hash);
+    memtier::Disposal<Entry> disposal;
+    Status status;
+    {
+      std::lock_guard lock(shard.mutex);
+      if (Entry* existing = shard.table.Find(key, hash)) {
+        shard.bytes = shard.bytes - existing->charge + charge;
+        existing->charge = charge;
+        existing->data.swap(fresh->data);
+        shard.lru.MoveToFront(existing);
+      } else if (reason == PutReason::kHandoff) {
+        status = InsertHandoff(shard, fresh, share);
+      } else {
+        shard.table.Insert(fresh.get());
+        shard.lru.PushFront(fresh.release());
+        shard.bytes += charge;
+      }
+      EvictDownTo(shard, share, &disposal);
+    }
+    disposal.Flush(sink_);
+    if (publisher_.Due()) publisher_.Publish(Collect());
+    return status;
+  }
+
+  Status Delete(std::string_view key) override {
+    const uint64_t hash = memtier::HashKey(key);
+    Shard& shard = ShardFor(hash);
+    std::unique_ptr<Entry> removed;  // freed after the lock is released
+    std::lock_guard lock(shard.mutex);
+    Entry* entry = shard.table.Find(key, hash);
+    if (entry == nullptr) return Status::OK();
+    shard.table.Remove(entry);
+    shard.lru.Unlink(entry);
+    shard.bytes -= entry->charge;
+    removed.reset(entry);
+    return Status::OK();
+  }
+
+  boxcar::TierStats Stats() override {
+    boxcar::TierStats stats = Collect();
+    publisher_.Publish(stats);
+    return stats;
+  }
+
+  // Most recently used first. Shards take turns, so the order across shards is approximate.
+  std::vector<std::pair<std::string, BlockData>> ExportHot(uint64_t max_bytes) override {
+    std::vector<std::vector<std::pair<std::string, BlockData>>> copies(shard_count_);
+    std::vector<std::vector<uint64_t>> charges(shard_count_);
+    for (size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].mutex);
+      uint64_t taken = 0;
+      shards_[i].lru.ForEach([&](const Entry* e) {
+        if (taken + e->charge > max_bytes) return false;
+        taken += e->charge;
+        copies[i].emplace_back(e->key, e->data);
+        charges[i].push_back(e->charge);
+        return true;
+      });
+    }
+    std::vector<std::pair<std::string, BlockData>> hot;
+    uint64_t total = 0;
+    for (size_t rank = 0;; ++rank) {
+      bool any = false;
+      for (size_t i = 0; i < shard_count_; ++i) {
+        if (rank >= copies[i].size()) continue;
+        if (total + charges[i][rank] > max_bytes) return hot;
+        total += charges[i][rank];
+        hot.push_back(std::move(copies[i][rank]));
+        any = true;
+      }
+      if (!any) return hot;
+    }
+  }
+
+  uint64_t Shrink(uint64_t target_bytes) override {
+    return ShrinkShards(target_bytes / shard_count_);
+  }
+
+  // Visits a snapshot of one shard at a time, so the visitor never runs under a shard lock.
+  Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
+    std::vector<std::pair<std::string, uint64_t>> snapshot;
+    for (size_t i = 0; i < shard_count_; ++i) {
+      snapshot.clear();
+      {
+        std::lock_guard lock(shards_[i].mutex);
+        snapshot.reserve(shards_[i].table.size());
+        shards_[i].lru.ForEach([&](const Entry* e) {
+          snapshot.emplace_back(e->key, e->data->size());
+          return true;
+        });
+      }
+      for (const auto& [key, size] : snapshot) {
+        if (!visit(key, size)) return Status::OK();
+      }
+    }
+    return Status::OK();
+  }
+
+  Status Reconfigure(const boxcar::Params& params) override {
+    if (params.GetInt("shards") != static_cast<int64_t>(shard_count_)) {
+      return Status::NotSupported("shards cannot change on a live instance (" +
+                                  std::to_string(shard_count_) + " -> " +
+                                  std::to_string(params.GetInt("shards")) + ")");
+    }
+    max_entry_bytes_.store(static_cast<uint64_t>(params.GetInt("max_entry_bytes")),
+                           std::memory_order_relaxed);
+    return Status::OK();
+  }
+
+ private:
+  uint64_t CapacityNow() const {
+    return static_cast<uint64_t>(std::max(0.0, capacity_.load(std::memory_order_relaxed)));
+  }
+
+  // The live capacity; when the tuner lowered it since the last Put, every shard sheds the excess
+  // now instead of waiting for its own next Put.
+  uint64_t ApplyCapacity() {
+    const uint64_t capacity = CapacityNow();
+    uint64_t applied = applied_capacity_.load(std::memory_order_relaxed);
+    if (capacity != applied &&
+        applied_capacity_.compare_exchange_strong(applied, capacity, std::memory_order_relaxed) &&
+        capacity < applied) {
+      ShrinkShards(capacity / shard_count_);
+    }
+    return capacity;
+  }
+
+  Shard& ShardFor(uint64_t hash) { return shards_[memtier::ShardOf(hash, shard_count_ - 1)]; }
+
+  // Hand-off arrives hottest first, so each entry joins behind the ones before it, and only into
+  // free room: it never displaces what this instance already serves.
+  static Status InsertHandoff(Shard& shard, std::unique_ptr<Entry>& fresh, uint64_t share) {
+    if (shard.bytes + fresh->charge > share) return Status::Busy("no room for hand-off");
+    shard.bytes += fresh->charge;
+    shard.table.Insert(fresh.get());
+    shard.lru.PushBack(fresh.release());
+    return Status::OK();
+  }
+
+  static void EvictDownTo(Shard& shard, uint64_t target, memtier::Disposal<Entry>* disposal) {
+    while (shard.bytes > target) {
+      Entry* victim = shard.lru.Back();
+      shard.table.Remove(victim);
+      shard.lru.Unlink(victim);
+      shard.bytes -= victim->charge;
+      ++shard.evictions;
+      disposal->Evicted(victim);
+    }
+  }
+
+  // Evicts every shard down to `per_shard` bytes; returns the bytes held afterwards.
+  uint64_t ShrinkShards(uint64_t per_shard) {
+    uint64_t held = 0;
+    for (size_t i = 0; i < shard_count_; ++i) {
+      memtier::Disposal<Entry> disposal;
+      {
+        std::lock_guard lock(shards_[i].mutex);
+        EvictDownTo(shards_[i], per_shard, &disposal);
+        held += shards_[i].bytes;
+      }
+      disposal.Flush(sink_);
+    }
+    return held;
+  }
+
+  boxcar::TierStats Collect() {
+    boxcar::TierStats stats;
+    stats.capacity_bytes = CapacityNow();
+    for (size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].mutex);
+      stats.entries += shards_[i].table.size();
+      stats.bytes += shards_[i].bytes;
+      stats.hits += shards_[i].hits;
+      stats.misses += shards_[i].misses;
+      stats.evictions += shards_[i].evictions;
+    }
+    return stats;
+  }
+
+  const std::atomic<double>& capacity_;
+  const size_t shard_count_;
+  const std::unique_ptr<Shard[]> shards_;
+  std::atomic<uint64_t> max_entry_bytes_;
+  std::atomic<uint64_t> applied_capacity_;  // the capacity the shards were last trimmed to
+  boxcar::EvictionSink* const sink_;
+  memtier::StatsPublisher publisher_;
+};
+
+}  // namespace
+
+BOXCAR_PLUGIN(LruTier, "lru", "1.0.0",
+              "Byte-bounded sharded LRU memory cache; admits every promotion", kSchema,
+              boxcar::kThreadSafe | boxcar::kReconfigure);
