@@ -3,6 +3,14 @@
 # Builds a boxcar strategy plugin as a MODULE library named "<kind>-<name>.so" with hidden
 # visibility (only the descriptor is exported). In the boxcar tree it also installs the plugin
 # and adds its doctest tests to CTest; out of tree it is available after find_package(boxcar).
+# Options every plugin library needs: only the descriptor is exported, and no STB_GNU_UNIQUE
+# symbols, because glibc never unloads a library that defines one (libstdc++'s inline statics,
+# e.g. std::to_string's digit table, would otherwise pin old copies in memory after a swap).
+function(boxcar_plugin_compile_options target)
+  set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
+endfunction()
+
 function(boxcar_add_plugin kind name)
   cmake_parse_arguments(ARG "" "" "SOURCES;TESTS" ${ARGN})
   set(valid_kinds prioritizer batcher cache_tier conn_manager tuner)
@@ -12,9 +20,9 @@ function(boxcar_add_plugin kind name)
   set(target "${kind}-${name}")
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE boxcar::plugin_api)
+  boxcar_plugin_compile_options(${target})
   set_target_properties(${target} PROPERTIES
-    PREFIX "" OUTPUT_NAME "${target}"
-    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+    PREFIX "" OUTPUT_NAME "${target}")
   if(DEFINED BOXCAR_PLUGIN_OUTPUT_DIR)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${BOXCAR_PLUGIN_OUTPUT_DIR}")
   endif()

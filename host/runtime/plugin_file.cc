@@ -8,7 +8,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <sstream>
 #include <vector>
 
@@ -114,9 +113,16 @@ std::string AbiFixHint(const std::string& field) {
   return " (build the plugin with the same compiler and standard library as the host)";
 }
 
+// [a-z0-9][a-z0-9_-]{0,63}: safe in file names, metric labels and config values.
 bool ValidName(const char* name) {
-  static const std::regex kNamePattern("[a-z0-9][a-z0-9_-]{0,63}");
-  return name != nullptr && std::regex_match(name, kNamePattern);
+  if (name == nullptr) return false;
+  const std::string_view n(name);
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (n.empty() || n.size() > 64 || !alnum(n[0])) return false;
+  for (char c : n) {
+    if (!alnum(c) && c != '_' && c != '-') return false;
+  }
+  return true;
 }
 
 bool ValidKind(PluginKind kind) {

@@ -9,6 +9,11 @@
 // flushing the entries that are used again and again. A hit in probation moves the entry to
 // protected; protected overflow falls back to probation.
 //
+// A Put whose own entry loses the contest (when the window cannot hold it) returns Busy. An
+// entry that came as a promotion and loses the contest counts as rejected, whether in its own
+// Put or later on leaving the window; in the latter case it was served from the window, so it is
+// also an eviction and goes to the eviction sink.
+//
 // Sharding, byte accounting and the lock discipline are those of the lru plugin: one shard lock
 // per operation, values shared and never copied, evicted entries reported after the lock.
 
@@ -93,6 +98,7 @@ struct Entry : memtier::ListHook {
   BlockData data;
   uint64_t charge;  // bytes counted against the capacity
   Segment segment = kWindow;
+  bool promoted = false;  // arrived as a promotion, so losing admission counts as a rejection
 };
 
 // What an entry costs beyond its key and value: the node, its table slot and the allocator's
@@ -264,12 +270,12 @@ class TinyLfuTier : public boxcar::CacheTier {
         OnHit(shard, existing);
       } else {
         newcomer = fresh.release();
+        newcomer->promoted = reason == PutReason::kPromotion;
         shard.table.Insert(newcomer);
         shard.Link(newcomer, kWindow);
       }
       TrimMain(shard, limits.main, &disposal);
       admitted = DrainWindow(shard, limits, newcomer, &disposal);
-      if (!admitted && reason == PutReason::kPromotion) ++shard.rejected;
     }
     disposal.Flush(sink_);
     if (publisher_.Due()) publisher_.Publish(Collect());
@@ -456,9 +462,10 @@ class TinyLfuTier : public boxcar::CacheTier {
     }
   }
 
-  // Moves window overflow into main through the admission filter. Returns false when
-  // `newcomer`, the entry this Put inserted (null if none), was refused: it is then freed without
-  // reaching the eviction sink, since it was never cached.
+  // Moves window overflow into main through the admission filter. A refused candidate that came
+  // as a promotion counts as rejected. Returns false when `newcomer`, the entry this Put inserted
+  // (null if none), was refused: it is then freed without reaching the eviction sink, since it
+  // was never served; an older candidate is evicted like any other entry.
   static bool DrainWindow(Shard& shard, const Limits& limits, const Entry* newcomer,
                           memtier::Disposal<Entry>* disposal) {
     bool newcomer_admitted = true;
@@ -467,7 +474,10 @@ class TinyLfuTier : public boxcar::CacheTier {
       Entry* candidate = window.list.Back();
       if (Admit(shard, *candidate, limits.main, disposal)) {
         shard.Move(candidate, kProbation);
-      } else if (candidate == newcomer) {
+        continue;
+      }
+      if (candidate->promoted) ++shard.rejected;
+      if (candidate == newcomer) {
         shard.Drop(candidate);
         disposal->Discarded(candidate);
         newcomer_admitted = false;
