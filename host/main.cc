@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 using boxcar::Status;
 using nlohmann::json;
 
-constexpr char kUsage[] = R"(boxcar - a high-load IPFS block node with hot-swappable strategy plugins
+constexpr char kUsage[] =
+    R"(boxcar - a high-load IPFS block node with hot-swappable strategy plugins
 
 Usage:
   boxcar run --config FILE [--set KEY=VALUE]... [--ready-file PATH]
@@ -75,7 +76,8 @@ int ParseArgs(int argc, char** argv, Args* args) {
       auto v = value();
       if (!v) return UsageError("--set needs KEY=VALUE");
       boxcar::runtime::Override o;
-      if (Status s = boxcar::runtime::ParseOverride(*v, &o); !s.ok()) return UsageError(s.message());
+      if (Status s = boxcar::runtime::ParseOverride(*v, &o); !s.ok())
+        return UsageError(s.message());
       args->overrides.push_back(std::move(o));
     } else if (arg == "--ready-file") {
       auto v = value();
@@ -103,7 +105,8 @@ int CheckConfig(const Args& args) {
   if (!args.config) return UsageError("check-config needs a FILE");
   auto loaded = boxcar::runtime::LoadConfig(*args.config, args.overrides, ExeDir());
   if (!loaded.config) {
-    for (const auto& e : loaded.errors) std::cerr << boxcar::runtime::FormatError(*args.config, e) << "\n";
+    for (const auto& e : loaded.errors)
+      std::cerr << boxcar::runtime::FormatError(*args.config, e) << "\n";
     return 1;
   }
   const auto& config = *loaded.config;
@@ -119,7 +122,9 @@ int CheckConfig(const Args& args) {
                                   file.string() + " has " + entry->info.sha256);
     }
     if (!s.ok()) {
-      std::cerr << boxcar::runtime::FormatError(*args.config, {slot.pointer + "/plugin", s.message()}) << "\n";
+      std::cerr << boxcar::runtime::FormatError(*args.config,
+                                                {slot.pointer + "/plugin", s.message()})
+                << "\n";
       ++errors;
       continue;
     }
@@ -140,7 +145,8 @@ int ListPlugins(const Args& args) {
   if (args.config) {
     auto loaded = boxcar::runtime::LoadConfig(*args.config, args.overrides, ExeDir());
     if (!loaded.config) {
-      for (const auto& e : loaded.errors) std::cerr << boxcar::runtime::FormatError(*args.config, e) << "\n";
+      for (const auto& e : loaded.errors)
+        std::cerr << boxcar::runtime::FormatError(*args.config, e) << "\n";
       return 1;
     }
     dirs = loaded.config->plugin_path;

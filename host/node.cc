@@ -130,30 +130,41 @@ admin::HttpResponse Node::PluginsJson() {
 }
 
 void Node::RegisterRoutes() {
-  admin_->Handle("GET", "/healthz", [this](const admin::HttpRequest&) {
-    auto gen = runtime_->Current();
-    return JsonResponse(200, {{"status", "ok"}, {"generation", gen ? gen->number : 0}});
-  }, false);
-  admin_->Handle("GET", "/metrics", [this](const admin::HttpRequest&) {
-    admin::HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics_.SerializeText();
-    return r;
-  }, false);
-  admin_->Handle("GET", "/admin/plugins", [this](const admin::HttpRequest&) {
-    return PluginsJson();
-  }, true);
-  admin_->Handle("GET", "/admin/tunables", [this](const admin::HttpRequest&) {
-    json list = json::array();
-    for (const TunableInfo& t : runtime_->tunables().List()) {
-      list.push_back({{"name", t.name}, {"value", t.value}, {"min", t.min}, {"max", t.max},
-                      {"integer", t.integer}});
-    }
-    return JsonResponse(200, {{"tunables", list}});
-  }, true);
-  admin_->Handle("POST", "/admin/reload", [this](const admin::HttpRequest&) {
-    return ReloadResponse(Reload("admin"));
-  }, true);
+  admin_->Handle(
+      "GET", "/healthz",
+      [this](const admin::HttpRequest&) {
+        auto gen = runtime_->Current();
+        return JsonResponse(200, {{"status", "ok"}, {"generation", gen ? gen->number : 0}});
+      },
+      false);
+  admin_->Handle(
+      "GET", "/metrics",
+      [this](const admin::HttpRequest&) {
+        admin::HttpResponse r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics_.SerializeText();
+        return r;
+      },
+      false);
+  admin_->Handle(
+      "GET", "/admin/plugins", [this](const admin::HttpRequest&) { return PluginsJson(); }, true);
+  admin_->Handle(
+      "GET", "/admin/tunables",
+      [this](const admin::HttpRequest&) {
+        json list = json::array();
+        for (const TunableInfo& t : runtime_->tunables().List()) {
+          list.push_back({{"name", t.name},
+                          {"value", t.value},
+                          {"min", t.min},
+                          {"max", t.max},
+                          {"integer", t.integer}});
+        }
+        return JsonResponse(200, {{"tunables", list}});
+      },
+      true);
+  admin_->Handle(
+      "POST", "/admin/reload",
+      [this](const admin::HttpRequest&) { return ReloadResponse(Reload("admin")); }, true);
 }
 
 Status Node::WriteReadyFile() {
@@ -167,7 +178,8 @@ Status Node::WriteReadyFile() {
   // Rename so a reader never sees a half-written file.
   std::error_code ec;
   fs::rename(tmp, options_.ready_file, ec);
-  if (ec) return Status::IOError("cannot write " + options_.ready_file.string() + ": " + ec.message());
+  if (ec)
+    return Status::IOError("cannot write " + options_.ready_file.string() + ": " + ec.message());
   return Status::OK();
 }
 
@@ -193,7 +205,7 @@ void Node::WatchLoop() {
   uint64_t watched_generation = 0;
   std::map<int, fs::path> dirs;  // watch descriptor -> directory
   std::set<fs::path> files;
-  std::string pending;           // trigger of the reload waiting out the debounce
+  std::string pending;  // trigger of the reload waiting out the debounce
   auto deadline = std::chrono::steady_clock::time_point::max();
   alignas(inotify_event) char buffer[16384];
 
@@ -206,8 +218,9 @@ void Node::WatchLoop() {
       files.clear();
       for (const fs::path& f : WatchedFiles()) {
         files.insert(f);
-        int wd = inotify_add_watch(fd, f.parent_path().c_str(),
-                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        // Completed writes and renames only: a linker creating the file must not trigger a
+        // reload of a half-written library.
+        int wd = inotify_add_watch(fd, f.parent_path().c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
         if (wd >= 0) dirs[wd] = f.parent_path();
       }
     }
@@ -245,8 +258,8 @@ void Node::WatchLoop() {
 void Node::ControlLoop() {
   while (!stopping_) {
     auto interval = runtime_->tunables().Find("control.interval_ms");
-    const auto wait = std::chrono::milliseconds(
-        static_cast<int64_t>(interval ? interval->value.load() : 1000));
+    const auto wait =
+        std::chrono::milliseconds(static_cast<int64_t>(interval ? interval->value.load() : 1000));
     {
       std::unique_lock lock(stop_mu_);
       if (stop_cv_.wait_for(lock, wait, [this] { return stopping_.load(); })) return;
@@ -286,8 +299,8 @@ int Node::Run() {
   runtime::ReloadOutcome first = Reload("startup");
   if (!first.status.ok()) return 1;
 
-  admin_ = std::make_unique<admin::AdminServer>(loaded.config->admin_listen,
-                                                loaded.config->admin_token);
+  admin_ =
+      std::make_unique<admin::AdminServer>(loaded.config->admin_listen, loaded.config->admin_token);
   RegisterRoutes();
   if (Status s = admin_->Start(); !s.ok()) {
     log->error("admin endpoint: {}", s.message());

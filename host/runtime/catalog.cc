@@ -31,7 +31,8 @@ void PluginCatalog::Scan(const std::vector<fs::path>& dirs) {
   for (const fs::path& dir : dirs) {
     std::error_code ec;
     for (const auto& item : fs::directory_iterator(dir, ec)) {
-      if (item.path().extension() == ".so" && item.is_regular_file(ec)) files.push_back(item.path());
+      if (item.path().extension() == ".so" && item.is_regular_file(ec))
+        files.push_back(item.path());
     }
   }
   std::sort(files.begin(), files.end());
@@ -84,9 +85,8 @@ Status PluginCatalog::ResolvePath(const std::string& plugin, PluginKind kind,
   const bool allowed =
       std::any_of(dirs_.begin(), dirs_.end(), [&](const fs::path& d) { return Inside(path, d); });
   if (!allowed) {
-    return Status::InvalidArgument("plugin file " + path.string() +
-                                   " is outside plugins.path " + DirList(dirs_) +
-                                   "; add its directory to plugins.path");
+    return Status::InvalidArgument("plugin file " + path.string() + " is outside plugins.path " +
+                                   DirList(dirs_) + "; add its directory to plugins.path");
   }
   for (const CatalogEntry& e : entries_) {
     if (e.info.file != path) continue;

@@ -47,8 +47,7 @@ class PluginCatalog {
     CatalogEntry entry;
   };
 
-  Status ResolvePath(const std::string& plugin, PluginKind kind,
-                     std::filesystem::path* file) const;
+  Status ResolvePath(const std::string& plugin, PluginKind kind, std::filesystem::path* file) const;
 
   std::vector<std::filesystem::path> dirs_;
   std::vector<CatalogEntry> entries_;

@@ -16,30 +16,30 @@ namespace boxcar::runtime {
 
 // One plugin slot: a strategy or a store tier.
 struct SlotConfig {
-  std::string slot;              // "prioritizer", ..., "store.tiers[0]"
-  std::string pointer;           // "/strategies/prioritizer", "/store/tiers/0"
+  std::string slot;     // "prioritizer", ..., "store.tiers[0]"
+  std::string pointer;  // "/strategies/prioritizer", "/store/tiers/0"
   PluginKind kind = PluginKind::kPrioritizer;
-  std::string plugin;            // a plugin name, or a path to a .so (contains '/')
-  nlohmann::json params;         // as written; validated against the plugin's schema on load
+  std::string plugin;                 // a plugin name, or a path to a .so (contains '/')
+  nlohmann::json params;              // as written; validated against the plugin's schema on load
   std::optional<std::string> sha256;  // lower-case hex pin
 };
 
 struct Config {
-  std::filesystem::path file;    // absolute
-  nlohmann::json document;       // after overrides, with defaults filled
+  std::filesystem::path file;  // absolute
+  nlohmann::json document;     // after overrides, with defaults filled
 
-  std::string admin_listen;      // "host:port"; default "127.0.0.1:9180"
-  std::string admin_token;       // "" when unset; required when admin_listen is not loopback
+  std::string admin_listen;  // "host:port"; default "127.0.0.1:9180"
+  std::string admin_token;   // "" when unset; required when admin_listen is not loopback
   std::vector<std::filesystem::path> plugin_path;  // absolute directories
-  std::vector<SlotConfig> slots; // prioritizer, batcher, conn_manager, tuner, then tiers in order
+  std::vector<SlotConfig> slots;  // prioritizer, batcher, conn_manager, tuner, then tiers in order
   std::filesystem::path store_path;  // absolute
 
-  std::string log_level;         // "debug" | "info" | "warn" | "error"
-  std::string log_format;        // "auto" (text on a TTY, else JSON) | "text" | "json"
+  std::string log_level;               // "debug" | "info" | "warn" | "error"
+  std::string log_format;              // "auto" (text on a TTY, else JSON) | "text" | "json"
   int64_t control_interval_ms = 1000;  // tuner tick
   int64_t reload_debounce_ms = 200;    // inotify debounce
-  bool watch_config = true;      // reload when the config file changes
-  bool watch_plugins = true;     // reload when an active plugin's .so changes
+  bool watch_config = true;            // reload when the config file changes
+  bool watch_plugins = true;           // reload when an active plugin's .so changes
 };
 
 // A parsed --set KEY=VALUE. KEY is dotted ("store.tiers.0.params.capacity_bytes"); VALUE is

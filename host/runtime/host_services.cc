@@ -65,8 +65,7 @@ prometheus::Family<prometheus::Counter>& BuildFamily(prometheus::Registry& r,
                                                      prometheus::Counter*) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(r);
 }
-prometheus::Family<prometheus::Gauge>& BuildFamily(prometheus::Registry& r,
-                                                   const std::string& name,
+prometheus::Family<prometheus::Gauge>& BuildFamily(prometheus::Registry& r, const std::string& name,
                                                    const std::string& help, prometheus::Gauge*) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(r);
 }
@@ -89,10 +88,14 @@ Adapter* PluginMetrics::GetOrCreate(std::string_view name, std::string_view help
   const std::string full = std::string(kMetricPrefix) + std::string(name);
   const prometheus::Labels prom_labels = ToLabels(labels);
   auto& table = [&]() -> auto& {
-    if constexpr (std::is_same_v<Adapter, Counter>) return counters_;
-    else if constexpr (std::is_same_v<Adapter, Gauge>) return gauges_;
-    else return histograms_;
-  }();
+    if constexpr (std::is_same_v<Adapter, Counter>)
+      return counters_;
+    else if constexpr (std::is_same_v<Adapter, Gauge>)
+      return gauges_;
+    else
+      return histograms_;
+  }
+  ();
   std::lock_guard lock(mu_);
   auto& slot = table[Key(full, prom_labels)];
   if (!slot) {
@@ -185,7 +188,8 @@ void InstanceServices::ReportFault(std::string_view operation, std::string_view 
     // log; the counter carries the exact number.
     const int64_t now = context_->clock->NowNs();
     int64_t last = last_fault_log_ns_.load();
-    if (now - last >= kFaultLogIntervalNs && last_fault_log_ns_.compare_exchange_strong(last, now)) {
+    if (now - last >= kFaultLogIntervalNs &&
+        last_fault_log_ns_.compare_exchange_strong(last, now)) {
       context_->logger->error("[{}/{}] plugin fault in {}: {} ({} faults so far)", slot_, plugin_,
                               operation, what, faults_.load());
     }

@@ -76,6 +76,7 @@ class InstanceServices final : public HostServices, Logger, Metrics, Tunables {
   const std::atomic<double>* Bind(std::string_view param) override;
 
   uint64_t faults() const { return faults_.load(); }
+  const std::string& slot() const { return slot_; }
   const std::map<std::string, std::shared_ptr<Tunable>>& bound_tunables() const {
     return tunables_;
   }

@@ -25,8 +25,8 @@ std::map<std::string, std::shared_ptr<Tunable>> PrepareTunables(const InstanceRe
   if (r.tunables == nullptr) return out;
   for (const TunableSpec& spec : TunablesOf(r.library->info().params_schema)) {
     const double configured = params.value(spec.param, spec.min);
-    out[spec.param] =
-        r.tunables->Prepare(r.slot + "." + spec.param, spec.min, spec.max, spec.integer, configured);
+    out[spec.param] = r.tunables->Prepare(r.slot + "." + spec.param, spec.min, spec.max,
+                                          spec.integer, configured);
   }
   return out;
 }
@@ -92,7 +92,7 @@ Status CreatePlugin(InstanceRequest r, CreatedPlugin* out) {
   CreateContext ctx;
   ctx.host = out->services.get();
   ctx.params = out->params.get();
-  ctx.slot = r.slot;
+  ctx.slot = out->services->slot();  // owned by the services, which outlive the plugin
   ctx.evictions = r.evictions;
   Plugin* raw = nullptr;
   Status s = r.library->descriptor().create(ctx, &raw);

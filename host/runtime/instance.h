@@ -81,9 +81,9 @@ class TunableRegistry;
 
 struct InstanceRequest {
   std::shared_ptr<PluginLibrary> library;
-  std::string slot;              // "prioritizer", "store.tiers[0]"
-  std::string params_pointer;    // where params sit in the config, for errors
-  nlohmann::json params;         // as configured; validated and completed here
+  std::string slot;            // "prioritizer", "store.tiers[0]"
+  std::string params_pointer;  // where params sit in the config, for errors
+  nlohmann::json params;       // as configured; validated and completed here
   std::shared_ptr<HostContext> context;
   TunableRegistry* tunables = nullptr;
   EvictionSink* evictions = nullptr;

@@ -106,7 +106,8 @@ std::map<std::string, std::string> SplitTag(std::string_view tag) {
 }
 
 std::string AbiFixHint(const std::string& field) {
-  if (field == "ndebug") return " (build the plugin with the host's CMAKE_BUILD_TYPE, e.g. Release)";
+  if (field == "ndebug")
+    return " (build the plugin with the host's CMAKE_BUILD_TYPE, e.g. Release)";
   if (field == "asan" || field == "tsan")
     return " (build the plugin with the same -fsanitize flags as the host)";
   if (field == "api") return " (rebuild the plugin against this host's plugin-api headers)";
@@ -169,7 +170,8 @@ Status CheckDescriptor(const fs::path& file, const PluginDescriptor& d, PluginIn
   }
   info->kind = d.kind;
   if (!ValidName(d.name)) {
-    return Status::InvalidArgument(where + "invalid plugin name: expected [a-z0-9][a-z0-9_-]*, found \"" +
+    return Status::InvalidArgument(where +
+                                   "invalid plugin name: expected [a-z0-9][a-z0-9_-]*, found \"" +
                                    std::string(d.name ? d.name : "(null)") + "\"");
   }
   info->name = d.name;
@@ -196,8 +198,9 @@ Status MapLibrary(const fs::path& file, const fs::path& copy, boost::dll::shared
     return Status::InvalidArgument(Quote(file) + ": cannot load as a shared object: " + e.what());
   }
   if (!lib->has(kDescriptorSymbol)) {
-    return Status::InvalidArgument(Quote(file) + ": no \"" + std::string(kDescriptorSymbol) +
-                                   "\" symbol: not a boxcar plugin (declare one with BOXCAR_PLUGIN)");
+    return Status::InvalidArgument(
+        Quote(file) + ": no \"" + std::string(kDescriptorSymbol) +
+        "\" symbol: not a boxcar plugin (declare one with BOXCAR_PLUGIN)");
   }
   return Status::OK();
 }

@@ -24,12 +24,12 @@ struct Runtime::SlotPlan {
   enum class Action { kKeep, kReconfigure, kReplace };
   Action action = Action::kReplace;
   const SlotConfig* slot = nullptr;
-  std::shared_ptr<Instance> old;       // the instance now serving the slot, if any
+  std::shared_ptr<Instance> old;  // the instance now serving the slot, if any
   std::shared_ptr<PluginLibrary> library;
-  nlohmann::json params;               // validated, defaults filled
-  std::shared_ptr<Instance> next;      // the instance serving after the reload
-  bool reconfigured = false;           // for rollback
-  nlohmann::json params_before;        // what a rollback restores
+  nlohmann::json params;           // validated, defaults filled
+  std::shared_ptr<Instance> next;  // the instance serving after the reload
+  bool reconfigured = false;       // for rollback
+  nlohmann::json params_before;    // what a rollback restores
 };
 
 Runtime::Runtime(std::shared_ptr<HostContext> context, prometheus::Registry& registry)
@@ -38,13 +38,13 @@ Runtime::Runtime(std::shared_ptr<HostContext> context, prometheus::Registry& reg
                    .Name("boxcar_reloads_total")
                    .Help("Plugin generation reloads by trigger and result")
                    .Register(registry)),
-      reload_seconds_(prometheus::BuildHistogram()
-                          .Name("boxcar_reload_duration_seconds")
-                          .Help("Time to build and publish a generation")
-                          .Register(registry)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{
-                                       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                       1, 2.5})),
+      reload_seconds_(
+          prometheus::BuildHistogram()
+              .Name("boxcar_reload_duration_seconds")
+              .Help("Time to build and publish a generation")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                               0.05, 0.1, 0.25, 0.5, 1, 2.5})),
       generation_gauge_(prometheus::BuildGauge()
                             .Name("boxcar_generation")
                             .Help("Number of the active plugin generation")
@@ -106,49 +106,61 @@ Status Runtime::Plan(const Config& config, const Generation* old, std::vector<Sl
   return Status::OK();
 }
 
+Status Runtime::CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes) {
+  const SlotConfig& slot = *plan.slot;
+  plan.action = SlotPlan::Action::kReplace;
+  InstanceRequest request{plan.library, slot.slot, slot.pointer + "/params", plan.params, context_,
+                          &tunables_,   nullptr};
+  if (Status s = InstanceFactory::Create(std::move(request), &plan.next); !s.ok()) return s;
+  std::string line = slot.slot + ": " + (plan.old ? Describe(plan.old->info()) + " -> " : "") +
+                     Describe(plan.next->info());
+  if (plan.old && plan.old->Has(kStateExport) && plan.next->Has(kStateExport)) {
+    PluginState state;
+    Status exported = plan.old->Invoke<Plugin>([&](Plugin& p) { return p.ExportState(&state); });
+    Status imported =
+        exported.ok() ? plan.next->Invoke<Plugin>([&](Plugin& p) { return p.ImportState(state); })
+                      : exported;
+    line += imported.ok() ? " (state imported)" : " (fresh state: " + imported.ToString() + ")";
+  }
+  if (plan.old && slot.kind == PluginKind::kCacheTier) {
+    auto& from = static_cast<CacheTier&>(plan.old->plugin());
+    auto& to = static_cast<CacheTier&>(plan.next->plugin());
+    const uint64_t room = to.Stats().capacity_bytes;
+    size_t moved = 0;
+    for (auto& [key, data] : from.ExportHot(room == 0 ? from.Stats().bytes : room)) {
+      if (to.Put(key, std::move(data), PutReason::kHandoff).ok()) ++moved;
+    }
+    line += " (" + std::to_string(moved) + " hot entries handed over)";
+  }
+  changes->push_back(std::move(line));
+  return Status::OK();
+}
+
 Status Runtime::Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes) {
   for (SlotPlan& plan : *plans) {
-    const SlotConfig& slot = *plan.slot;
-    if (plan.action != SlotPlan::Action::kReplace) {
+    if (plan.action == SlotPlan::Action::kReplace) {
+      if (Status s = CreateReplacement(plan, changes); !s.ok()) return s;
+    } else {
       plan.next = plan.old;
-      continue;
     }
-    InstanceRequest request{plan.library, slot.slot, slot.pointer + "/params", plan.params,
-                            context_, &tunables_, nullptr};
-    if (Status s = InstanceFactory::Create(std::move(request), &plan.next); !s.ok()) return s;
-    std::string line = slot.slot + ": " + (plan.old ? Describe(plan.old->info()) + " -> " : "") +
-                       Describe(plan.next->info());
-    if (plan.old && plan.old->Has(kStateExport) && plan.next->Has(kStateExport)) {
-      PluginState state;
-      Status exported = plan.old->Invoke<Plugin>([&](Plugin& p) { return p.ExportState(&state); });
-      Status imported = exported.ok() ? plan.next->Invoke<Plugin>([&](Plugin& p) {
-        return p.ImportState(state);
-      })
-                                      : exported;
-      line += imported.ok() ? " (state imported)" : " (fresh state: " + imported.ToString() + ")";
-    }
-    if (plan.old && slot.kind == PluginKind::kCacheTier) {
-      auto& from = static_cast<CacheTier&>(plan.old->plugin());
-      auto& to = static_cast<CacheTier&>(plan.next->plugin());
-      const uint64_t room = to.Stats().capacity_bytes;
-      size_t moved = 0;
-      for (auto& [key, data] : from.ExportHot(room == 0 ? from.Stats().bytes : room)) {
-        if (to.Put(key, std::move(data), PutReason::kHandoff).ok()) ++moved;
-      }
-      line += " (" + std::to_string(moved) + " hot entries handed over)";
-    }
-    changes->push_back(std::move(line));
   }
-  // Reconfigures touch live instances, so they run last and are undone if one fails.
+  // Reconfigures touch live instances, so they run last and are undone if a later step fails.
+  // A plugin that cannot apply a particular change in place (NotSupported) gets a new instance.
+  auto rollback = [&] {
+    for (SlotPlan& done : *plans) {
+      if (done.reconfigured) done.old->Reconfigure(done.params_before);
+    }
+  };
   for (SlotPlan& plan : *plans) {
     if (plan.action != SlotPlan::Action::kReconfigure) continue;
     const nlohmann::json previous = plan.old->params_json();
-    if (Status s = plan.old->Reconfigure(plan.params); !s.ok()) {
-      for (SlotPlan& done : *plans) {
-        if (done.reconfigured) done.old->Reconfigure(done.params_before);
-      }
+    Status s = plan.old->Reconfigure(plan.params);
+    if (s.IsNotSupported()) s = CreateReplacement(plan, changes);
+    if (!s.ok()) {
+      rollback();
       return AtSlot(*plan.slot, "/params", s);
     }
+    if (plan.action == SlotPlan::Action::kReplace) continue;
     plan.reconfigured = true;
     plan.params_before = previous;
     changes->push_back(plan.slot->slot + ": " + Describe(plan.old->info()) + " reconfigured");
@@ -200,7 +212,8 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
   std::vector<std::shared_ptr<Tunable>> live_tunables;
   for (SlotPlan& plan : plans) {
     gen->instances.push_back(plan.next);
-    for (const auto& [param, t] : plan.next->services().bound_tunables()) live_tunables.push_back(t);
+    for (const auto& [param, t] : plan.next->services().bound_tunables())
+      live_tunables.push_back(t);
   }
   live_tunables.push_back(tunables_.Prepare("control.interval_ms", 50, 600'000, true,
                                             static_cast<double>(config.control_interval_ms)));
@@ -244,8 +257,8 @@ void Runtime::TickTuner(const std::vector<MetricSample>& metrics) {
   if (!current_.load()) return;
   const std::vector<TunableInfo> tunables = tunables_.List();
   const int64_t now = context_->clock->NowNs();
-  std::vector<Proposal> proposals = Call<Tuner>(
-      kTunerSlot, [&](Tuner& t) { return t.Tick(now, metrics, tunables); });
+  std::vector<Proposal> proposals =
+      Call<Tuner>(kTunerSlot, [&](Tuner& t) { return t.Tick(now, metrics, tunables); });
   for (const Proposal& p : proposals) {
     double applied = 0;
     auto result = tunables_.Set(p.name, p.value, &applied);

@@ -41,8 +41,8 @@ struct Generation {
 
 struct ReloadOutcome {
   Status status;
-  uint64_t generation = 0;            // the active generation afterwards
-  std::vector<std::string> changes;   // one line per slot that changed
+  uint64_t generation = 0;           // the active generation afterwards
+  std::vector<std::string> changes;  // one line per slot that changed
   double duration_ms = 0;
 };
 
@@ -88,6 +88,7 @@ class Runtime {
   struct SlotPlan;
   Status Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans);
   Status Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes);
+  Status CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes);
   void HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes);
   void PublishMetrics(const Generation& gen);
 

@@ -18,11 +18,11 @@
 namespace boxcar::runtime {
 
 struct Tunable {
-  std::string name;         // "<slot>.<param>" or a host param such as "control.interval_ms"
+  std::string name;  // "<slot>.<param>" or a host param such as "control.interval_ms"
   double min = 0;
   double max = 0;
   bool integer = false;
-  double configured = 0;    // the value the config asked for
+  double configured = 0;  // the value the config asked for
   std::atomic<double> value{0};
 
   // `v` clamped to the bounds and rounded for integer params.

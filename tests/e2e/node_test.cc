@@ -83,9 +83,8 @@ TEST_CASE("the node serves admin endpoints, reloads on every trigger and drains 
     CHECK(Get(admin, "/admin/plugins")["slots"][1]["params"]["max_items"] == 64);
 
     dir.Copy(TestPlugin("probe-v2"), "plugins/probe.so");
-    CHECK(Eventually([&] {
-      return Get(admin, "/admin/plugins")["slots"][0]["version"] == "2.0.0";
-    }));
+    CHECK(
+        Eventually([&] { return Get(admin, "/admin/plugins")["slots"][0]["version"] == "2.0.0"; }));
     const uint64_t good = Generation(admin);
 
     json broken = config;
@@ -143,7 +142,8 @@ TEST_CASE("check-config reports errors as FILE: /pointer: message") {
   auto bad = dir.Write("bad.json", typo.dump());
   CommandResult r = RunCommand({BoxcarBinary().string(), "check-config", bad.string()});
   CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(r.out.find(bad.string() + ": /strategies/prioritiser: ") != std::string::npos, r.out);
+  CHECK_MESSAGE(r.out.find(bad.string() + ": /strategies/prioritiser: ") != std::string::npos,
+                r.out);
   CHECK(r.out.find("did you mean \"prioritizer\"") != std::string::npos);
 
   CommandResult params = RunCommand({BoxcarBinary().string(), "check-config", good.string(),
@@ -173,11 +173,13 @@ TEST_CASE("plugins lists every file with its compatibility, junk included") {
   CHECK(by_file["probe.so"]["compatible"] == true);
   CHECK(by_file["prioritizer-fifo.so"]["compatible"] == true);
   CHECK(by_file["api-major.so"]["compatible"] == false);
-  CHECK(by_file["api-major.so"]["status"].get<std::string>().find("API major") != std::string::npos);
+  CHECK(by_file["api-major.so"]["status"].get<std::string>().find("API major") !=
+        std::string::npos);
   CHECK(by_file["junk.so"]["compatible"] == false);
   CHECK(by_file["junk.so"]["status"].get<std::string>().find("cannot load") != std::string::npos);
 
-  CommandResult text = RunCommand({BoxcarBinary().string(), "plugins", "--config", config.string()});
+  CommandResult text =
+      RunCommand({BoxcarBinary().string(), "plugins", "--config", config.string()});
   CHECK(text.exit_code == 0);
   CHECK(text.out.find("not loadable") != std::string::npos);
 }

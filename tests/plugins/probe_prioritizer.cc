@@ -103,7 +103,7 @@ class Probe : public boxcar::Prioritizer {
 #define PROBE_API_MAJOR ::boxcar::kApiMajor
 #endif
 #ifdef PROBE_FOREIGN_ABI
-#define PROBE_ABI_TAG                                                                         \
+#define PROBE_ABI_TAG                                                                       \
   "compiler=" BOXCAR_ABI_COMPILER ";stdlib=" BOXCAR_ABI_STDLIB ";ndebug=" BOXCAR_ABI_NDEBUG \
   ";asan=" BOXCAR_ABI_ASAN ";tsan=" BOXCAR_ABI_TSAN ";api=0000000000000000"
 #else
@@ -116,16 +116,17 @@ class Probe : public boxcar::Prioritizer {
 #endif
 
 // Spelled out instead of BOXCAR_PLUGIN so the variants can corrupt individual fields.
-extern "C" __attribute__((visibility("default"), used)) const boxcar::PluginDescriptor
-    boxcar_plugin_descriptor = {PROBE_MAGIC,
-                                sizeof(boxcar::PluginDescriptor),
-                                PROBE_API_MAJOR,
-                                boxcar::kApiMinor,
-                                Probe::kKind,
-                                PROBE_ABI_TAG,
-                                PROBE_NAME,
-                                PROBE_VERSION,
-                                "Test prioritizer for the loader and reload tests",
-                                kSchema,
-                                boxcar::kThreadSafe | boxcar::kStateExport,
-                                &boxcar::CreateGuarded<Probe>};
+extern "C" __attribute__((visibility("default"), used))
+const boxcar::PluginDescriptor boxcar_plugin_descriptor = {
+    PROBE_MAGIC,
+    sizeof(boxcar::PluginDescriptor),
+    PROBE_API_MAJOR,
+    boxcar::kApiMinor,
+    Probe::kKind,
+    PROBE_ABI_TAG,
+    PROBE_NAME,
+    PROBE_VERSION,
+    "Test prioritizer for the loader and reload tests",
+    kSchema,
+    boxcar::kThreadSafe | boxcar::kStateExport,
+    &boxcar::CreateGuarded<Probe>};

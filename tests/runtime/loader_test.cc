@@ -45,7 +45,8 @@ int MappedCopies(const std::string& needle = "boxcar-plugins-") {
 
 std::shared_ptr<HostContext> MakeContext(std::shared_ptr<prometheus::Registry> registry) {
   auto ctx = std::make_shared<HostContext>();
-  ctx->logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  ctx->logger =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
   ctx->metrics = std::make_shared<PluginMetrics>(registry);
   ctx->clock = std::make_shared<SteadyClock>();
   ctx->faults = &prometheus::BuildCounter().Name("boxcar_plugin_faults_total").Register(*registry);
@@ -78,15 +79,21 @@ TEST_CASE("the host refuses broken plugins with errors that name the file and th
           std::string::npos);
   }
   SUBCASE("bad magic") {
-    CHECK(OpenError(TestPlugin("probe-magic")).message().find("bad descriptor magic: expected 0x52435842, found 0xdeadbeef") != std::string::npos);
+    CHECK(OpenError(TestPlugin("probe-magic"))
+              .message()
+              .find("bad descriptor magic: expected 0x52435842, found 0xdeadbeef") !=
+          std::string::npos);
   }
   SUBCASE("ABI tag mismatch") {
     std::string m = OpenError(TestPlugin("probe-abi")).message();
     CHECK(m.find("ABI mismatch") != std::string::npos);
-    CHECK(m.find("api: host has " BOXCAR_API_HASH ", plugin has 0000000000000000") != std::string::npos);
+    CHECK(m.find("api: host has " BOXCAR_API_HASH ", plugin has 0000000000000000") !=
+          std::string::npos);
   }
   SUBCASE("missing descriptor") {
-    CHECK(OpenError(TestPlugin("no-descriptor")).message().find("no \"boxcar_plugin_descriptor\" symbol") != std::string::npos);
+    CHECK(OpenError(TestPlugin("no-descriptor"))
+              .message()
+              .find("no \"boxcar_plugin_descriptor\" symbol") != std::string::npos);
   }
   SUBCASE("junk file") {
     TempDir dir;
@@ -111,10 +118,10 @@ TEST_CASE("a throwing factory is an error, not a crash") {
   std::shared_ptr<PluginLibrary> lib;
   REQUIRE(PluginLibrary::Open(TestPlugin("probe-throw-factory"), std::nullopt, &lib).ok());
   std::shared_ptr<Instance> inst;
-  Status s = InstanceFactory::Create(
-      {lib, "prioritizer", "/strategies/prioritizer/params", nlohmann::json::object(),
-       MakeContext(registry), &tunables, nullptr},
-      &inst);
+  Status s =
+      InstanceFactory::Create({lib, "prioritizer", "/strategies/prioritizer/params",
+                               nlohmann::json::object(), MakeContext(registry), &tunables, nullptr},
+                              &inst);
   CHECK(s.message().find("refused its params: probe refuses to start") != std::string::npos);
   CHECK(inst == nullptr);
 }
@@ -125,10 +132,14 @@ TEST_CASE("params are validated against the plugin's schema with a pointer") {
   std::shared_ptr<PluginLibrary> lib;
   REQUIRE(PluginLibrary::Open(TestPlugin("probe-v1"), std::nullopt, &lib).ok());
   std::shared_ptr<Instance> inst;
-  Status s = InstanceFactory::Create(
-      {lib, "prioritizer", "/strategies/prioritizer/params", {{"max_queeu", 5}},
-       MakeContext(registry), &tunables, nullptr},
-      &inst);
+  Status s = InstanceFactory::Create({lib,
+                                      "prioritizer",
+                                      "/strategies/prioritizer/params",
+                                      {{"max_queeu", 5}},
+                                      MakeContext(registry),
+                                      &tunables,
+                                      nullptr},
+                                     &inst);
   CHECK(s.message().find("/strategies/prioritizer/params") != std::string::npos);
   CHECK(s.message().find("did you mean \"max_queue\"") != std::string::npos);
 }
@@ -151,7 +162,8 @@ TEST_CASE("an exception in a plugin call is contained, counted and reported") {
   }
   CHECK(inst->services().faults() == 3);
   std::string text = prometheus::TextSerializer().Serialize(registry->Collect());
-  CHECK(text.find("boxcar_plugin_faults_total{operation=\"Push\",plugin=\"throw-push\",slot=\"prioritizer\"} 3") != std::string::npos);
+  CHECK(text.find("boxcar_plugin_faults_total{operation=\"Push\",plugin=\"throw-push\",slot="
+                  "\"prioritizer\"} 3") != std::string::npos);
 }
 
 TEST_CASE("catalog resolution: kind, duplicates, suggestions and directory confinement") {

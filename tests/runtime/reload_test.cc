@@ -12,6 +12,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include "boxcar/cache_tier.h"
 #include "boxcar/prioritizer.h"
 #include "boxcar/tuner.h"
 #include "runtime/runtime.h"
@@ -39,7 +40,8 @@ struct Fixture {
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     ctx->metrics = std::make_shared<PluginMetrics>(registry);
     ctx->clock = std::make_shared<SteadyClock>();
-    ctx->faults = &prometheus::BuildCounter().Name("boxcar_plugin_faults_total").Register(*registry);
+    ctx->faults =
+        &prometheus::BuildCounter().Name("boxcar_plugin_faults_total").Register(*registry);
     runtime = std::make_unique<Runtime>(ctx, *registry);
   }
 
@@ -48,8 +50,8 @@ struct Fixture {
     c.plugin_path = {plugins.path()};
     auto slot = [](std::string name, std::string pointer, PluginKind kind, std::string plugin,
                    json params) {
-      return SlotConfig{std::move(name), std::move(pointer), kind, std::move(plugin),
-                        std::move(params), std::nullopt};
+      return SlotConfig{std::move(name),   std::move(pointer), kind,
+                        std::move(plugin), std::move(params),  std::nullopt};
     };
     c.slots = {
         slot("prioritizer", "/strategies/prioritizer", PluginKind::kPrioritizer, prioritizer,
@@ -86,7 +88,8 @@ int MappedCopies() {
   std::ifstream maps("/proc/self/maps");
   std::set<std::string> paths;
   for (std::string line; std::getline(maps, line);) {
-    if (line.find("boxcar-plugins-") != std::string::npos) paths.insert(line.substr(line.find('/')));
+    if (line.find("boxcar-plugins-") != std::string::npos)
+      paths.insert(line.substr(line.find('/')));
   }
   return static_cast<int>(paths.size());
 }
@@ -228,4 +231,38 @@ TEST_CASE("1,000 swaps while 4 threads call the slot: no errors, no lost tasks, 
   // Only the libraries of the current generation remain mapped.
   CHECK(MappedCopies() == static_cast<int>(f.runtime->Current()->instances.size()));
   f.runtime->Shutdown();
+}
+
+TEST_CASE(
+    "a change a plugin cannot apply in place gets a new instance, with hot entries handed over") {
+  Fixture f;
+  Config c = f.MakeConfig("probe");
+  REQUIRE(f.runtime->Apply(c, "test").status.ok());
+  auto old_tier = f.runtime->Current()->instances[kFirstTierSlot];
+  for (int i = 0; i < 10; ++i) {
+    auto data = std::make_shared<const std::string>(1000, static_cast<char>('a' + i));
+    REQUIRE(f.runtime
+                ->Call<CacheTier>(kFirstTierSlot,
+                                  [&](CacheTier& t) {
+                                    return t.Put("key" + std::to_string(i), data,
+                                                 PutReason::kWrite);
+                                  })
+                .ok());
+  }
+  c.slots[kFirstTierSlot].params = {{"shards", 4}};  // lru cannot reshard live
+  ReloadOutcome out = f.runtime->Apply(c, "test");
+  REQUIRE_MESSAGE(out.status.ok(), out.status.ToString());
+  auto new_tier = f.runtime->Current()->instances[kFirstTierSlot];
+  CHECK(new_tier != old_tier);
+  CHECK(new_tier->params_json()["shards"] == 4);
+  bool handed = false;
+  for (const auto& line : out.changes)
+    handed |= line.find("10 hot entries handed over") != std::string::npos;
+  CHECK(handed);
+  BlockData got;
+  CHECK(
+      f.runtime->Call<CacheTier>(kFirstTierSlot, [&](CacheTier& t) { return t.Get("key3", &got); })
+          .ok());
+  REQUIRE(got);
+  CHECK(*got == std::string(1000, 'd'));
 }

@@ -21,8 +21,8 @@ class HarnessState {
  public:
   explicit HarnessState(const std::string& path) {
     registry = std::make_shared<prometheus::Registry>();
-    auto logger = std::make_shared<spdlog::logger>(
-        "test", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto logger =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_level(spdlog::level::warn);
     context = std::make_shared<runtime::HostContext>();
     context->logger = logger;
@@ -40,8 +40,8 @@ class HarnessState {
   Status Create(std::string_view params_json, runtime::CreatedPlugin* out) {
     nlohmann::json parsed = nlohmann::json::parse(params_json, nullptr, false);
     if (parsed.is_discarded()) return Status::InvalidArgument("params are not valid JSON");
-    runtime::InstanceRequest request{library, "test", "/params", std::move(parsed), context,
-                                     &tunables, eviction_sink};
+    runtime::InstanceRequest request{library, "test",    "/params",    std::move(parsed),
+                                     context, &tunables, eviction_sink};
     return runtime::CreatePlugin(std::move(request), out);
   }
 

@@ -65,14 +65,15 @@ Config MakeConfig(const std::string& prioritizer) {
   Config c;
   c.plugin_path = {BOXCAR_PLUGIN_DIR};
   auto slot = [](std::string name, std::string pointer, PluginKind kind, std::string plugin) {
-    return SlotConfig{std::move(name), std::move(pointer), kind, std::move(plugin),
-                      nlohmann::json::object(), std::nullopt};
+    return SlotConfig{std::move(name),   std::move(pointer),       kind,
+                      std::move(plugin), nlohmann::json::object(), std::nullopt};
   };
-  c.slots = {slot("prioritizer", "/strategies/prioritizer", PluginKind::kPrioritizer, prioritizer),
-             slot("batcher", "/strategies/batcher", PluginKind::kBatcher, "adaptive"),
-             slot("conn_manager", "/strategies/conn_manager", PluginKind::kConnManager, "watermark"),
-             slot("tuner", "/strategies/tuner", PluginKind::kTuner, "static"),
-             slot("store.tiers[0]", "/store/tiers/0", PluginKind::kCacheTier, "lru")};
+  c.slots = {
+      slot("prioritizer", "/strategies/prioritizer", PluginKind::kPrioritizer, prioritizer),
+      slot("batcher", "/strategies/batcher", PluginKind::kBatcher, "adaptive"),
+      slot("conn_manager", "/strategies/conn_manager", PluginKind::kConnManager, "watermark"),
+      slot("tuner", "/strategies/tuner", PluginKind::kTuner, "static"),
+      slot("store.tiers[0]", "/store/tiers/0", PluginKind::kCacheTier, "lru")};
   return c;
 }
 
@@ -92,7 +93,8 @@ int main(int argc, char** argv) {
   }
   auto registry = std::make_shared<prometheus::Registry>();
   auto ctx = std::make_shared<HostContext>();
-  ctx->logger = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  ctx->logger =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
   ctx->metrics = std::make_shared<PluginMetrics>(registry);
   ctx->clock = std::make_shared<SteadyClock>();
   Runtime runtime(ctx, *registry);
@@ -103,7 +105,8 @@ int main(int argc, char** argv) {
 
   LocalQueue local;
   Prioritizer* local_ptr = &local;
-  auto& plugin = static_cast<Prioritizer&>(runtime.Current()->instances[kPrioritizerSlot]->plugin());
+  auto& plugin =
+      static_cast<Prioritizer&>(runtime.Current()->instances[kPrioritizerSlot]->plugin());
   Prioritizer* plugin_ptr = &plugin;
   volatile size_t sink = 0;
 
@@ -114,7 +117,8 @@ int main(int argc, char** argv) {
     const double l = NsPerCall(calls, threads, [&] { sink = sink + local_ptr->Size(); });
     const double d = NsPerCall(calls, threads, [&] { sink = sink + plugin_ptr->Size(); });
     const double r = NsPerCall(calls, threads, [&] {
-      sink = sink + runtime.Call<Prioritizer>(kPrioritizerSlot, [](Prioritizer& p) { return p.Size(); });
+      sink = sink +
+             runtime.Call<Prioritizer>(kPrioritizerSlot, [](Prioritizer& p) { return p.Size(); });
     });
     std::printf("%-8d %-14.1f %-14.1f %-14.1f %.1f ns (%.2fx)\n", threads, l, d, r, r - d, r / d);
   }

@@ -60,6 +60,6 @@
 #define BOXCAR_ABI_TSAN "0"
 #endif
 
-#define BOXCAR_ABI_TAG                                                                   \
+#define BOXCAR_ABI_TAG                                                                      \
   "compiler=" BOXCAR_ABI_COMPILER ";stdlib=" BOXCAR_ABI_STDLIB ";ndebug=" BOXCAR_ABI_NDEBUG \
   ";asan=" BOXCAR_ABI_ASAN ";tsan=" BOXCAR_ABI_TSAN ";api=" BOXCAR_API_HASH

@@ -15,9 +15,9 @@
 namespace boxcar {
 
 struct PendingBatch {
-  size_t items = 0;           // reads in the group
-  uint64_t bytes = 0;         // expected bytes (sizes known from the key cache, else 0)
-  int64_t oldest_ns = 0;      // host clock when the first read joined
+  size_t items = 0;       // reads in the group
+  uint64_t bytes = 0;     // expected bytes (sizes known from the key cache, else 0)
+  int64_t oldest_ns = 0;  // host clock when the first read joined
   int64_t now_ns = 0;
 };
 

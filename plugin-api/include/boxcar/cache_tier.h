@@ -102,8 +102,7 @@ class CacheTierGuard final : public detail::GuardedPlugin<Impl> {
     return detail::ContainStatus(this->hs(), "Get", [&] { return Impl::Get(key, out); });
   }
   Status Contains(std::string_view key, uint64_t* size) override {
-    return detail::ContainStatus(this->hs(), "Contains",
-                                 [&] { return Impl::Contains(key, size); });
+    return detail::ContainStatus(this->hs(), "Contains", [&] { return Impl::Contains(key, size); });
   }
   Status Put(std::string_view key, BlockData data, PutReason reason) override {
     return detail::ContainStatus(this->hs(), "Put",

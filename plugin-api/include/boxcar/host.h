@@ -48,8 +48,8 @@ using MetricLabels = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // Metric names are prefixed with "boxcar_plugin_" and labelled with the slot and plugin by the
 // host, so two plugins cannot collide. Asking twice for the same name and labels returns the
-// same object. Names must match [a-z_][a-z0-9_]*; an invalid name yields a no-op metric and a
-// logged warning rather than a failure.
+// same object. Names must match [a-z_][a-z0-9_]*; an invalid name yields a metric that records
+// nothing, rather than a failure.
 class Metrics {
  public:
   virtual ~Metrics() = default;
@@ -88,8 +88,9 @@ class HostServices {
   virtual Metrics& metrics() = 0;
   virtual const Clock& clock() = 0;
   virtual Tunables& tunables() = 0;
-  // Called by the boundary guard when a plugin method threw. The host counts it, logs it
-  // (rate-limited) and may retire the plugin. `operation` names the method.
+  // Called by the boundary guard when a plugin method threw. The host counts it in
+  // boxcar_plugin_faults_total and logs it (at most once a second per instance). `operation`
+  // names the method.
   virtual void ReportFault(std::string_view operation, std::string_view what) noexcept = 0;
 };
 

@@ -43,11 +43,16 @@ enum class PluginKind : uint32_t {
 // The spelling used in configs and on the command line.
 inline std::string_view KindName(PluginKind kind) {
   switch (kind) {
-    case PluginKind::kPrioritizer: return "prioritizer";
-    case PluginKind::kBatcher: return "batcher";
-    case PluginKind::kCacheTier: return "cache_tier";
-    case PluginKind::kConnManager: return "conn_manager";
-    case PluginKind::kTuner: return "tuner";
+    case PluginKind::kPrioritizer:
+      return "prioritizer";
+    case PluginKind::kBatcher:
+      return "batcher";
+    case PluginKind::kCacheTier:
+      return "cache_tier";
+    case PluginKind::kConnManager:
+      return "conn_manager";
+    case PluginKind::kTuner:
+      return "tuner";
   }
   return "unknown";
 }
@@ -219,10 +224,17 @@ Status CreateGuarded(const CreateContext& ctx, Plugin** out) noexcept {
 //                 kMySchema, boxcar::kThreadSafe);
 //
 // The kind comes from the interface Impl derives from.
-#define BOXCAR_PLUGIN(Impl, name, version, description, params_schema, capabilities)          \
-  extern "C" __attribute__((visibility("default"), used))                                      \
-  const ::boxcar::PluginDescriptor boxcar_plugin_descriptor = {                                \
-      ::boxcar::kDescriptorMagic, sizeof(::boxcar::PluginDescriptor), ::boxcar::kApiMajor,     \
-      ::boxcar::kApiMinor,        Impl::kKind,                        BOXCAR_ABI_TAG,          \
-      (name),                     (version),                          (description),           \
-      (params_schema),            (capabilities),                     &::boxcar::CreateGuarded<Impl>}
+#define BOXCAR_PLUGIN(Impl, name, version, description, params_schema, capabilities)               \
+  extern "C" __attribute__((visibility("default"), used))                                          \
+  const ::boxcar::PluginDescriptor boxcar_plugin_descriptor = {::boxcar::kDescriptorMagic,         \
+                                                               sizeof(::boxcar::PluginDescriptor), \
+                                                               ::boxcar::kApiMajor,                \
+                                                               ::boxcar::kApiMinor,                \
+                                                               Impl::kKind,                        \
+                                                               BOXCAR_ABI_TAG,                     \
+                                                               (name),                             \
+                                                               (version),                          \
+                                                               (description),                      \
+                                                               (params_schema),                    \
+                                                               (capabilities),                     \
+                                                               &::boxcar::CreateGuarded<Impl>}

@@ -27,11 +27,11 @@ enum class TaskClass : uint8_t {
 };
 
 struct Task {
-  uint64_t id = 0;             // unique per host process
-  std::string peer;            // client identity: address or configured header
+  uint64_t id = 0;   // unique per host process
+  std::string peer;  // client identity: address or configured header
   TaskClass task_class = TaskClass::kInteractive;
-  uint64_t cost_bytes = 0;     // expected response bytes (block size when known)
-  int64_t enqueued_ns = 0;     // host clock at the first Push
+  uint64_t cost_bytes = 0;  // expected response bytes (block size when known)
+  int64_t enqueued_ns = 0;  // host clock at the first Push
 };
 
 template <class Impl>
@@ -68,8 +68,7 @@ class PrioritizerGuard final : public detail::GuardedPlugin<Impl> {
  public:
   using detail::GuardedPlugin<Impl>::GuardedPlugin;
   Status Push(Task task) override {
-    return detail::ContainStatus(this->hs(), "Push",
-                                 [&] { return Impl::Push(std::move(task)); });
+    return detail::ContainStatus(this->hs(), "Push", [&] { return Impl::Push(std::move(task)); });
   }
   std::optional<Task> Pop(int64_t now_ns) override {
     return detail::Contain(this->hs(), "Pop", std::optional<Task>(),
@@ -82,8 +81,7 @@ class PrioritizerGuard final : public detail::GuardedPlugin<Impl> {
     return detail::Contain(this->hs(), "Size", size_t{0}, [&] { return Impl::Size(); });
   }
   std::vector<Task> Drain() override {
-    return detail::Contain(this->hs(), "Drain", std::vector<Task>(),
-                           [&] { return Impl::Drain(); });
+    return detail::Contain(this->hs(), "Drain", std::vector<Task>(), [&] { return Impl::Drain(); });
   }
 };
 

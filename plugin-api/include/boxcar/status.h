@@ -27,7 +27,9 @@ class Status {
   Status() = default;
   static Status OK() { return Status(); }
   static Status NotFound(std::string_view msg) { return Status(Code::kNotFound, msg); }
-  static Status InvalidArgument(std::string_view msg) { return Status(Code::kInvalidArgument, msg); }
+  static Status InvalidArgument(std::string_view msg) {
+    return Status(Code::kInvalidArgument, msg);
+  }
   static Status Corruption(std::string_view msg) { return Status(Code::kCorruption, msg); }
   static Status IOError(std::string_view msg) { return Status(Code::kIOError, msg); }
   static Status NotSupported(std::string_view msg) { return Status(Code::kNotSupported, msg); }
@@ -50,15 +52,24 @@ class Status {
 
   static std::string_view CodeName(Code code) {
     switch (code) {
-      case Code::kOk: return "OK";
-      case Code::kNotFound: return "NotFound";
-      case Code::kInvalidArgument: return "InvalidArgument";
-      case Code::kCorruption: return "Corruption";
-      case Code::kIOError: return "IOError";
-      case Code::kNotSupported: return "NotSupported";
-      case Code::kBusy: return "Busy";
-      case Code::kUnavailable: return "Unavailable";
-      case Code::kInternal: return "Internal";
+      case Code::kOk:
+        return "OK";
+      case Code::kNotFound:
+        return "NotFound";
+      case Code::kInvalidArgument:
+        return "InvalidArgument";
+      case Code::kCorruption:
+        return "Corruption";
+      case Code::kIOError:
+        return "IOError";
+      case Code::kNotSupported:
+        return "NotSupported";
+      case Code::kBusy:
+        return "Busy";
+      case Code::kUnavailable:
+        return "Unavailable";
+      case Code::kInternal:
+        return "Internal";
     }
     return "Unknown";
   }
