@@ -12,14 +12,15 @@
 //    collapse the limit to the minimum.
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "boxcar/batcher.h"
 
@@ -86,29 +87,9 @@ const std::atomic<double>& BindTunable(const boxcar::CreateContext& ctx, std::st
   return *value;
 }
 
-// Decimal text without std::to_string and <charconv>: their tables are function-local statics
-// that g++ emits as STB_GNU_UNIQUE symbols, and one such symbol makes the dynamic linker refuse
-// to unload the plugin, so every swap would leak the old library.
-std::string Decimal(uint64_t value) {
-  char digits[20];
-  size_t count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  return std::string(std::make_reverse_iterator(digits + count),
-                     std::make_reverse_iterator(digits));
-}
-
 bool ParseDecimal(std::string_view text, uint64_t* out) {
-  if (text.empty() || text.size() > 19) return false;  // 19 digits cannot overflow 64 bits
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *out = value;
-  return true;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return error == std::errc() && end == text.data() + text.size();
 }
 
 // The params the schema cannot check on its own: they relate to each other.
@@ -129,11 +110,11 @@ struct Limits {
   // What is inconsistent, or "" when nothing is.
   std::string Problem() const {
     if (min_items > max_items) {
-      return "min_items (" + Decimal(min_items) + ") must not exceed max_items (" +
-             Decimal(max_items) + ")";
+      return "min_items (" + std::to_string(min_items) + ") must not exceed max_items (" +
+             std::to_string(max_items) + ")";
     }
     if (initial_items < min_items || initial_items > max_items) {
-      return "initial_items (" + Decimal(initial_items) +
+      return "initial_items (" + std::to_string(initial_items) +
              ") must lie between min_items and max_items";
     }
     return "";
@@ -156,9 +137,9 @@ struct Limits {
 
 // The average is kept to the nanosecond: finer precision means nothing for latency.
 std::string FormatState(size_t current_items, double latency_ewma_ns, uint64_t samples) {
-  return "current_items=" + Decimal(current_items) +
-         "\nlatency_ewma_ns=" + Decimal(static_cast<uint64_t>(std::llround(latency_ewma_ns))) +
-         "\nsamples=" + Decimal(samples) + "\n";
+  return "current_items=" + std::to_string(current_items) +
+         "\nlatency_ewma_ns=" + std::to_string(std::llround(latency_ewma_ns)) +
+         "\nsamples=" + std::to_string(samples) + "\n";
 }
 
 struct LearnedState {

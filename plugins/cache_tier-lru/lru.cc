@@ -5,20 +5,20 @@
 // lock, one table lookup and one list splice. Values are shared, never copied. Every promotion
 // is admitted; the least recently used entries make room and go to the eviction sink.
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "boxcar/cache_tier.h"
-#include "cache_core.h"
+#include "boxcar_plugins/cache_core.h"
+#include "boxcar_plugins/tunables.h"
 
 namespace {
 
@@ -48,20 +48,9 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-struct Entry : memtier::ListHook {
-  Entry(std::string_view k, uint64_t h, BlockData d, uint64_t c)
-      : key(k), hash(h), data(std::move(d)), charge(c) {}
-
-  const std::string key;
-  const uint64_t hash;
-  Entry* chain_next = nullptr;
-  BlockData data;
-  uint64_t charge;  // bytes counted against the capacity
+struct Entry : memtier::CachedBlock<Entry> {
+  using CachedBlock::CachedBlock;
 };
-
-// What an entry costs beyond its key and value: the node, its table slot and the allocator's
-// headers of the node and the key buffer.
-constexpr uint64_t kEntryOverheadBytes = sizeof(Entry) + sizeof(Entry*) + 32;
 
 struct alignas(64) Shard {
   Shard() = default;
@@ -74,6 +63,11 @@ struct alignas(64) Shard {
     }
   }
 
+  template <class Visit>
+  void ForEachEntry(Visit&& visit) const {
+    lru.ForEach(visit);
+  }
+
   std::mutex mutex;
   // Guarded by mutex:
   memtier::EntryTable<Entry> table;
@@ -84,30 +78,14 @@ struct alignas(64) Shard {
   uint64_t evictions = 0;
 };
 
-size_t ParseShards(const boxcar::Params& params) {
-  const int64_t shards = params.GetInt("shards");
-  if (!memtier::IsPowerOfTwo(shards)) {
-    throw std::invalid_argument("shards must be a power of two, got " + std::to_string(shards));
-  }
-  return static_cast<size_t>(shards);
-}
-
-const std::atomic<double>& BindTunable(boxcar::HostServices& host, std::string_view param) {
-  const std::atomic<double>* bound = host.tunables().Bind(param);
-  if (bound == nullptr) {
-    throw std::logic_error("the host did not bind tunable param '" + std::string(param) + "'");
-  }
-  return *bound;
-}
-
 class LruTier : public boxcar::CacheTier {
  public:
   explicit LruTier(const boxcar::CreateContext& ctx)
-      : capacity_(BindTunable(*ctx.host, "capacity_bytes")),
-        shard_count_(ParseShards(*ctx.params)),
+      : capacity_(boxcar_plugins::BindTunable(*ctx.host, "capacity_bytes")),
+        shard_count_(memtier::ParseShards(*ctx.params)),
         shards_(std::make_unique<Shard[]>(shard_count_)),
         max_entry_bytes_(static_cast<uint64_t>(ctx.params->GetInt("max_entry_bytes"))),
-        applied_capacity_(CapacityNow()),
+        applied_capacity_(memtier::ReadBytes(capacity_)),
         sink_(ctx.evictions),
         publisher_(ctx.host->metrics(), ctx.host->clock()) {}
 
@@ -139,18 +117,13 @@ class LruTier : public boxcar::CacheTier {
   Status Put(std::string_view key, BlockData data, PutReason reason) override {
     if (data == nullptr) return Status::InvalidArgument("null block data");
     const uint64_t size = key.size() + data->size();
-    const uint64_t max_entry = max_entry_bytes_.load(std::memory_order_relaxed);
-    if (size > max_entry) {
-      return Status::Busy("entry of " + std::to_string(size) + " bytes exceeds max_entry_bytes (" +
-                          std::to_string(max_entry) + ")");
+    if (Status s = memtier::CheckMaxEntry(size, max_entry_bytes_.load(std::memory_order_relaxed));
+        !s.ok()) {
+      return s;
     }
     const uint64_t share = ApplyCapacity() / shard_count_;
-    const uint64_t charge = size + kEntryOverheadBytes;
-    if (charge > share) {
-      return Status::Busy("entry of " + std::to_string(charge) +
-                          " bytes exceeds a shard's share of capacity_bytes (" +
-                          std::to_string(share) + ")");
-    }
+    const uint64_t charge = size + memtier::kEntryOverheadBytes<Entry>;
+    if (Status s = memtier::CheckFitsShare(charge, share); !s.ok()) return s;
     const uint64_t hash = memtier::HashKey(key);
     // Allocated before the lock; freed after it when the key turns out to be present.
     auto fresh = std::make_unique<Entry>(key, hash, std::move(data), charge);
@@ -200,84 +173,34 @@ class LruTier : public boxcar::CacheTier {
 
   // Most recently used first. Shards take turns, so the order across shards is approximate.
   std::vector<std::pair<std::string, BlockData>> ExportHot(uint64_t max_bytes) override {
-    std::vector<std::vector<std::pair<std::string, BlockData>>> copies(shard_count_);
-    std::vector<std::vector<uint64_t>> charges(shard_count_);
+    memtier::HotExport hot(shard_count_, max_bytes);
     for (size_t i = 0; i < shard_count_; ++i) {
       std::lock_guard lock(shards_[i].mutex);
-      uint64_t taken = 0;
-      shards_[i].lru.ForEach([&](const Entry* e) {
-        if (taken + e->charge > max_bytes) return false;
-        taken += e->charge;
-        copies[i].emplace_back(e->key, e->data);
-        charges[i].push_back(e->charge);
-        return true;
-      });
+      shards_[i].lru.ForEach([&](const Entry* e) { return hot.Offer(i, *e); });
     }
-    std::vector<std::pair<std::string, BlockData>> hot;
-    uint64_t total = 0;
-    for (size_t rank = 0;; ++rank) {
-      bool any = false;
-      for (size_t i = 0; i < shard_count_; ++i) {
-        if (rank >= copies[i].size()) continue;
-        if (total + charges[i][rank] > max_bytes) return hot;
-        total += charges[i][rank];
-        hot.push_back(std::move(copies[i][rank]));
-        any = true;
-      }
-      if (!any) return hot;
-    }
+    return hot.Merge();
   }
 
   uint64_t Shrink(uint64_t target_bytes) override {
     return ShrinkShards(target_bytes / shard_count_);
   }
 
-  // Visits a snapshot of one shard at a time, so the visitor never runs under a shard lock.
   Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
-    std::vector<std::pair<std::string, uint64_t>> snapshot;
-    for (size_t i = 0; i < shard_count_; ++i) {
-      snapshot.clear();
-      {
-        std::lock_guard lock(shards_[i].mutex);
-        snapshot.reserve(shards_[i].table.size());
-        shards_[i].lru.ForEach([&](const Entry* e) {
-          snapshot.emplace_back(e->key, e->data->size());
-          return true;
-        });
-      }
-      for (const auto& [key, size] : snapshot) {
-        if (!visit(key, size)) return Status::OK();
-      }
-    }
-    return Status::OK();
+    return memtier::ScanShards(std::span(shards_.get(), shard_count_), visit);
   }
 
   Status Reconfigure(const boxcar::Params& params) override {
-    if (params.GetInt("shards") != static_cast<int64_t>(shard_count_)) {
-      return Status::NotSupported("shards cannot change on a live instance (" +
-                                  std::to_string(shard_count_) + " -> " +
-                                  std::to_string(params.GetInt("shards")) + ")");
-    }
+    if (Status s = memtier::CheckShardsUnchanged(params, shard_count_); !s.ok()) return s;
     max_entry_bytes_.store(static_cast<uint64_t>(params.GetInt("max_entry_bytes")),
                            std::memory_order_relaxed);
     return Status::OK();
   }
 
  private:
-  uint64_t CapacityNow() const {
-    return static_cast<uint64_t>(std::max(0.0, capacity_.load(std::memory_order_relaxed)));
-  }
-
-  // The live capacity; when the tuner lowered it since the last Put, every shard sheds the excess
-  // now instead of waiting for its own next Put.
+  // The live capacity, after every shard shed what a lowered capacity no longer holds.
   uint64_t ApplyCapacity() {
-    const uint64_t capacity = CapacityNow();
-    uint64_t applied = applied_capacity_.load(std::memory_order_relaxed);
-    if (capacity != applied &&
-        applied_capacity_.compare_exchange_strong(applied, capacity, std::memory_order_relaxed) &&
-        capacity < applied) {
-      ShrinkShards(capacity / shard_count_);
-    }
+    const uint64_t capacity = memtier::ReadBytes(capacity_);
+    if (applied_capacity_.Lowered(capacity)) ShrinkShards(capacity / shard_count_);
     return capacity;
   }
 
@@ -321,7 +244,7 @@ class LruTier : public boxcar::CacheTier {
 
   boxcar::TierStats Collect() {
     boxcar::TierStats stats;
-    stats.capacity_bytes = CapacityNow();
+    stats.capacity_bytes = memtier::ReadBytes(capacity_);
     for (size_t i = 0; i < shard_count_; ++i) {
       std::lock_guard lock(shards_[i].mutex);
       stats.entries += shards_[i].table.size();
@@ -337,7 +260,7 @@ class LruTier : public boxcar::CacheTier {
   const size_t shard_count_;
   const std::unique_ptr<Shard[]> shards_;
   std::atomic<uint64_t> max_entry_bytes_;
-  std::atomic<uint64_t> applied_capacity_;  // the capacity the shards were last trimmed to
+  memtier::AppliedCapacity applied_capacity_;
   boxcar::EvictionSink* const sink_;
   memtier::StatsPublisher publisher_;
 };

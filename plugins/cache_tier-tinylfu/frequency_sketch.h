@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "cache_core.h"
+#include "boxcar_plugins/cache_core.h"
 
 namespace memtier {
 

@@ -11,15 +11,13 @@
 #include <atomic>
 #include <cmath>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "boxcar/conn_manager.h"
+#include "boxcar_plugins/conn_trim.h"
+#include "boxcar_plugins/tunables.h"
 
 namespace {
 
@@ -70,29 +68,15 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-constexpr int64_t kNsPerMs = 1'000'000;
-
 // The params that only change through Reconfigure; the base watermarks are tunables.
-struct Settings {
+struct Settings : boxcar_plugins::TrimSettings {
   double pressure_threshold = 0;
   double min_scale = 1;
   double reject_above = 1;
-  int64_t grace_ns = 0;
-  int64_t silence_ns = 0;
-  std::unordered_set<std::string> protected_peers;
-
-  bool IsProtected(const boxcar::ConnInfo& conn) const {
-    return conn.is_protected || protected_peers.contains(conn.peer);
-  }
 };
 
 std::shared_ptr<const Settings> ParseSettings(const boxcar::Params& params) {
-  const int64_t high = params.GetInt("high_water");
-  const int64_t low = params.GetInt("low_water");
-  if (low > high) {
-    throw std::invalid_argument("low_water (" + std::to_string(low) +
-                                ") must not exceed high_water (" + std::to_string(high) + ")");
-  }
+  boxcar_plugins::CheckWatermarks(params);
   auto settings = std::make_shared<Settings>();
   settings->pressure_threshold = params.GetDouble("pressure_threshold");
   settings->min_scale = params.GetDouble("min_scale");
@@ -103,20 +87,8 @@ std::shared_ptr<const Settings> ParseSettings(const boxcar::Params& params) {
         ") must not be below pressure_threshold (" + std::to_string(settings->pressure_threshold) +
         "): connections would be refused before the watermarks start to shrink");
   }
-  settings->grace_ns = params.GetInt("grace_period_ms") * kNsPerMs;
-  settings->silence_ns = params.GetInt("silence_period_ms") * kNsPerMs;
-  for (auto& peer : params.GetStrings("protected_peers")) {
-    settings->protected_peers.insert(std::move(peer));
-  }
+  boxcar_plugins::ReadTrimSettings(params, settings.get());
   return settings;
-}
-
-const std::atomic<double>& BindTunable(boxcar::HostServices& host, std::string_view param) {
-  const std::atomic<double>* bound = host.tunables().Bind(param);
-  if (bound == nullptr) {
-    throw std::logic_error("the host did not bind tunable param '" + std::string(param) + "'");
-  }
-  return *bound;
 }
 
 // A limit of 0 means the host does not know it, so that resource cannot be judged.
@@ -140,38 +112,11 @@ size_t Scaled(const std::atomic<double>& base, double scale) {
   return static_cast<size_t>(std::max<long long>(0, std::llround(base.load() * scale)));
 }
 
-// Idle connections go first, the longest idle first; busy ones only when no idle one is left,
-// those with the least work in flight first, so a trim disturbs as few requests as possible.
-bool TrimsBefore(const boxcar::ConnInfo* a, const boxcar::ConnInfo* b) {
-  const bool a_idle = a->inflight == 0;
-  const bool b_idle = b->inflight == 0;
-  if (a_idle != b_idle) return a_idle;
-  if (a->inflight != b->inflight) return a->inflight < b->inflight;
-  if (a->last_active_ns != b->last_active_ns) return a->last_active_ns < b->last_active_ns;
-  return a->id < b->id;
-}
-
-std::vector<uint64_t> PickVictims(const std::vector<boxcar::ConnInfo>& conns, size_t keep,
-                                  int64_t now_ns, const Settings& settings) {
-  std::vector<const boxcar::ConnInfo*> candidates;
-  for (const auto& conn : conns) {
-    const bool in_grace = now_ns - conn.opened_ns < settings.grace_ns;
-    if (!settings.IsProtected(conn) && !in_grace) candidates.push_back(&conn);
-  }
-  const size_t wanted = std::min(conns.size() - keep, candidates.size());
-  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(wanted),
-                    candidates.end(), TrimsBefore);
-  std::vector<uint64_t> victims;
-  victims.reserve(wanted);
-  for (size_t i = 0; i < wanted; ++i) victims.push_back(candidates[i]->id);
-  return victims;
-}
-
 class AdaptiveConnManager : public boxcar::ConnManager {
  public:
   explicit AdaptiveConnManager(const boxcar::CreateContext& ctx)
-      : high_water_(BindTunable(*ctx.host, "high_water")),
-        low_water_(BindTunable(*ctx.host, "low_water")),
+      : high_water_(boxcar_plugins::BindTunable(*ctx.host, "high_water")),
+        low_water_(boxcar_plugins::BindTunable(*ctx.host, "low_water")),
         settings_(ParseSettings(*ctx.params)),
         effective_high_gauge_(ctx.host->metrics().GetGauge(
             "effective_high_water", "High watermark after scaling for resource pressure")),
@@ -199,19 +144,12 @@ class AdaptiveConnManager : public boxcar::ConnManager {
     effective_low_gauge_->Set(static_cast<double>(low));
     if (conns.size() <= high) return {};
 
-    std::lock_guard lock(trim_mutex_);
-    if (last_trim_ns_ && now_ns - *last_trim_ns_ < settings->silence_ns) return {};
-    last_trim_ns_ = now_ns;
-    return PickVictims(conns, low, now_ns, *settings);
+    if (!pacer_.TryStart(now_ns, settings->silence_ns)) return {};
+    return boxcar_plugins::PickVictims(conns, low, now_ns, *settings);
   }
 
   boxcar::Status Reconfigure(const boxcar::Params& params) override {
-    try {
-      settings_.store(ParseSettings(params));
-    } catch (const std::invalid_argument& e) {
-      return boxcar::Status::InvalidArgument(e.what());
-    }
-    return boxcar::Status::OK();
+    return boxcar_plugins::ReplaceSettings(settings_, params, ParseSettings);
   }
 
  private:
@@ -221,9 +159,7 @@ class AdaptiveConnManager : public boxcar::ConnManager {
   boxcar::Gauge* effective_high_gauge_;
   boxcar::Gauge* effective_low_gauge_;
   boxcar::Gauge* pressure_gauge_;
-
-  std::mutex trim_mutex_;
-  std::optional<int64_t> last_trim_ns_;  // guarded by trim_mutex_
+  boxcar_plugins::TrimPacer pacer_;
 };
 
 }  // namespace

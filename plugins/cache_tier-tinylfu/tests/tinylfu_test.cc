@@ -4,14 +4,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "boxcar/cache_tier.h"
+#include "boxcar_plugins/testing/cache_tier.h"
 #include "plugin_harness.h"
 
 namespace {
@@ -21,6 +20,12 @@ using boxcar::CacheTier;
 using boxcar::PutReason;
 using boxcar::testing::PluginHarness;
 using boxcar::testing::PluginUnderTest;
+using boxcar_plugins::testing::Block;
+using boxcar_plugins::testing::ChargeOf;
+using boxcar_plugins::testing::Has;
+using boxcar_plugins::testing::Key;
+using boxcar_plugins::testing::MetricValue;
+using boxcar_plugins::testing::RecordingSink;
 
 constexpr uint64_t kCapacity = 65536;
 constexpr char kOneShard[] =
@@ -33,32 +38,6 @@ constexpr char kNoWindow[] =
 constexpr char kTenPercentWindow[] =
     R"({"capacity_bytes": 65536, "shards": 1, "expected_entry_bytes": 512,
         "window_percent": 10})";
-
-BlockData Block(size_t size, char fill = 'x') {
-  return std::make_shared<const std::string>(size, fill);
-}
-
-// Fixed-width keys, so every entry with the same value size has the same charge.
-std::string Key(int i) {
-  const std::string digits = std::to_string(i);
-  return "cid-" + std::string(8 - digits.size(), '0') + digits;
-}
-
-bool Has(CacheTier& tier, const std::string& key) {
-  uint64_t size = 0;
-  return tier.Contains(key, &size).ok();
-}
-
-// The bytes one entry of `value_size` (under a Key-shaped key) counts against the capacity.
-uint64_t ChargeOf(CacheTier& tier, size_t value_size) {
-  const uint64_t before = tier.Stats().bytes;
-  const std::string probe = "probe-000000";
-  REQUIRE(probe.size() == Key(0).size());
-  REQUIRE(tier.Put(probe, Block(value_size), PutReason::kWrite).ok());
-  const uint64_t charge = tier.Stats().bytes - before;
-  REQUIRE(tier.Delete(probe).ok());
-  return charge;
-}
 
 // A read as the store does it: a miss is followed by a promotion from a lower tier.
 bool ReadThrough(CacheTier& tier, const std::string& key, size_t value_size) {
@@ -86,31 +65,6 @@ double HotSetHitRatio(CacheTier& tier) {
   }
   return static_cast<double>(hits) / (kHot * kRounds);
 }
-
-// The value on the first sample line of `name` in a Prometheus text exposition, or "".
-std::string MetricValue(const std::string& text, const std::string& name) {
-  const size_t at = text.find("\n" + name + "{");
-  if (at == std::string::npos) return "";
-  const size_t end = text.find('\n', at + 1);
-  const size_t space = text.rfind(' ', end);
-  return text.substr(space + 1, end - space - 1);
-}
-
-class RecordingSink : public boxcar::EvictionSink {
- public:
-  void OnEvict(std::string_view key, const BlockData& data) override {
-    std::lock_guard lock(mutex_);
-    evicted_.emplace_back(std::string(key), data);
-  }
-  std::vector<std::pair<std::string, BlockData>> evicted() {
-    std::lock_guard lock(mutex_);
-    return evicted_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::pair<std::string, BlockData>> evicted_;
-};
 
 // Fills a window-less tier with `count` entries read `reads` times each after their write.
 void FillWithPopular(CacheTier& tier, int count, int reads, size_t value_size) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "boxcar/conn_manager.h"
+#include "boxcar_plugins/testing/conns.h"
 #include "plugin_harness.h"
 
 namespace {
@@ -14,23 +15,9 @@ namespace {
 using boxcar::ConnInfo;
 using boxcar::ResourcePressure;
 using boxcar::testing::PluginUnderTest;
-
-constexpr int64_t kSecond = 1'000'000'000;
-constexpr int64_t kNow = 10'000 * kSecond;
-
-// Connections 1..n, connection i idle for i seconds, all past any grace period.
-std::vector<ConnInfo> IdleConns(uint64_t n) {
-  std::vector<ConnInfo> conns;
-  for (uint64_t id = 1; id <= n; ++id) {
-    ConnInfo conn;
-    conn.id = id;
-    conn.peer = "10.0.0." + std::to_string(id);
-    conn.opened_ns = kNow - 3600 * kSecond;
-    conn.last_active_ns = kNow - static_cast<int64_t>(id) * kSecond;
-    conns.push_back(conn);
-  }
-  return conns;
-}
+using boxcar_plugins::testing::IdleConns;
+using boxcar_plugins::testing::kNow;
+using boxcar_plugins::testing::kSecond;
 
 ResourcePressure FdUse(uint64_t open_fds, uint64_t fd_limit) {
   ResourcePressure pressure;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "boxcar/conn_manager.h"
+#include "boxcar_plugins/testing/conns.h"
 #include "plugin_harness.h"
 
 namespace {
@@ -12,27 +13,10 @@ namespace {
 using boxcar::ConnInfo;
 using boxcar::ResourcePressure;
 using boxcar::testing::PluginUnderTest;
-
-constexpr int64_t kSecond = 1'000'000'000;
-constexpr int64_t kNow = 10'000 * kSecond;
-
-// A connection opened `age_s` seconds ago whose last activity was `idle_s` seconds ago.
-ConnInfo Conn(uint64_t id, int64_t idle_s, uint32_t inflight = 0, int64_t age_s = 3600) {
-  ConnInfo conn;
-  conn.id = id;
-  conn.peer = "10.0.0." + std::to_string(id);
-  conn.opened_ns = kNow - age_s * kSecond;
-  conn.last_active_ns = kNow - idle_s * kSecond;
-  conn.inflight = inflight;
-  return conn;
-}
-
-// Connections 1..n, connection i idle for i seconds.
-std::vector<ConnInfo> IdleConns(uint64_t n) {
-  std::vector<ConnInfo> conns;
-  for (uint64_t id = 1; id <= n; ++id) conns.push_back(Conn(id, static_cast<int64_t>(id)));
-  return conns;
-}
+using boxcar_plugins::testing::Conn;
+using boxcar_plugins::testing::IdleConns;
+using boxcar_plugins::testing::kNow;
+using boxcar_plugins::testing::kSecond;
 
 bool Contains(const std::vector<uint64_t>& ids, uint64_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();

@@ -5,15 +5,20 @@
 // touches no allocator: one hash, one bucket chain, one list splice. None of them locks; the
 // owning shard's mutex guards them.
 //
-// The lru and tinylfu cache_tier plugins each carry an identical copy of this file, because
-// every bundled plugin folder builds on its own.
+// Below them sit the parts of a cache_tier that do not depend on the eviction policy: param and
+// size checks, the capacity tunable, ExportHot's merge across shards and Scan. The lru and
+// tinylfu plugins share them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +26,7 @@
 
 #include "boxcar/cache_tier.h"
 #include "boxcar/host.h"
+#include "boxcar/params.h"
 
 namespace memtier {
 
@@ -76,6 +82,25 @@ struct ListHook {
   ListHook* prev = nullptr;
   ListHook* next = nullptr;
 };
+
+// The fields every cache entry has. Node is the entry type deriving from it, so the table's chain
+// links whole entries.
+template <class Node>
+struct CachedBlock : ListHook {
+  CachedBlock(std::string_view k, uint64_t h, boxcar::BlockData d, uint64_t c)
+      : key(k), hash(h), data(std::move(d)), charge(c) {}
+
+  const std::string key;
+  const uint64_t hash;
+  Node* chain_next = nullptr;
+  boxcar::BlockData data;
+  uint64_t charge;  // bytes counted against the capacity
+};
+
+// What an entry costs beyond its key and value: the node, its table slot and the allocator's
+// headers of the node and the key buffer.
+template <class Node>
+inline constexpr uint64_t kEntryOverheadBytes = sizeof(Node) + sizeof(Node*) + 32;
 
 // A circular doubly-linked list with a sentinel, most recently used first. Node derives from
 // ListHook and sits in at most one list at a time.
@@ -281,5 +306,130 @@ class StatsPublisher {
   std::mutex mutex_;
   boxcar::TierStats published_;  // guarded by mutex_
 };
+
+inline size_t ParseShards(const boxcar::Params& params) {
+  const int64_t shards = params.GetInt("shards");
+  if (!IsPowerOfTwo(shards)) {
+    throw std::invalid_argument("shards must be a power of two, got " + std::to_string(shards));
+  }
+  return static_cast<size_t>(shards);
+}
+
+// Each shard's table and locks are built once, so a live instance keeps its shard count.
+inline boxcar::Status CheckShardsUnchanged(const boxcar::Params& params, size_t shard_count) {
+  if (params.GetInt("shards") == static_cast<int64_t>(shard_count)) return boxcar::Status::OK();
+  return boxcar::Status::NotSupported("shards cannot change on a live instance (" +
+                                      std::to_string(shard_count) + " -> " +
+                                      std::to_string(params.GetInt("shards")) + ")");
+}
+
+inline uint64_t ReadBytes(const std::atomic<double>& tunable) {
+  return static_cast<uint64_t>(std::max(0.0, tunable.load(std::memory_order_relaxed)));
+}
+
+// Busy for an entry of `size` bytes (key plus value) above max_entry_bytes.
+inline boxcar::Status CheckMaxEntry(uint64_t size, uint64_t max_entry) {
+  if (size <= max_entry) return boxcar::Status::OK();
+  return boxcar::Status::Busy("entry of " + std::to_string(size) +
+                              " bytes exceeds max_entry_bytes (" + std::to_string(max_entry) + ")");
+}
+
+// Busy for an entry that could never fit in its shard, whatever it evicted.
+inline boxcar::Status CheckFitsShare(uint64_t charge, uint64_t share) {
+  if (charge <= share) return boxcar::Status::OK();
+  return boxcar::Status::Busy("entry of " + std::to_string(charge) +
+                              " bytes exceeds a shard's share of capacity_bytes (" +
+                              std::to_string(share) + ")");
+}
+
+// The capacity the shards were last trimmed to. The tuner may lower the capacity tunable at any
+// time; the first Put that sees the change trims every shard, instead of each shard waiting for
+// its own next Put.
+class AppliedCapacity {
+ public:
+  explicit AppliedCapacity(uint64_t capacity) : applied_(capacity) {}
+
+  // Records `capacity`; true when it is lower than the one applied before and this caller is the
+  // one that must trim the shards.
+  bool Lowered(uint64_t capacity) {
+    uint64_t applied = applied_.load(std::memory_order_relaxed);
+    return capacity != applied &&
+           applied_.compare_exchange_strong(applied, capacity, std::memory_order_relaxed) &&
+           capacity < applied;
+  }
+
+  uint64_t value() const { return applied_.load(); }
+
+ private:
+  std::atomic<uint64_t> applied_;
+};
+
+// Gathers ExportHot's result. Each shard offers its entries hottest first, within the byte
+// budget on its own; the shards then take turns, rank by rank, until the budget runs out, so the
+// order across shards is approximate.
+class HotExport {
+ public:
+  HotExport(size_t shard_count, uint64_t max_bytes) : max_bytes_(max_bytes), shards_(shard_count) {}
+
+  // Offers the next hottest entry of shard `shard`; false once that shard's budget is spent.
+  template <class Node>
+  bool Offer(size_t shard, const Node& entry) {
+    Taken& taken = shards_[shard];
+    if (taken.bytes + entry.charge > max_bytes_) return false;
+    taken.bytes += entry.charge;
+    taken.entries.emplace_back(entry.key, entry.data);
+    taken.charges.push_back(entry.charge);
+    return true;
+  }
+
+  std::vector<std::pair<std::string, boxcar::BlockData>> Merge() {
+    std::vector<std::pair<std::string, boxcar::BlockData>> hot;
+    uint64_t total = 0;
+    for (size_t rank = 0;; ++rank) {
+      bool any = false;
+      for (Taken& taken : shards_) {
+        if (rank >= taken.entries.size()) continue;
+        if (total + taken.charges[rank] > max_bytes_) return hot;
+        total += taken.charges[rank];
+        hot.push_back(std::move(taken.entries[rank]));
+        any = true;
+      }
+      if (!any) return hot;
+    }
+  }
+
+ private:
+  struct Taken {
+    std::vector<std::pair<std::string, boxcar::BlockData>> entries;
+    std::vector<uint64_t> charges;
+    uint64_t bytes = 0;
+  };
+
+  const uint64_t max_bytes_;
+  std::vector<Taken> shards_;
+};
+
+// Scan over shards that each have a `mutex`, a `table` and ForEachEntry(visit). It visits a
+// snapshot of one shard at a time, so the visitor never runs under a shard lock.
+template <class Shard>
+boxcar::Status ScanShards(std::span<Shard> shards,
+                          const std::function<bool(std::string_view, uint64_t)>& visit) {
+  std::vector<std::pair<std::string, uint64_t>> snapshot;
+  for (Shard& shard : shards) {
+    snapshot.clear();
+    {
+      std::lock_guard lock(shard.mutex);
+      snapshot.reserve(shard.table.size());
+      shard.ForEachEntry([&](const auto* e) {
+        snapshot.emplace_back(e->key, e->data->size());
+        return true;
+      });
+    }
+    for (const auto& [key, size] : snapshot) {
+      if (!visit(key, size)) return boxcar::Status::OK();
+    }
+  }
+  return boxcar::Status::OK();
+}
 
 }  // namespace memtier

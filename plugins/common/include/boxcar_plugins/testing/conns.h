@@ -1,0 +1,34 @@
+// Helpers for the tests of conn_manager plugins.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "boxcar/conn_manager.h"
+
+namespace boxcar_plugins::testing {
+
+inline constexpr int64_t kSecond = 1'000'000'000;
+inline constexpr int64_t kNow = 10'000 * kSecond;
+
+// A connection opened `age_s` seconds ago whose last activity was `idle_s` seconds ago.
+inline boxcar::ConnInfo Conn(uint64_t id, int64_t idle_s, uint32_t inflight = 0,
+                             int64_t age_s = 3600) {
+  boxcar::ConnInfo conn;
+  conn.id = id;
+  conn.peer = "10.0.0." + std::to_string(id);
+  conn.opened_ns = kNow - age_s * kSecond;
+  conn.last_active_ns = kNow - idle_s * kSecond;
+  conn.inflight = inflight;
+  return conn;
+}
+
+// Connections 1..n, connection i idle for i seconds, all past any grace period.
+inline std::vector<boxcar::ConnInfo> IdleConns(uint64_t n) {
+  std::vector<boxcar::ConnInfo> conns;
+  for (uint64_t id = 1; id <= n; ++id) conns.push_back(Conn(id, static_cast<int64_t>(id)));
+  return conns;
+}
+
+}  // namespace boxcar_plugins::testing
