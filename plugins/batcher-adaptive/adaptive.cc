@@ -23,6 +23,7 @@
 #include <system_error>
 
 #include "boxcar/batcher.h"
+#include "boxcar_plugins/tunables.h"
 
 namespace {
 
@@ -78,14 +79,6 @@ constexpr char kParamsSchema[] = R"({
 
 constexpr char kStateFormat[] = "batcher-adaptive/1";
 constexpr double kDecreaseFactor = 0.5;
-
-const std::atomic<double>& BindTunable(const boxcar::CreateContext& ctx, std::string_view param) {
-  const std::atomic<double>* value = ctx.host->tunables().Bind(param);
-  if (value == nullptr) {
-    throw std::logic_error("the host did not bind tunable param \"" + std::string(param) + "\"");
-  }
-  return *value;
-}
 
 bool ParseDecimal(std::string_view text, uint64_t* out) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
@@ -177,7 +170,7 @@ bool ParseState(std::string_view data, LearnedState* state) {
 class AdaptiveBatcher : public boxcar::Batcher {
  public:
   explicit AdaptiveBatcher(const boxcar::CreateContext& ctx)
-      : target_latency_us_(BindTunable(ctx, "target_latency_us")),
+      : target_latency_us_(boxcar_plugins::BindTunable(*ctx.host, "target_latency_us")),
         limit_gauge_(ctx.host->metrics().GetGauge("adaptive_batch_limit_items",
                                                   "Items at which a batch is flushed now")),
         latency_gauge_(ctx.host->metrics().GetGauge("adaptive_latency_ewma_seconds",

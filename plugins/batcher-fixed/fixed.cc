@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "boxcar/batcher.h"
+#include "boxcar_plugins/tunables.h"
 
 namespace {
 
@@ -42,19 +43,11 @@ constexpr char kParamsSchema[] = R"({
   }
 })";
 
-const std::atomic<double>& BindTunable(const boxcar::CreateContext& ctx, std::string_view param) {
-  const std::atomic<double>* value = ctx.host->tunables().Bind(param);
-  if (value == nullptr) {
-    throw std::logic_error("the host did not bind tunable param \"" + std::string(param) + "\"");
-  }
-  return *value;
-}
-
 class FixedBatcher : public boxcar::Batcher {
  public:
   explicit FixedBatcher(const boxcar::CreateContext& ctx)
-      : max_items_(BindTunable(ctx, "max_items")),
-        max_delay_us_(BindTunable(ctx, "max_delay_us")),
+      : max_items_(boxcar_plugins::BindTunable(*ctx.host, "max_items")),
+        max_delay_us_(boxcar_plugins::BindTunable(*ctx.host, "max_delay_us")),
         max_bytes_(static_cast<uint64_t>(ctx.params->GetInt("max_bytes"))) {}
 
   bool ShouldFlush(const boxcar::PendingBatch& batch) override {

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "boxcar/prioritizer.h"
+#include "boxcar_plugins/tunables.h"
 
 namespace {
 
@@ -102,14 +103,6 @@ size_t ClassIndex(boxcar::TaskClass task_class) {
   return std::min(static_cast<size_t>(task_class), kClassCount - 1);
 }
 
-const std::atomic<double>& BindTunable(const boxcar::CreateContext& ctx, std::string_view param) {
-  const std::atomic<double>* value = ctx.host->tunables().Bind(param);
-  if (value == nullptr) {
-    throw std::logic_error("the host did not bind tunable param \"" + std::string(param) + "\"");
-  }
-  return *value;
-}
-
 uint64_t Load(const std::atomic<double>& tunable) {
   return static_cast<uint64_t>(tunable.load(std::memory_order_relaxed));
 }
@@ -155,10 +148,11 @@ struct PeerState {
 class FairPrioritizer : public boxcar::Prioritizer {
  public:
   explicit FairPrioritizer(const boxcar::CreateContext& ctx)
-      : quantum_bytes_(BindTunable(ctx, "quantum_bytes")),
-        max_outstanding_bytes_(BindTunable(ctx, "max_outstanding_bytes_per_peer")),
-        starvation_timeout_ms_(BindTunable(ctx, "starvation_timeout_ms")),
-        max_queue_(BindTunable(ctx, "max_queue")),
+      : quantum_bytes_(boxcar_plugins::BindTunable(*ctx.host, "quantum_bytes")),
+        max_outstanding_bytes_(
+            boxcar_plugins::BindTunable(*ctx.host, "max_outstanding_bytes_per_peer")),
+        starvation_timeout_ms_(boxcar_plugins::BindTunable(*ctx.host, "starvation_timeout_ms")),
+        max_queue_(boxcar_plugins::BindTunable(*ctx.host, "max_queue")),
         active_peers_(ctx.host->metrics().GetGauge("fair_active_peers",
                                                    "Peers with queued tasks or outstanding bytes")),
         starvation_rescues_(ctx.host->metrics().GetCounter(

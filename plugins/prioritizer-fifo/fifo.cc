@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "boxcar/prioritizer.h"
+#include "boxcar_plugins/tunables.h"
 
 namespace {
 
@@ -33,18 +34,10 @@ constexpr char kParamsSchema[] = R"({
   }
 })";
 
-const std::atomic<double>& BindTunable(const boxcar::CreateContext& ctx, std::string_view param) {
-  const std::atomic<double>* value = ctx.host->tunables().Bind(param);
-  if (value == nullptr) {
-    throw std::logic_error("the host did not bind tunable param \"" + std::string(param) + "\"");
-  }
-  return *value;
-}
-
 class FifoPrioritizer : public boxcar::Prioritizer {
  public:
   explicit FifoPrioritizer(const boxcar::CreateContext& ctx)
-      : max_queue_(BindTunable(ctx, "max_queue")),
+      : max_queue_(boxcar_plugins::BindTunable(*ctx.host, "max_queue")),
         rejected_(ctx.host->metrics().GetCounter(
             "fifo_rejected_total", "Tasks refused with Busy because the queue was full")) {}
 
