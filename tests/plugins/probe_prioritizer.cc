@@ -2,6 +2,7 @@
 // deliberately broken variants the host must refuse or contain:
 //   PROBE_NAME / PROBE_VERSION   descriptor name and version
 //   PROBE_API_MAJOR              a foreign API major
+//   PROBE_API_MINOR              an API minor newer than the host's
 //   PROBE_FOREIGN_ABI            an ABI tag built against other API headers
 //   PROBE_BAD_MAGIC              a descriptor that was not made by BOXCAR_PLUGIN
 //   PROBE_THROW_IN_FACTORY       a constructor that throws
@@ -102,6 +103,9 @@ class Probe : public boxcar::Prioritizer {
 #ifndef PROBE_API_MAJOR
 #define PROBE_API_MAJOR ::boxcar::kApiMajor
 #endif
+#ifndef PROBE_API_MINOR
+#define PROBE_API_MINOR ::boxcar::kApiMinor
+#endif
 #ifdef PROBE_FOREIGN_ABI
 #define PROBE_ABI_TAG                                                                       \
   "compiler=" BOXCAR_ABI_COMPILER ";stdlib=" BOXCAR_ABI_STDLIB ";ndebug=" BOXCAR_ABI_NDEBUG \
@@ -121,7 +125,7 @@ const boxcar::PluginDescriptor boxcar_plugin_descriptor = {
     PROBE_MAGIC,
     sizeof(boxcar::PluginDescriptor),
     PROBE_API_MAJOR,
-    boxcar::kApiMinor,
+    PROBE_API_MINOR,
     Probe::kKind,
     PROBE_ABI_TAG,
     PROBE_NAME,
