@@ -190,7 +190,7 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
   // publish, so no learned step is lost.
   std::lock_guard tuner_lock(tuner_mu_);
   const auto start = SteadyTime::now();
-  std::shared_ptr<const Generation> old = current_.load();
+  std::shared_ptr<const Generation> old = Current();
   ReloadOutcome outcome;
 
   std::vector<SlotPlan> plans;
@@ -218,7 +218,10 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
   live_tunables.push_back(tunables_.Prepare("control.interval_ms", 50, 600'000, true,
                                             static_cast<double>(config.control_interval_ms)));
   tunables_.Publish(std::move(live_tunables));
-  current_.store(gen);
+  {
+    std::lock_guard lock(current_mu_);
+    current_ = gen;
+  }
 
   for (size_t i = 0; i < plans.size(); ++i) {
     if (plans[i].action == SlotPlan::Action::kReplace && plans[i].old) {
@@ -254,7 +257,7 @@ void Runtime::PublishMetrics(const Generation& gen) {
 
 void Runtime::TickTuner(const std::vector<MetricSample>& metrics) {
   std::lock_guard lock(tuner_mu_);
-  if (!current_.load()) return;
+  if (!Current()) return;
   const std::vector<TunableInfo> tunables = tunables_.List();
   const int64_t now = context_->clock->NowNs();
   std::vector<Proposal> proposals =
@@ -275,7 +278,11 @@ void Runtime::TickTuner(const std::vector<MetricSample>& metrics) {
 void Runtime::Shutdown() {
   std::lock_guard reload_lock(reload_mu_);
   std::lock_guard tuner_lock(tuner_mu_);
-  std::shared_ptr<const Generation> gen = current_.exchange(nullptr);
+  std::shared_ptr<const Generation> gen;
+  {
+    std::lock_guard lock(current_mu_);
+    gen.swap(current_);
+  }
   if (!gen) return;
   for (const auto& inst : gen->instances) inst->RetireAndWait();
 }
