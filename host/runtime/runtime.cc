@@ -61,11 +61,6 @@ Runtime::Runtime(std::shared_ptr<HostContext> context, prometheus::Registry& reg
 
 Runtime::~Runtime() { Shutdown(); }
 
-std::vector<CatalogEntry> Runtime::CatalogSnapshot() {
-  std::lock_guard lock(reload_mu_);
-  return catalog_.entries();
-}
-
 Status Runtime::Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans) {
   catalog_.Scan(config.plugin_path);
   for (size_t i = 0; i < config.slots.size(); ++i) {

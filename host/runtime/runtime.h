@@ -83,10 +83,6 @@ class Runtime {
   void Shutdown();
 
   TunableRegistry& tunables() { return tunables_; }
-  const std::shared_ptr<HostContext>& context() const { return context_; }
-
-  // The catalog from the last reload; guarded by the reload lock, so copy what you need.
-  std::vector<CatalogEntry> CatalogSnapshot();
 
  private:
   struct SlotPlan;
