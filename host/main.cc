@@ -15,6 +15,7 @@
 #include "runtime/catalog.h"
 #include "runtime/config.h"
 #include "runtime/instance.h"
+#include "store_cli.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -28,6 +29,11 @@ Usage:
   boxcar run --config FILE [--set KEY=VALUE]... [--ready-file PATH]
   boxcar check-config FILE [--set KEY=VALUE]...
   boxcar plugins [--config FILE] [--json]
+  boxcar import --config FILE [--pin] CAR...
+  boxcar export --config FILE [--scope block|entity|all] CID > out.car
+  boxcar verify --config FILE
+  boxcar gc --config FILE
+  boxcar stat --config FILE [--json]
   boxcar --help | --version
 
 Commands:
@@ -38,11 +44,24 @@ Commands:
   plugins       List every .so in the plugin path (from the config, or the bundled directory):
                 kind, name, version, API, file, and whether this host can load it.
 
+Store commands work offline on the store of the config (store.path); a store a running node
+holds is refused ("locked by PID ..."):
+  import        Import CAR files (v1 or v2). Blocks are verified and committed in groups; with
+                --pin each root is pinned recursively once its whole DAG is stored.
+  export        Write the DAG under CID as a CARv1 to stdout, depth-first. --scope block: the
+                block only; entity: the file or directory it is; all (default): everything. A
+                missing block ends the export with exit 1, naming the block.
+  verify        Re-hash every block in every tier; exit 1 listing each corrupt block.
+  gc            Remove every block that no pin reaches.
+  stat          Tiers, blocks, bytes, pins (recursive, direct, indirect) and memory.
+
 Options:
   --set KEY=VALUE   Override a config value. KEY is a dotted path (store.tiers.0.plugin);
                     VALUE is parsed as JSON when it parses, else taken as a string.
   --ready-file PATH Write {"pid":..,"admin":"host:port"} to PATH once the node serves.
-  --json            Machine-readable output for `plugins`.
+  --json            Machine-readable output for `plugins` and `stat`.
+  --pin             Pin the roots of imported CARs.
+  --scope SCOPE     What export includes: block, entity or all.
 )";
 
 struct Args {
@@ -51,7 +70,15 @@ struct Args {
   std::vector<boxcar::runtime::Override> overrides;
   fs::path ready_file;
   bool json = false;
+  bool pin = false;
+  std::string scope = "all";
+  std::vector<std::string> operands;
 };
+
+bool IsStoreCommand(const std::string& command) {
+  return command == "import" || command == "export" || command == "verify" || command == "gc" ||
+         command == "stat";
+}
 
 int UsageError(const std::string& message) {
   std::cerr << "boxcar: " << message << "\nRun 'boxcar --help' for usage.\n";
@@ -85,6 +112,14 @@ int ParseArgs(int argc, char** argv, Args* args) {
       args->ready_file = *v;
     } else if (arg == "--json") {
       args->json = true;
+    } else if (arg == "--pin" && args->command == "import") {
+      args->pin = true;
+    } else if (arg == "--scope" && args->command == "export") {
+      auto v = value();
+      if (!v) return UsageError("--scope needs block, entity or all");
+      args->scope = *v;
+    } else if (IsStoreCommand(args->command) && arg.rfind("--", 0) != 0) {
+      args->operands.push_back(arg);
     } else if (args->command == "check-config" && !args->config && arg.rfind("--", 0) != 0) {
       args->config = arg;
     } else {
@@ -185,6 +220,20 @@ int ListPlugins(const Args& args) {
   return 0;
 }
 
+int RunStoreCommand(const Args& args) {
+  if (!args.config) return UsageError(args.command + " needs --config FILE");
+  if (args.command != "import" && args.command != "export" && !args.operands.empty()) {
+    return UsageError("unexpected argument '" + args.operands[0] + "' for " + args.command);
+  }
+  boxcar::cli::StoreCommand command{*args.config, args.overrides, ExeDir(), args.operands,
+                                    args.pin,     args.json,      args.scope};
+  if (args.command == "import") return boxcar::cli::Import(command);
+  if (args.command == "export") return boxcar::cli::Export(command);
+  if (args.command == "verify") return boxcar::cli::Verify(command);
+  if (args.command == "gc") return boxcar::cli::CollectGarbage(command);
+  return boxcar::cli::Stat(command);
+}
+
 int RunNode(const Args& args) {
   if (!args.config) return UsageError("run needs --config FILE");
   boxcar::Node::BlockSignals();
@@ -211,6 +260,7 @@ int main(int argc, char** argv) {
     if (args.command == "run") return RunNode(args);
     if (args.command == "check-config") return CheckConfig(args);
     if (args.command == "plugins") return ListPlugins(args);
+    if (IsStoreCommand(args.command)) return RunStoreCommand(args);
   } catch (const std::exception& e) {
     std::cerr << "boxcar: " << e.what() << "\n";
     return 1;

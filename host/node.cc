@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "obs/logging.h"
+#include "store_cli.h"
 
 namespace boxcar {
 namespace fs = std::filesystem;
@@ -47,19 +48,13 @@ std::string JoinErrors(const fs::path& file, const std::vector<runtime::SchemaEr
 
 Node::Node(NodeOptions options)
     : options_(std::move(options)),
-      context_(std::make_shared<runtime::HostContext>()),
+      context_(runtime::MakeHostContext(metrics_.registry())),
       reloads_(prometheus::BuildCounter()
                    .Name("boxcar_reloads_total")
                    .Help("Plugin generation reloads by trigger and result")
                    .Register(*metrics_.registry())) {
-  context_->logger = obs::Logger("plugin");
-  context_->metrics = std::make_shared<runtime::PluginMetrics>(metrics_.registry());
-  context_->clock = std::make_shared<runtime::SteadyClock>();
-  context_->faults = &prometheus::BuildCounter()
-                          .Name("boxcar_plugin_faults_total")
-                          .Help("Exceptions contained at the plugin boundary, by operation")
-                          .Register(*metrics_.registry());
   runtime_ = std::make_unique<runtime::Runtime>(context_, *metrics_.registry());
+  store_ = std::make_unique<store::BlockStore>(*runtime_, *metrics_.registry());
 }
 
 Node::~Node() = default;
@@ -86,6 +81,7 @@ runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
   } else {
     spdlog::set_level(spdlog::level::from_str(loaded.config->log_level));
     outcome = runtime_->Apply(*loaded.config, trigger);
+    if (outcome.status.ok()) outcome.status = store_->Refresh();
   }
   if (outcome.status.ok()) {
     log->info("reload ({}): generation {} active in {:.1f} ms", trigger, outcome.generation,
@@ -107,6 +103,10 @@ admin::HttpResponse Node::ReloadResponse(const runtime::ReloadOutcome& outcome) 
   }
   body["error"] = outcome.status.message();
   return JsonResponse(422, body);
+}
+
+admin::HttpResponse Node::StoreJson() {
+  return JsonResponse(200, cli::StoreStatus(*store_, *pins_));
 }
 
 admin::HttpResponse Node::PluginsJson() {
@@ -148,6 +148,8 @@ void Node::RegisterRoutes() {
       false);
   admin_->Handle(
       "GET", "/admin/plugins", [this](const admin::HttpRequest&) { return PluginsJson(); }, true);
+  admin_->Handle(
+      "GET", "/admin/store", [this](const admin::HttpRequest&) { return StoreJson(); }, true);
   admin_->Handle(
       "GET", "/admin/tunables",
       [this](const admin::HttpRequest&) {
@@ -287,6 +289,16 @@ void Node::WaitForStopSignal() {
   }
 }
 
+// The lock comes first: no tier may open the store's files while another process has them.
+Status Node::OpenStore(const runtime::Config& config) {
+  if (Status s = store::StoreLock::Acquire(config.store_path, &store_lock_); !s.ok()) return s;
+  if (Status s = store::PinStore::Open(config.store_path / "pins", &pins_); !s.ok()) return s;
+  runtime::ReloadOutcome first = Reload("startup");
+  if (!first.status.ok()) return first.status;
+  obs::Logger("boxcar")->info("store at {}", config.store_path.string());
+  return Status::OK();
+}
+
 int Node::Run() {
   auto log = obs::Logger("boxcar");
   runtime::LoadResult loaded =
@@ -296,8 +308,10 @@ int Node::Run() {
     return 1;
   }
   obs::SetupLogging(loaded.config->log_level, loaded.config->log_format);
-  runtime::ReloadOutcome first = Reload("startup");
-  if (!first.status.ok()) return 1;
+  if (Status s = OpenStore(*loaded.config); !s.ok()) {
+    log->error("{}", s.message());
+    return 1;
+  }
 
   admin_ =
       std::make_unique<admin::AdminServer>(loaded.config->admin_listen, loaded.config->admin_token);
@@ -322,6 +336,7 @@ int Node::Run() {
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
+  store_.reset();  // stops the store's threads before the tiers go
   runtime_->Shutdown();
   log->info("stopped");
   return 0;

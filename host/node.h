@@ -14,6 +14,9 @@
 #include "obs/metrics.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
+#include "store/blockstore.h"
+#include "store/pin_store.h"
+#include "store/store_lock.h"
 
 namespace boxcar {
 
@@ -40,6 +43,8 @@ class Node {
   runtime::ReloadOutcome Reload(const std::string& trigger);
   void RegisterRoutes();
   admin::HttpResponse PluginsJson();
+  admin::HttpResponse StoreJson();
+  Status OpenStore(const runtime::Config& config);
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
   void WatchLoop();
@@ -51,6 +56,9 @@ class Node {
   obs::MetricsRegistry metrics_;
   std::shared_ptr<runtime::HostContext> context_;
   std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<store::StoreLock> store_lock_;
+  std::unique_ptr<store::BlockStore> store_;
+  std::unique_ptr<store::PinStore> pins_;
   std::unique_ptr<admin::AdminServer> admin_;
   prometheus::Family<prometheus::Counter>& reloads_;
 

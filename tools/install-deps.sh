@@ -11,6 +11,7 @@ packages=(
   libssl-dev              # SHA-256 (SHA-NI through OpenSSL)
   libleveldb-dev libzstd-dev
   clang-format
+  clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -105,6 +106,32 @@ void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
                              Quote(text) +
                              "): set admin.token to a secret that clients send as \"Authorization: "
                              "Bearer <token>\", or listen on 127.0.0.1"});
+  }
+}
+
+// What the schema cannot say about store.tiers: the last tier takes every block, and no two
+// persistent tiers may share a directory.
+void CheckTiers(const json& document, std::vector<SchemaError>* errors) {
+  const json* tiers = document.contains("store") ? &document["store"] : nullptr;
+  if (tiers == nullptr || !tiers->is_object() || !tiers->contains("tiers")) return;
+  tiers = &(*tiers)["tiers"];
+  if (!tiers->is_array() || tiers->empty()) return;
+  const size_t last = tiers->size() - 1;
+  if ((*tiers)[last].is_object() && (*tiers)[last].contains("max_block_bytes")) {
+    errors->push_back({"/store/tiers/" + std::to_string(last) + "/max_block_bytes",
+                       "the last tier must take blocks of every size: remove max_block_bytes "
+                       "here, or add a tier below it for larger blocks"});
+  }
+  std::map<std::string, size_t> dirs;
+  for (size_t i = 0; i < tiers->size(); ++i) {
+    const json& tier = (*tiers)[i];
+    if (!tier.is_object() || !tier.contains("dir") || !tier["dir"].is_string()) continue;
+    auto [at, fresh] = dirs.emplace(tier["dir"].get<std::string>(), i);
+    if (!fresh) {
+      errors->push_back({"/store/tiers/" + std::to_string(i) + "/dir",
+                         "directory " + Quote(at->first) + " is already used by store.tiers[" +
+                             std::to_string(at->second) + "]: give each tier its own dir"});
+    }
   }
 }
 
@@ -340,6 +367,26 @@ SlotConfig MakeSlot(std::string slot, std::string pointer, PluginKind kind, cons
     out.plugin = Resolve(base_dir, out.plugin).string();
   out.params = entry["params"];
   if (entry.contains("sha256")) out.sha256 = entry["sha256"].get<std::string>();
+  if (kind == PluginKind::kCacheTier) {
+    out.max_block_bytes = entry.value("max_block_bytes", uint64_t{0});
+    out.dir = entry.value("dir", out.plugin.substr(out.plugin.rfind('/') + 1));
+  }
+  return out;
+}
+
+StoreConfig BuildStoreConfig(const json& store) {
+  StoreConfig out;
+  const std::string verify = store["verify_reads"].get<std::string>();
+  out.verify_reads = verify == "off"      ? StoreConfig::VerifyReads::kOff
+                     : verify == "always" ? StoreConfig::VerifyReads::kAlways
+                                          : StoreConfig::VerifyReads::kPersistent;
+  out.max_block_bytes = store["max_block_bytes"].get<uint64_t>();
+  out.stream_block_bytes = store["stream_block_bytes"].get<uint64_t>();
+  out.memory_budget_bytes = store["memory_budget_bytes"].get<uint64_t>();
+  out.key_cache_entries = store["key_cache_entries"].get<uint64_t>();
+  out.bloom_bits_per_key = store["bloom_bits_per_key"].get<int>();
+  out.populate_on_write = store["populate_on_write"].get<bool>();
+  out.promote_after_hits = store["promote_after_hits"].get<int>();
   return out;
 }
 
@@ -368,6 +415,7 @@ Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir)
                                     tiers[i], base_dir));
   }
   config.store_path = Resolve(base_dir, document["store"]["path"].get<std::string>());
+  config.store = BuildStoreConfig(document["store"]);
   config.log_level = document["log"]["level"].get<std::string>();
   config.log_format = document["log"]["format"].get<std::string>();
   config.control_interval_ms = document["control"]["interval_ms"].get<int64_t>();
@@ -424,7 +472,10 @@ LoadResult LoadConfig(const std::filesystem::path& file, const std::vector<Overr
   if (!result.errors.empty()) return result;
 
   result.errors = ValidateAndFillDefaults(ConfigSchema(), *document);
-  if (document->is_object()) CheckAdmin(*document, &result.errors);
+  if (document->is_object()) {
+    CheckAdmin(*document, &result.errors);
+    CheckTiers(*document, &result.errors);
+  }
   if (!result.errors.empty()) {
     AttributeToOverrides(overrides, &result.errors);
     return result;

@@ -22,6 +22,22 @@ struct SlotConfig {
   std::string plugin;                 // a plugin name, or a path to a .so (contains '/')
   nlohmann::json params;              // as written; validated against the plugin's schema on load
   std::optional<std::string> sha256;  // lower-case hex pin
+  // cache_tier only:
+  uint64_t max_block_bytes = 0;  // 0: any size
+  std::string dir;               // a persistent tier's directory under store_path (name only)
+};
+
+// store.* besides the tiers.
+struct StoreConfig {
+  enum class VerifyReads { kOff, kPersistent, kAlways };
+  VerifyReads verify_reads = VerifyReads::kPersistent;
+  uint64_t max_block_bytes = 16 << 20;
+  uint64_t stream_block_bytes = 1 << 20;
+  uint64_t memory_budget_bytes = 0;  // 0: derived from physical memory and the cgroup limit
+  uint64_t key_cache_entries = 262144;
+  int bloom_bits_per_key = 10;
+  bool populate_on_write = true;
+  int promote_after_hits = 2;
 };
 
 struct Config {
@@ -33,6 +49,7 @@ struct Config {
   std::vector<std::filesystem::path> plugin_path;  // absolute directories
   std::vector<SlotConfig> slots;  // prioritizer, batcher, conn_manager, tuner, then tiers in order
   std::filesystem::path store_path;  // absolute
+  StoreConfig store;
 
   std::string log_level;               // "debug" | "info" | "warn" | "error"
   std::string log_format;              // "auto" (text on a TTY, else JSON) | "text" | "json"

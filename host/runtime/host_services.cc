@@ -5,6 +5,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include "obs/logging.h"
+
 namespace boxcar::runtime {
 namespace {
 
@@ -202,6 +204,18 @@ int64_t SteadyClock::NowNs() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+std::shared_ptr<HostContext> MakeHostContext(std::shared_ptr<prometheus::Registry> registry) {
+  auto context = std::make_shared<HostContext>();
+  context->logger = obs::Logger("plugin");
+  context->metrics = std::make_shared<PluginMetrics>(registry);
+  context->clock = std::make_shared<SteadyClock>();
+  context->faults = &prometheus::BuildCounter()
+                         .Name("boxcar_plugin_faults_total")
+                         .Help("Exceptions contained at the plugin boundary, by operation")
+                         .Register(*registry);
+  return context;
 }
 
 }  // namespace boxcar::runtime

@@ -52,6 +52,10 @@ struct HostContext {
   prometheus::Family<prometheus::Counter>* faults = nullptr;  // boxcar_plugin_faults_total
 };
 
+// The production context: plugin logs through the "plugin" logger, metrics and faults into
+// `registry`, the steady clock.
+std::shared_ptr<HostContext> MakeHostContext(std::shared_ptr<prometheus::Registry> registry);
+
 // The services one instance sees: its log lines, metrics and faults carry its slot and plugin
 // name, and it can bind only its own tunables.
 class InstanceServices final : public HostServices, Logger, Metrics, Tunables {

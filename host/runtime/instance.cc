@@ -94,6 +94,7 @@ Status CreatePlugin(InstanceRequest r, CreatedPlugin* out) {
   ctx.params = out->params.get();
   ctx.slot = out->services->slot();  // owned by the services, which outlive the plugin
   ctx.evictions = r.evictions;
+  ctx.data_dir = r.data_dir;
   Plugin* raw = nullptr;
   Status s = r.library->descriptor().create(ctx, &raw);
   if (!s.ok()) {

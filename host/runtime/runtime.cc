@@ -1,6 +1,9 @@
 #include "runtime/runtime.h"
 
 #include <chrono>
+#include <filesystem>
+#include <map>
+#include <system_error>
 
 #include "boxcar/cache_tier.h"
 #include "boxcar/prioritizer.h"
@@ -17,6 +20,29 @@ Status AtSlot(const SlotConfig& slot, const std::string& suffix, const Status& s
   return Status::InvalidArgument(slot.pointer + suffix + ": " + s.message());
 }
 
+// A persistent tier is known by its directory, not its position, so adding a tier above it
+// keeps the same instance; any other slot matches its predecessor by position.
+std::shared_ptr<Instance> Predecessor(const Config& config, size_t index, const Generation* old) {
+  if (old == nullptr) return nullptr;
+  const SlotConfig& slot = config.slots[index];
+  if (slot.kind == PluginKind::kCacheTier) {
+    for (size_t i = kFirstTierSlot; i < old->instances.size(); ++i) {
+      if (old->instances[i]->Has(kPersistent) && old->config->slots[i].dir == slot.dir) {
+        return old->instances[i];
+      }
+    }
+  }
+  if (index < old->instances.size() && old->config->slots[index].slot == slot.slot &&
+      !old->instances[index]->Has(kPersistent)) {
+    return old->instances[index];
+  }
+  return nullptr;
+}
+
+std::filesystem::path TierDir(const Config& config, const SlotConfig& slot) {
+  return config.store_path / slot.dir;
+}
+
 }  // namespace
 
 // What a reload does with one slot.
@@ -24,6 +50,8 @@ struct Runtime::SlotPlan {
   enum class Action { kKeep, kReconfigure, kReplace };
   Action action = Action::kReplace;
   const SlotConfig* slot = nullptr;
+  size_t index = 0;               // in Config::slots
+  std::filesystem::path tier_dir;  // cache_tier: where it keeps data if it is persistent
   std::shared_ptr<Instance> old;  // the instance now serving the slot, if any
   std::shared_ptr<PluginLibrary> library;
   nlohmann::json params;           // validated, defaults filled
@@ -63,40 +91,117 @@ Runtime::~Runtime() { Shutdown(); }
 
 Status Runtime::Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans) {
   catalog_.Scan(config.plugin_path);
-  for (size_t i = 0; i < config.slots.size(); ++i) {
-    const SlotConfig& slot = config.slots[i];
+  for (const SlotConfig& slot : config.slots) {
     SlotPlan plan;
     plan.slot = &slot;
-    if (old != nullptr && i < old->instances.size() && old->config->slots[i].slot == slot.slot) {
-      plan.old = old->instances[i];
-    }
-    std::filesystem::path file;
-    if (Status s = catalog_.Resolve(slot.plugin, slot.kind, &file); !s.ok()) {
-      return AtSlot(slot, "/plugin", s);
-    }
-    // The running library is reused only while the file still holds the same bytes; a rebuilt
-    // .so gets a fresh private copy.
-    const CatalogEntry* entry = catalog_.Find(file);
-    const bool same_library = plan.old && entry != nullptr && plan.old->info().file == file &&
-                              plan.old->info().sha256 == entry->info.sha256;
-    if (same_library && (!slot.sha256 || *slot.sha256 == plan.old->info().sha256)) {
-      plan.library = plan.old->library();
-    } else if (Status s = PluginLibrary::Open(file, slot.sha256, &plan.library); !s.ok()) {
-      return AtSlot(slot, "/plugin", s);
-    }
-    plan.params = slot.params;
-    if (Status s = ValidateParams(plan.library->info(), slot.pointer + "/params", &plan.params);
-        !s.ok()) {
-      return s;
-    }
-    if (plan.old && plan.library == plan.old->library()) {
-      if (plan.params == plan.old->params_json()) {
-        plan.action = SlotPlan::Action::kKeep;
-      } else if (plan.old->Has(kReconfigure)) {
-        plan.action = SlotPlan::Action::kReconfigure;
-      }
-    }
+    plan.index = plans->size();
+    plan.old = Predecessor(config, plan.index, old);
+    if (slot.kind == PluginKind::kCacheTier) plan.tier_dir = TierDir(config, slot);
+    if (Status s = PlanSlot(&plan); !s.ok()) return s;
     plans->push_back(std::move(plan));
+  }
+  return CheckPersistentTiers(config, old, *plans);
+}
+
+Status Runtime::PlanSlot(SlotPlan* plan) {
+  const SlotConfig& slot = *plan->slot;
+  std::filesystem::path file;
+  if (Status s = catalog_.Resolve(slot.plugin, slot.kind, &file); !s.ok()) {
+    return AtSlot(slot, "/plugin", s);
+  }
+  // The running library is reused only while the file still holds the same bytes; a rebuilt
+  // .so gets a fresh private copy.
+  const CatalogEntry* entry = catalog_.Find(file);
+  const bool same_library = plan->old && entry != nullptr && plan->old->info().file == file &&
+                            plan->old->info().sha256 == entry->info.sha256;
+  if (same_library && (!slot.sha256 || *slot.sha256 == plan->old->info().sha256)) {
+    plan->library = plan->old->library();
+  } else if (Status s = PluginLibrary::Open(file, slot.sha256, &plan->library); !s.ok()) {
+    return AtSlot(slot, "/plugin", s);
+  }
+  plan->params = slot.params;
+  if (Status s = ValidateParams(plan->library->info(), slot.pointer + "/params", &plan->params);
+      !s.ok()) {
+    return s;
+  }
+  if (plan->old && plan->library == plan->old->library()) {
+    if (plan->params == plan->old->params_json()) {
+      plan->action = SlotPlan::Action::kKeep;
+    } else if (plan->old->Has(kReconfigure)) {
+      plan->action = SlotPlan::Action::kReconfigure;
+    }
+  }
+  return Status::OK();
+}
+
+// A persistent tier owns data on disk, so a reload may keep it or reconfigure it in place but
+// never open its directory a second time, swap its plugin, or drop it.
+Status Runtime::CheckPersistentTiers(const Config& config, const Generation* old,
+                                     const std::vector<SlotPlan>& plans) const {
+  if (eviction_sinks_ && plans.size() > kFirstTierSlot &&
+      !plans.back().library->info().Has(kPersistent)) {
+    const SlotConfig& last = *plans.back().slot;
+    return Status::InvalidArgument(
+        last.pointer + "/plugin: the last tier must be persistent, because it is where blocks are "
+        "kept; " + plans.back().library->info().name +
+        " holds them in memory only. Add a persistent tier below it, e.g. {\"plugin\": "
+        "\"leveldb\"}");
+  }
+  std::map<std::string, const SlotPlan*> by_dir;
+  for (size_t i = kFirstTierSlot; i < plans.size(); ++i) {
+    const SlotPlan& plan = plans[i];
+    if (!plan.library->info().Has(kPersistent)) continue;
+    const SlotConfig& slot = *plan.slot;
+    auto [at, fresh] = by_dir.emplace(slot.dir, &plan);
+    if (!fresh) {
+      return Status::InvalidArgument(slot.pointer + "/dir: persistent tiers " +
+                                     at->second->slot->slot + " and " + slot.slot +
+                                     " would share the directory " +
+                                     TierDir(config, slot).string() +
+                                     "; give one of them another \"dir\"");
+    }
+  }
+  if (old == nullptr) return Status::OK();
+  if (old->config->store_path != config.store_path) {
+    return Status::InvalidArgument(
+        "/store/path: the store path cannot change while the node runs (it is " +
+        old->config->store_path.string() + "); restart the node to use " +
+        config.store_path.string());
+  }
+  for (size_t i = kFirstTierSlot; i < old->instances.size(); ++i) {
+    const Instance& running = *old->instances[i];
+    if (!running.Has(kPersistent)) continue;
+    const SlotConfig& was = old->config->slots[i];
+    auto now = by_dir.find(was.dir);
+    const std::string where = TierDir(config, was).string();
+    if (now == by_dir.end()) {
+      return Status::InvalidArgument(
+          "/store/tiers: the persistent tier " + running.info().name + " at " + where +
+          " is missing from the new config; its blocks would become unreachable. Keep it in "
+          "store.tiers (a reload can change its params), or stop the node and move the data "
+          "with `boxcar export` and `boxcar import`");
+    }
+    const SlotPlan& plan = *now->second;
+    if (plan.library->info().name != running.info().name) {
+      return Status::InvalidArgument(
+          plan.slot->pointer + "/plugin: the persistent tier at " + where + " is " +
+          running.info().name + "; it cannot become " + plan.library->info().name +
+          " while the node runs, because " + plan.library->info().name +
+          " cannot read its data. Use a new \"dir\" for the new tier, or migrate with `boxcar "
+          "export` and `boxcar import` while the node is stopped");
+    }
+    if (plan.library != running.library()) {
+      return Status::InvalidArgument(
+          plan.slot->pointer + "/plugin: the file of the persistent tier " + running.info().name +
+          " changed; a persistent tier is not reloaded from a new file while it holds " + where +
+          " open: restart the node to upgrade it");
+    }
+    if (plan.action == SlotPlan::Action::kReplace) {
+      return Status::InvalidArgument(
+          plan.slot->pointer + "/params: " + running.info().name +
+          " cannot apply these params in place, and a second instance cannot open " + where +
+          ": restart the node to apply them");
+    }
   }
   return Status::OK();
 }
@@ -104,8 +209,26 @@ Status Runtime::Plan(const Config& config, const Generation* old, std::vector<Sl
 Status Runtime::CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes) {
   const SlotConfig& slot = *plan.slot;
   plan.action = SlotPlan::Action::kReplace;
-  InstanceRequest request{plan.library, slot.slot, slot.pointer + "/params", plan.params, context_,
-                          &tunables_,   nullptr};
+  InstanceRequest request;
+  request.library = plan.library;
+  request.slot = slot.slot;
+  request.params_pointer = slot.pointer + "/params";
+  request.params = plan.params;
+  request.context = context_;
+  request.tunables = &tunables_;
+  if (slot.kind == PluginKind::kCacheTier) {
+    if (eviction_sinks_) request.evictions = eviction_sinks_(plan.index - kFirstTierSlot);
+    if (plan.library->info().Has(kPersistent)) {
+      const std::filesystem::path& dir = plan.tier_dir;
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return Status::IOError(slot.pointer + ": cannot create the tier directory " +
+                               dir.string() + ": " + ec.message());
+      }
+      request.data_dir = dir.string();
+    }
+  }
   if (Status s = InstanceFactory::Create(std::move(request), &plan.next); !s.ok()) return s;
   std::string line = slot.slot + ": " + (plan.old ? Describe(plan.old->info()) + " -> " : "") +
                      Describe(plan.next->info());

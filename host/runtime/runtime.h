@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,6 +77,12 @@ class Runtime {
     }
   }
 
+  // Declares that the tiers back a block store, before the first Apply: from then on a config
+  // whose last tier is not persistent is refused, and tier instances send their evictions to
+  // sinks(tier), where tier 0 is Config::slots[kFirstTierSlot].
+  using EvictionSinkOf = std::function<EvictionSink*(size_t tier)>;
+  void AttachStore(EvictionSinkOf sinks) { eviction_sinks_ = std::move(sinks); }
+
   // Runs one tuner tick over `metrics`, applying its proposals within bounds.
   void TickTuner(const std::vector<MetricSample>& metrics);
 
@@ -87,6 +94,9 @@ class Runtime {
  private:
   struct SlotPlan;
   Status Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans);
+  Status PlanSlot(SlotPlan* plan);
+  Status CheckPersistentTiers(const Config& config, const Generation* old,
+                              const std::vector<SlotPlan>& plans) const;
   Status Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes);
   Status CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes);
   void HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes);
@@ -95,6 +105,7 @@ class Runtime {
   std::shared_ptr<HostContext> context_;
   TunableRegistry tunables_;
   PluginCatalog catalog_;
+  EvictionSinkOf eviction_sinks_;
   // A plain mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12 implements that with a
   // lock bit that ThreadSanitizer reports as a race, and it costs the same two atomic operations.
   mutable std::mutex current_mu_;

@@ -22,7 +22,7 @@ json BaseConfig(const TempDir& dir) {
             {"batcher", {{"plugin", "fixed"}}},
             {"conn_manager", {{"plugin", "watermark"}}},
             {"tuner", {{"plugin", "static"}}}}},
-          {"store", {{"path", (dir / "data").string()}, {"tiers", {{{"plugin", "lru"}}}}}},
+          {"store", {{"path", (dir / "data").string()}, {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}},
           {"control", {{"interval_ms", 100}}},
           {"reload", {{"debounce_ms", 50}}}};
 }

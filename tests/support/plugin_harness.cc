@@ -40,8 +40,8 @@ class HarnessState {
   Status Create(std::string_view params_json, runtime::CreatedPlugin* out) {
     nlohmann::json parsed = nlohmann::json::parse(params_json, nullptr, false);
     if (parsed.is_discarded()) return Status::InvalidArgument("params are not valid JSON");
-    runtime::InstanceRequest request{library, "test",    "/params",    std::move(parsed),
-                                     context, &tunables, eviction_sink};
+    runtime::InstanceRequest request{library, "test",    "/params",     std::move(parsed),
+                                     context, &tunables, eviction_sink, data_dir};
     return runtime::CreatePlugin(std::move(request), out);
   }
 
@@ -50,6 +50,7 @@ class HarnessState {
   std::shared_ptr<runtime::HostContext> context;
   runtime::TunableRegistry tunables;
   EvictionSink* eviction_sink = nullptr;
+  std::string data_dir;
   std::shared_ptr<runtime::PluginLibrary> library;
   // Services and params must outlive the plugins created with them; the harness outlives those.
   std::vector<std::shared_ptr<runtime::InstanceServices>> services;
@@ -62,6 +63,7 @@ PluginHarness::~PluginHarness() = default;
 const runtime::PluginInfo& PluginHarness::info() const { return state_->library->info(); }
 ManualClock& PluginHarness::clock() { return *state_->clock; }
 void PluginHarness::SetEvictionSink(EvictionSink* sink) { state_->eviction_sink = sink; }
+void PluginHarness::SetDataDir(std::string dir) { state_->data_dir = std::move(dir); }
 
 std::unique_ptr<Plugin> PluginHarness::Create(std::string_view params_json) {
   runtime::CreatedPlugin created;

@@ -50,6 +50,8 @@ class PluginHarness {
   ManualClock& clock();
   // cache_tier: where instances created after this call send evicted entries.
   void SetEvictionSink(EvictionSink* sink);
+  // Persistent cache_tier: the CreateContext::data_dir of instances created after this call.
+  void SetDataDir(std::string dir);
 
   // Validates `params_json` against the plugin's schema (defaults filled) and creates an
   // instance in slot "test". CHECK-fails the test on a validation or factory error.

@@ -1,4 +1,9 @@
-// cache_tier: one level of the block store, keyed by binary CID.
+// cache_tier: one level of the block store, keyed by binary multihash.
+//
+// Keys are multihashes rather than CIDs, as in Boxo's blockstore: the same bytes under two
+// codecs are stored once. The host verifies every block against its key before a Put, so a tier
+// never sees bytes that do not match; a persistent tier may still find them damaged on disk
+// later, and the host checks reads as `store.verify_reads` says.
 //
 // The store is a chain of tiers, fastest first; the last one is persistent (kPersistent) and
 // authoritative. Reads try the tiers in order; a hit below the top is offered to the upper
@@ -41,6 +46,26 @@ struct TierStats {
   uint64_t misses = 0;
   uint64_t evictions = 0;
   uint64_t rejected = 0;  // promotions the admission policy refused
+};
+
+// A block read in pieces, for blocks too large to hold whole (see OpenReader). One thread at a
+// time; it stays valid while the host holds the tier instance, whatever is written meanwhile.
+class BlockReader {
+ public:
+  virtual ~BlockReader() = default;
+  virtual uint64_t size() const = 0;
+  // Reads up to `n` bytes at `offset` into `buf`; `*got` is 0 only at the end.
+  virtual Status Read(uint64_t offset, size_t n, char* buf, size_t* got) = 0;
+};
+
+// A block written in pieces (see OpenWriter). Nothing is visible before Commit; destroying the
+// writer without a successful Commit discards what was appended.
+class BlockWriter {
+ public:
+  virtual ~BlockWriter() = default;
+  virtual Status Append(std::string_view chunk) = 0;
+  // Makes the block visible, as durably as a Put with the same reason.
+  virtual Status Commit() = 0;
 };
 
 // Receives entries a tier evicted. Called from inside Put, possibly with the tier's locks held:
@@ -92,7 +117,77 @@ class CacheTier : public Plugin {
     (void)visit;
     return Status::NotSupported("scan");
   }
+
+  // Store all `entries` as one group: a persistent tier makes them visible atomically (all or
+  // none after a crash) and durable with one sync. The host's imports and concurrent writers
+  // use it for group commit.
+  virtual Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
+                          PutReason reason) {
+    for (const auto& [key, data] : entries) {
+      if (Status s = Put(key, data, reason); !s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  // Streams for large blocks, in bounded memory. NotSupported when the tier only holds whole
+  // blocks (memory tiers); the host then routes large blocks past it.
+  virtual Status OpenReader(std::string_view key, std::unique_ptr<BlockReader>* out) {
+    (void)key;
+    (void)out;
+    return Status::NotSupported("streamed reads");
+  }
+  virtual Status OpenWriter(std::string_view key, uint64_t size, PutReason reason,
+                            std::unique_ptr<BlockWriter>* out) {
+    (void)key;
+    (void)size;
+    (void)reason;
+    (void)out;
+    return Status::NotSupported("streamed writes");
+  }
 };
+
+namespace detail {
+
+// Contain exceptions of the plugin's readers and writers too: they run plugin code after the
+// call that created them returned.
+class GuardedBlockReader final : public BlockReader {
+ public:
+  GuardedBlockReader(HostServices* host, std::unique_ptr<BlockReader> inner)
+      : host_(host), inner_(std::move(inner)) {}
+  uint64_t size() const override {
+    return Contain(host_, "BlockReader::size", uint64_t{0}, [&] { return inner_->size(); });
+  }
+  Status Read(uint64_t offset, size_t n, char* buf, size_t* got) override {
+    *got = 0;
+    return ContainStatus(host_, "BlockReader::Read",
+                         [&] { return inner_->Read(offset, n, buf, got); });
+  }
+
+ private:
+  HostServices* host_;
+  std::unique_ptr<BlockReader> inner_;
+};
+
+class GuardedBlockWriter final : public BlockWriter {
+ public:
+  GuardedBlockWriter(HostServices* host, std::unique_ptr<BlockWriter> inner)
+      : host_(host), inner_(std::move(inner)) {}
+  ~GuardedBlockWriter() override {
+    ContainVoid(host_, "BlockWriter::~BlockWriter", [&] { inner_.reset(); });
+  }
+  Status Append(std::string_view chunk) override {
+    return ContainStatus(host_, "BlockWriter::Append", [&] { return inner_->Append(chunk); });
+  }
+  Status Commit() override {
+    return ContainStatus(host_, "BlockWriter::Commit", [&] { return inner_->Commit(); });
+  }
+
+ private:
+  HostServices* host_;
+  std::unique_ptr<BlockWriter> inner_;
+};
+
+}  // namespace detail
 
 template <class Impl>
 class CacheTierGuard final : public detail::GuardedPlugin<Impl> {
@@ -125,6 +220,30 @@ class CacheTierGuard final : public detail::GuardedPlugin<Impl> {
   }
   Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
     return detail::ContainStatus(this->hs(), "Scan", [&] { return Impl::Scan(visit); });
+  }
+  Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
+                  PutReason reason) override {
+    return detail::ContainStatus(this->hs(), "PutBatch",
+                                 [&] { return Impl::PutBatch(entries, reason); });
+  }
+  Status OpenReader(std::string_view key, std::unique_ptr<BlockReader>* out) override {
+    std::unique_ptr<BlockReader> inner;
+    Status s = detail::ContainStatus(this->hs(), "OpenReader",
+                                     [&] { return Impl::OpenReader(key, &inner); });
+    if (s.ok() && inner != nullptr) {
+      *out = std::make_unique<detail::GuardedBlockReader>(this->hs(), std::move(inner));
+    }
+    return s;
+  }
+  Status OpenWriter(std::string_view key, uint64_t size, PutReason reason,
+                    std::unique_ptr<BlockWriter>* out) override {
+    std::unique_ptr<BlockWriter> inner;
+    Status s = detail::ContainStatus(this->hs(), "OpenWriter",
+                                     [&] { return Impl::OpenWriter(key, size, reason, &inner); });
+    if (s.ok() && inner != nullptr) {
+      *out = std::make_unique<detail::GuardedBlockWriter>(this->hs(), std::move(inner));
+    }
+    return s;
   }
 };
 

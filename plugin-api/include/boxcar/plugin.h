@@ -27,7 +27,7 @@ namespace boxcar {
 // Major changes break plugins; minor ones only add. The host refuses another major, and a minor
 // newer than its own.
 inline constexpr uint16_t kApiMajor = 1;
-inline constexpr uint16_t kApiMinor = 0;
+inline constexpr uint16_t kApiMinor = 1;
 
 inline constexpr uint32_t kDescriptorMagic = 0x52435842;  // "BXCR" in little-endian bytes
 inline constexpr char kDescriptorSymbol[] = "boxcar_plugin_descriptor";
@@ -88,6 +88,10 @@ struct CreateContext {
   std::string_view slot;
   // cache_tier only: where evicted entries go, so the host can demote them; may be null.
   EvictionSink* evictions = nullptr;
+  // cache_tier with kPersistent only: the directory the tier owns, under the store's path. The
+  // host creates it and holds the store's lock, so no other process opens it meanwhile. Valid
+  // during the factory call only: copy it.
+  std::string_view data_dir;
 };
 
 class Plugin {

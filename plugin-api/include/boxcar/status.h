@@ -44,6 +44,12 @@ class Status {
   bool IsBusy() const { return code_ == Code::kBusy; }
   bool IsNotSupported() const { return code_ == Code::kNotSupported; }
 
+  // The same code with "<context>: " before the message; OK stays OK.
+  Status Annotate(std::string_view context) const {
+    if (ok()) return *this;
+    return Status(code_, std::string(context) + ": " + message_);
+  }
+
   // "OK", or "<code name>: <message>".
   std::string ToString() const {
     if (ok()) return "OK";

@@ -1,0 +1,62 @@
+// DAG traversal shared by CAR export and the trustless gateway.
+//
+// Order: depth-first, pre-order, links in block order, root first — the order the trustless
+// gateway spec calls `dfs`.
+//
+// Scopes, as the trustless gateway spec defines dag-scope for the terminal element of a path:
+//   kBlock:  the root block only.
+//   kEntity: the blocks needed to read the entity the root is.
+//            - UnixFS file (dag-pb with Type file or raw, or a raw-codec block): the root and every
+//              block of the file, recursively.
+//            - UnixFS directory: the directory node only (enumerating it needs only that block).
+//            - UnixFS HAMT shard: the root shard and every sub-shard of that directory (links whose
+//              names are exactly the 2-hex-digit bucket prefix), not the entries they point to.
+//            - UnixFS symlink or metadata, dag-pb without valid UnixFS data, dag-cbor, dag-json,
+//              and any other codec: the root block only (the spec: for non-UnixFS data entity
+//              is equivalent to block).
+//   kAll:    every block reachable from the root.
+// Identity CIDs are visited (their data is the digest) without calling the fetcher.
+//
+// dups: with true every occurrence of a block is visited (a block linked twice is emitted twice,
+// the spec's dups=y); with false each distinct CID once (dups=n), tracked by CID bytes.
+//
+// Errors: the fetcher's NotFound becomes NotFound "block <cid> is missing" for the first missing
+// CID in traversal order; other fetcher and visitor errors are returned unchanged and stop the
+// walk. A fetched block that does not hash to its CID is Corruption naming the CID. A block
+// whose links cannot be parsed is InvalidArgument naming the CID.
+//
+// Memory: an explicit stack (no recursion), so deep DAGs cannot overflow the call stack.
+//
+// Thread safety: Walk calls fetch and visit on the calling thread.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "boxcar/status.h"
+#include "format/cid.h"
+
+namespace boxcar::format {
+
+enum class DagScope { kBlock, kEntity, kAll };
+
+// "block" | "entity" | "all"; anything else is InvalidArgument naming the value.
+Status ParseDagScope(std::string_view text, DagScope* out);
+const char* DagScopeName(DagScope scope);
+
+// Fills *data with the block's bytes; NotFound when the block is missing.
+using BlockFetcher = std::function<Status(const Cid& cid, std::string* data)>;
+using BlockVisitor = std::function<Status(const Cid& cid, std::string_view data)>;
+
+struct WalkOptions {
+  DagScope scope = DagScope::kAll;
+  bool dups = true;  // false: each block once
+  // Verify each fetched block against its CID before visiting it.
+  bool verify = true;
+};
+
+Status Walk(const Cid& root, const WalkOptions& options, const BlockFetcher& fetch,
+            const BlockVisitor& visit);
+
+}  // namespace boxcar::format

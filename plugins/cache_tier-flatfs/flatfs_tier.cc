@@ -1,0 +1,199 @@
+// cache_tier "flatfs": one file per block in the tier's data directory, sharded like
+// go-ds-flatfs; the tier for large and cold blocks on big, slow disks. flat_store.h describes the
+// write protocol and sync policies, layout.h the directory layout and the file format.
+//
+// Every param applies in place through Reconfigure: sync and compression only shape new writes,
+// and each file's header records how it was stored.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "boxcar/cache_tier.h"
+#include "boxcar_plugins/cache_core.h"
+#include "flat_store.h"
+
+namespace {
+
+using boxcar::BlockData;
+using boxcar::PutReason;
+using boxcar::Status;
+using flatfs_tier::FlatPolicy;
+using flatfs_tier::FlatStore;
+using flatfs_tier::NewBlock;
+using flatfs_tier::SyncMode;
+
+constexpr char kSchema[] = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "sync": {
+      "type": "string", "enum": ["always", "batch", "never"],
+      "description": "always: each durable write syncs its file before the rename and the directory after; batch: a PutBatch syncs every file, then each touched directory once; never: the OS writes back when it likes, and a power loss may lose recent writes. Applies in place.",
+      "default": "always"
+    },
+    "compression": {
+      "type": "string", "enum": ["none", "zstd"],
+      "description": "Compression of each block file: zstd keeps a frame only when it saves at least 1/8 (decided on the first 256 KiB of a streamed block). Applies to new writes, in place.",
+      "default": "none"
+    },
+    "zstd_level": {
+      "type": "integer",
+      "description": "zstd compression level when compression is zstd. Applies in place.",
+      "default": 3, "minimum": 1, "maximum": 19
+    },
+    "compress_min_bytes": {
+      "type": "integer",
+      "description": "Blocks smaller than this are stored raw. Applies in place.",
+      "default": 512, "minimum": 0, "maximum": 1073741824
+    }
+  }
+})json";
+
+FlatPolicy ParsePolicy(const boxcar::Params& params) {
+  FlatPolicy policy;
+  const std::string sync = params.GetString("sync");
+  policy.sync = sync == "never"   ? SyncMode::kNever
+                : sync == "batch" ? SyncMode::kBatch
+                                  : SyncMode::kAlways;
+  policy.compression.zstd = params.GetString("compression") == "zstd";
+  policy.compression.level = static_cast<int>(params.GetInt("zstd_level"));
+  policy.compression.min_bytes = static_cast<uint64_t>(params.GetInt("compress_min_bytes"));
+  return policy;
+}
+
+flatfs_tier::FlatMetrics MakeMetrics(boxcar::Metrics& m) {
+  return flatfs_tier::FlatMetrics{
+      m.GetCounter("flatfs_puts_total", "Block files written; puts of present blocks do not count"),
+      m.GetCounter("flatfs_written_bytes_total", "Bytes written to block files, headers included"),
+      m.GetCounter("flatfs_syncs_total", "fsyncs of block files and directories"),
+      m.GetCounter("flatfs_compression_saved_bytes_total", "Bytes zstd saved in written files"),
+      m.GetCounter("flatfs_corrupt_files_total", "Block files found damaged"),
+  };
+}
+
+std::string RequireDataDir(std::string_view data_dir) {
+  if (data_dir.empty()) {
+    throw std::invalid_argument(
+        "flatfs is a persistent tier and needs a data directory, but data_dir is empty; the "
+        "host gives one to each persistent tier under store.path");
+  }
+  return std::string(data_dir);
+}
+
+class FlatfsTier : public boxcar::CacheTier {
+ public:
+  explicit FlatfsTier(const boxcar::CreateContext& ctx)
+      : publisher_(ctx.host->metrics(), ctx.host->clock()) {
+    const std::string dir = RequireDataDir(ctx.data_dir);
+    Status s = FlatStore::Open(dir, ParsePolicy(*ctx.params), MakeMetrics(ctx.host->metrics()),
+                               ctx.host->logger(), &store_);
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+  }
+
+  Status Get(std::string_view key, BlockData* out) override {
+    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+    std::string block;
+    Status s = store_->Get(key, &block);
+    CountLookup(s);
+    if (s.ok()) *out = std::make_shared<const std::string>(std::move(block));
+    return s;
+  }
+
+  Status Contains(std::string_view key, uint64_t* size) override {
+    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+    return store_->Contains(key, size);
+  }
+
+  Status Put(std::string_view key, BlockData data, PutReason reason) override {
+    if (data == nullptr) return Status::InvalidArgument("null block data");
+    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+    const NewBlock block{key, *data};
+    Status s = store_->Put(std::span(&block, 1), reason == PutReason::kWrite);
+    PublishIfDue();
+    return s;
+  }
+
+  Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
+                  PutReason reason) override {
+    std::vector<NewBlock> blocks;
+    blocks.reserve(entries.size());
+    for (const auto& [key, data] : entries) {
+      if (data == nullptr) return Status::InvalidArgument("null block data in a batch");
+      if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+      blocks.push_back(NewBlock{key, *data});
+    }
+    Status s = store_->Put(blocks, reason == PutReason::kWrite);
+    PublishIfDue();
+    return s;
+  }
+
+  Status Delete(std::string_view key) override {
+    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+    return store_->Delete(key);
+  }
+
+  boxcar::TierStats Stats() override {
+    const boxcar::TierStats stats = Collect();
+    publisher_.Publish(stats);
+    return stats;
+  }
+
+  Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
+    return store_->Scan(visit);
+  }
+
+  Status OpenReader(std::string_view key, std::unique_ptr<boxcar::BlockReader>* out) override {
+    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+    Status s = store_->OpenReader(key, out);
+    CountLookup(s);
+    return s;
+  }
+
+  Status OpenWriter(std::string_view key, uint64_t size, PutReason reason,
+                    std::unique_ptr<boxcar::BlockWriter>* out) override {
+    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
+    return store_->OpenWriter(key, size, reason == PutReason::kWrite, out);
+  }
+
+  Status Reconfigure(const boxcar::Params& params) override {
+    store_->SetPolicy(ParsePolicy(params));
+    return Status::OK();
+  }
+
+ private:
+  void CountLookup(const Status& s) {
+    if (s.ok()) hits_.fetch_add(1, std::memory_order_relaxed);
+    if (s.IsNotFound()) misses_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void PublishIfDue() {
+    if (publisher_.Due()) publisher_.Publish(Collect());
+  }
+
+  boxcar::TierStats Collect() const {
+    boxcar::TierStats stats;
+    stats.entries = store_->entries();
+    stats.bytes = store_->bytes();
+    stats.hits = hits_.load(std::memory_order_relaxed);
+    stats.misses = misses_.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+  memtier::StatsPublisher publisher_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+  std::unique_ptr<FlatStore> store_;
+};
+
+}  // namespace
+
+BOXCAR_PLUGIN(FlatfsTier, "flatfs", "1.0.0",
+              "Persistent block store, one file per block in go-ds-flatfs-style shards", kSchema,
+              boxcar::kThreadSafe | boxcar::kPersistent | boxcar::kReconfigure);
