@@ -27,9 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Debug keeps assertions on; -O1 keeps the fuzzers fast enough.
+mkdir -p "$build"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS=-O1 -DBOXCAR_FUZZ=ON -DBOXCAR_WERROR=ON >"$build.configure.log" 2>&1 || {
-  cat "$build.configure.log" >&2
+  -DCMAKE_CXX_FLAGS=-O1 -DBOXCAR_FUZZ=ON -DBOXCAR_WERROR=ON >"$build/configure.log" 2>&1 || {
+  cat "$build/configure.log" >&2
   exit 1
 }
 cmake --build "$build" -j2 --target fuzzers

@@ -1,7 +1,6 @@
 #include "format/car.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "format/dagcbor.h"
 #include "format/varint.h"
@@ -10,8 +9,8 @@ namespace boxcar::format {
 namespace {
 
 // The CARv2 pragma: varint 10, then the dag-cbor map {"version": 2}.
-constexpr unsigned char kV2Pragma[] = {0x0a, 0xa1, 0x67, 0x76, 0x65, 0x72, 0x73,
-                                       0x69, 0x6f, 0x6e, 0x02};
+constexpr unsigned char kV2Pragma[] = {0x0a, 0xa1, 0x67, 0x76, 0x65, 0x72,
+                                       0x73, 0x69, 0x6f, 0x6e, 0x02};
 constexpr size_t kV2HeaderBytes = 40;
 constexpr size_t kSkipChunk = 64 * 1024;
 
@@ -208,8 +207,8 @@ Status CarReader::ReadHeader(CarHeader* out) {
     status = ReadExact(reinterpret_cast<char*>(header), sizeof(header), &got);
     if (!status.ok()) return Fail(status);
     if (got < sizeof(header)) {
-      return Fail(HeaderError("truncated CARv2 header: 40 bytes expected, " +
-                              std::to_string(got) + " present"));
+      return Fail(HeaderError("truncated CARv2 header: 40 bytes expected, " + std::to_string(got) +
+                              " present"));
     }
     const uint64_t data_offset = LittleEndian64(header + 16);
     const uint64_t data_size = LittleEndian64(header + 24);
@@ -316,9 +315,8 @@ Status CarReader::NextSection(Cid* cid, uint64_t* body_size, bool* end) {
       Status status = SkipBytes(body_size_ - body_read_);
       if (!status.ok()) return Fail(status);
       if (offset_ < expected_end) {
-        return Fail(SectionError("truncated section: body ends at byte " +
-                                 std::to_string(offset_) + ", expected " +
-                                 std::to_string(expected_end)));
+        return Fail(SectionError("truncated section: body ends at byte " + std::to_string(offset_) +
+                                 ", expected " + std::to_string(expected_end)));
       }
       break;
     }
@@ -351,8 +349,8 @@ Status CarReader::NextSection(Cid* cid, uint64_t* body_size, bool* end) {
   if (length == 0) return Fail(SectionError("zero-length section"));
   const uint64_t limit = options_.max_section_bytes + kMaxCarCidBytes;
   if (length > limit) {
-    return Fail(SectionError("section length " + std::to_string(length) +
-                             " exceeds the limit of " + std::to_string(limit) + " bytes"));
+    return Fail(SectionError("section length " + std::to_string(length) + " exceeds the limit of " +
+                             std::to_string(limit) + " bytes"));
   }
   if (payload_end_ != UINT64_MAX && (offset_ > payload_end_ || length > payload_end_ - offset_)) {
     return Fail(SectionError("section of " + std::to_string(length) +

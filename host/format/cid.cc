@@ -133,15 +133,15 @@ Status Cid::Parse(std::string_view text, Cid* out) {
     Status status = DecodeBase58btc(text, &bytes);
     if (!status.ok()) return TextError(text, "CIDv0: " + status.message());
   } else if (text.substr(0, 2) == "Qm") {
-    return TextError(text, "a CIDv0 (\"Qm...\") has 46 characters, this has " +
-                               std::to_string(text.size()));
+    return TextError(
+        text, "a CIDv0 (\"Qm...\") has 46 characters, this has " + std::to_string(text.size()));
   } else {
     Multibase base;
     Status status = MultibaseDecode(text, &bytes, &base);
     if (!status.ok()) return TextError(text, status.message());
     if (!bytes.empty() && bytes[0] == static_cast<char>(kSha2_256)) {
-      return TextError(text,
-                       "a multibase CID must be CIDv1; write a CIDv0 as bare base58btc (\"Qm...\")");
+      return TextError(
+          text, "a multibase CID must be CIDv1; write a CIDv0 as bare base58btc (\"Qm...\")");
     }
     if (bytes.empty()) return TextError(text, "no bytes after the multibase prefix");
   }

@@ -11,9 +11,14 @@ constexpr uint8_t kFloat16 = 25, kFloat32 = 26, kFloat64 = 27;
 
 // With the article, for messages: "an array".
 const char* MajorName(uint8_t major) {
-  static constexpr const char* kNames[] = {
-      "an unsigned integer", "a negative integer", "a byte string", "a text string",
-      "an array",            "a map",              "a tag",         "a simple value or float"};
+  static constexpr const char* kNames[] = {"an unsigned integer",
+                                           "a negative integer",
+                                           "a byte string",
+                                           "a text string",
+                                           "an array",
+                                           "a map",
+                                           "a tag",
+                                           "a simple value or float"};
   return kNames[major & 7];
 }
 
@@ -67,8 +72,8 @@ Status CborReader::ReadHeadOf(uint8_t major, const char* what, uint64_t* argumen
   Status status = ReadHead(&got, argument);
   if (!status.ok()) return status;
   if (got != major) {
-    return ErrorAt(start, std::string(what) + " must be " + MajorName(major) + ", found " +
-                              MajorName(got));
+    return ErrorAt(
+        start, std::string(what) + " must be " + MajorName(major) + ", found " + MajorName(got));
   }
   return Status::OK();
 }
@@ -178,9 +183,9 @@ Status CborReader::SkipItem(std::vector<Cid>* links) {
       }
       case kSimple: {
         const auto info = static_cast<uint8_t>(static_cast<unsigned char>(data_[start]) & 0x1f);
-        const bool allowed = info == kFloat16 || info == kFloat32 || info == kFloat64 ||
-                             (info < 24 && (argument == kFalse || argument == kTrue ||
-                                            argument == kNull));
+        const bool allowed =
+            info == kFloat16 || info == kFloat32 || info == kFloat64 ||
+            (info < 24 && (argument == kFalse || argument == kTrue || argument == kNull));
         if (!allowed) {
           return ErrorAt(start, "simple value " + std::to_string(argument) +
                                     " (dag-cbor allows false, true, null and floats)");

@@ -34,16 +34,17 @@ Status DecodeLink(std::string_view bytes, size_t base, size_t index, Cid* cid,
       return reader.ErrorAt(at, LinkWhat(index, "duplicate PBLink field " + std::to_string(field)));
     }
     if (field < last_field) {
-      return reader.ErrorAt(at, LinkWhat(index, "PBLink field " + std::to_string(field) +
-                                                    " after field " + std::to_string(last_field) +
-                                                    " (fields must be in order Hash, Name, Tsize)"));
+      return reader.ErrorAt(
+          at, LinkWhat(index, "PBLink field " + std::to_string(field) + " after field " +
+                                  std::to_string(last_field) +
+                                  " (fields must be in order Hash, Name, Tsize)"));
     }
     last_field = field;
     const WireType expected = field == kLinkTsize ? WireType::kVarint : WireType::kLengthDelimited;
     if (wire != expected) {
-      return reader.ErrorAt(at, LinkWhat(index, "wrong wire type " +
-                                                    std::to_string(static_cast<int>(wire)) +
-                                                    " for PBLink field " + std::to_string(field)));
+      return reader.ErrorAt(
+          at, LinkWhat(index, "wrong wire type " + std::to_string(static_cast<int>(wire)) +
+                                  " for PBLink field " + std::to_string(field)));
     }
     if (field == kLinkTsize) {
       uint64_t value = 0;

@@ -1,11 +1,14 @@
 // dag-pb (IPLD codec 0x70): the protobuf-based node format of UnixFS.
 //
-//   message PBLink { optional bytes Hash = 1; optional string Name = 2; optional uint64 Tsize = 3; }
+//   message PBLink {
+//     optional bytes Hash = 1; optional string Name = 2; optional uint64 Tsize = 3;
+//   }
 //   message PBNode { repeated PBLink Links = 2; optional bytes Data = 1; }
 //
-// Decoding is strict as the dag-pb spec requires: in a PBNode all Links come before Data and
-// Data appears at most once; in a PBLink the fields appear in order 1, 2, 3, at most once each,
-// and Hash (a valid binary CID) is required; no other fields or wire types are allowed.
+// Decoding is strict as the dag-pb spec requires: Data appears at most once, either after all
+// Links (the canonical order) or before all of them (older encoders; IPIP-550), never between
+// two; in a PBLink the fields appear in order 1, 2, 3, at most once each, and Hash (a valid
+// binary CID) is required; no other fields or wire types are allowed. Link order is kept.
 //
 // Thread safety: free functions on caller-owned data.
 #pragma once

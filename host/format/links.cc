@@ -99,8 +99,8 @@ class JsonLinkCollector : public nlohmann::json_sax<nlohmann::json> {
 
   bool CheckDepth() {
     if (frames_.size() + arrays_ <= kMaxJsonDepth) return true;
-    status_ = Status::InvalidArgument("dag-json: nesting deeper than " +
-                                      std::to_string(kMaxJsonDepth));
+    status_ =
+        Status::InvalidArgument("dag-json: nesting deeper than " + std::to_string(kMaxJsonDepth));
     return false;
   }
 

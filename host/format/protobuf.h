@@ -54,9 +54,8 @@ class ProtoReader {
     *field = key >> 3;
     if (*field == 0) return ErrorAt(*key_offset - base_, "field number 0");
     if (type != 0 && type != 1 && type != 2 && type != 5) {
-      return ErrorAt(*key_offset - base_,
-                     "unsupported wire type " + std::to_string(type) + " for field " +
-                         std::to_string(*field));
+      return ErrorAt(*key_offset - base_, "unsupported wire type " + std::to_string(type) +
+                                              " for field " + std::to_string(*field));
     }
     *wire = static_cast<WireType>(type);
     return Status::OK();

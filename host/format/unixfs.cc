@@ -91,8 +91,8 @@ Status DecodeUnixfs(std::string_view data_field, UnixfsData* out) {
         status = reader.ReadVarint(&value);
         if (!status.ok()) return status;
         if (value > kMaxType) {
-          return reader.ErrorAt(key_offset, "unknown Type " + std::to_string(value) +
-                                                " (0 raw to 5 hamt-shard)");
+          return reader.ErrorAt(
+              key_offset, "unknown Type " + std::to_string(value) + " (0 raw to 5 hamt-shard)");
         }
         out->type = static_cast<UnixfsType>(value);
         have_type = true;
@@ -107,8 +107,9 @@ Status DecodeUnixfs(std::string_view data_field, UnixfsData* out) {
       case kFanout:
         status = reader.ReadVarint(&value);
         if (!status.ok()) return status;
-        (field == kFilesize ? out->filesize : field == kHashType ? out->hash_type : out->fanout) =
-            value;
+        (field == kFilesize   ? out->filesize
+         : field == kHashType ? out->hash_type
+                              : out->fanout) = value;
         break;
       case kBlocksizes:
         if (wire == WireType::kVarint) {

@@ -1,10 +1,12 @@
 // UnixFS v1: the protobuf message carried in the Data field of a dag-pb node.
 //
-//   message Data { required DataType Type = 1; optional bytes Data = 2; optional uint64 filesize = 3;
-//                  repeated uint64 blocksizes = 4; optional uint64 hashType = 5;
-//                  optional uint64 fanout = 6; optional uint32 mode = 7; optional UnixTime mtime = 8; }
+//   message Data {
+//     required DataType Type = 1; optional bytes Data = 2; optional uint64 filesize = 3;
+//     repeated uint64 blocksizes = 4; optional uint64 hashType = 5; optional uint64 fanout = 6;
+//     optional uint32 mode = 7; optional UnixTime mtime = 8;
+//   }
 //
-// Decoding follows protobuf rules (fields in any order, the last value of a repeated scalar
+// Decoding follows protobuf rules (fields in any order, the last value of a field seen twice
 // wins, blocksizes packed or not, unknown fields with valid wire types skipped), checks wire types
 // and the Type value, and validates but does not return mtime.
 //
@@ -25,7 +27,14 @@ namespace boxcar::format {
 // scoped enumerator cannot be named without its enum.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
-enum class UnixfsType { kRaw = 0, kDirectory = 1, kFile = 2, kMetadata = 3, kSymlink = 4, kHamtShard = 5 };
+enum class UnixfsType {
+  kRaw = 0,
+  kDirectory = 1,
+  kFile = 2,
+  kMetadata = 3,
+  kSymlink = 4,
+  kHamtShard = 5
+};
 #pragma GCC diagnostic pop
 
 struct UnixfsData {

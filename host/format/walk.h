@@ -9,12 +9,15 @@
 //            - UnixFS file (dag-pb with Type file or raw, or a raw-codec block): the root and every
 //              block of the file, recursively.
 //            - UnixFS directory: the directory node only (enumerating it needs only that block).
-//            - UnixFS HAMT shard: the root shard and every sub-shard of that directory (links whose
-//              names are exactly the 2-hex-digit bucket prefix), not the entries they point to.
+//            - UnixFS HAMT shard: the root shard and every sub-shard of that directory (links named
+//              by the bucket prefix alone, two hex digits for fanout 256), not the entries.
 //            - UnixFS symlink or metadata, dag-pb without valid UnixFS data, dag-cbor, dag-json,
 //              and any other codec: the root block only (the spec: for non-UnixFS data entity
 //              is equivalent to block).
 //   kAll:    every block reachable from the root.
+// These are the block lists the gateway-conformance suite expects for dag-scope
+// (TestTrustlessCarDagScope{Block,Entity,All}); tests/format/walk_test.cc checks them on its
+// fixtures. Blocks needed to resolve a path before the terminal element are the caller's concern.
 // Identity CIDs are visited (their data is the digest) without calling the fetcher.
 //
 // dups: with true every occurrence of a block is visited (a block linked twice is emitted twice,

@@ -42,7 +42,12 @@ void Instance::RetireAndWait() {
   retired_.store(true, std::memory_order_seq_cst);
   // Plugin calls are short by contract; yield first, then back off so a slow call does not keep
   // a core spinning.
-  for (int spins = 0; active_.load(std::memory_order_acquire) != 0; ++spins) {
+  auto in_flight = [&] {
+    int64_t calls = 0;
+    for (const Stripe& s : active_) calls += s.calls.load(std::memory_order_seq_cst);
+    return calls;
+  };
+  for (int spins = 0; in_flight() != 0; ++spins) {
     if (spins < 1000) {
       std::this_thread::yield();
     } else {

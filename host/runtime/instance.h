@@ -23,12 +23,13 @@ class Instance {
   // Marks a call in progress; false when the instance was retired, in which case the caller
   // must look up the current one. Pairs with Exit.
   bool Enter() {
-    active_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic<int64_t>& active = active_[ThreadStripe()].calls;
+    active.fetch_add(1, std::memory_order_seq_cst);
     if (!retired_.load(std::memory_order_seq_cst)) return true;
-    active_.fetch_sub(1, std::memory_order_release);
+    active.fetch_sub(1, std::memory_order_release);
     return false;
   }
-  void Exit() { active_.fetch_sub(1, std::memory_order_release); }
+  void Exit() { active_[ThreadStripe()].calls.fetch_sub(1, std::memory_order_release); }
 
   // Calls f(Iface&), under the instance mutex when the plugin is not thread safe. The caller
   // holds an Enter.
@@ -73,7 +74,18 @@ class Instance {
   std::string loaded_at_;
   bool serialize_ = false;
   std::mutex serial_;
-  std::atomic<int64_t> active_{0};
+  // Calls in flight, striped by thread: one shared counter would bounce its cache line between
+  // cores on every call. A thread always uses the same stripe, so Enter and Exit pair up.
+  static constexpr size_t kStripes = 16;
+  struct alignas(64) Stripe {
+    std::atomic<int64_t> calls{0};
+  };
+  static size_t ThreadStripe() {
+    static std::atomic<size_t> next{0};
+    thread_local const size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+    return stripe;
+  }
+  Stripe active_[kStripes];
   std::atomic<bool> retired_{false};
 };
 

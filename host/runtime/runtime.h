@@ -90,6 +90,7 @@ class Runtime {
   void Shutdown();
 
   TunableRegistry& tunables() { return tunables_; }
+  const HostContext& context() const { return *context_; }
 
  private:
   struct SlotPlan;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 
+#include "boxcar/batcher.h"
 #include "format/multihash.h"
 #include "obs/logging.h"
 #include "store/frequency_sketch.h"
@@ -23,6 +24,11 @@ constexpr int kRetiredRetries = 1000;
 // Set by CallTier when the tier instance was retired by a reload; the operation then reruns on
 // the new generation. Thread-local so that no Status code is overloaded for it.
 thread_local bool t_retired = false;
+
+// Chain versions and store ids are unique across the process, so a cached chain can never be
+// mistaken for another store's or a newer one.
+std::atomic<uint64_t> g_next_number{1};
+
 
 // A block held in memory, read as a stream.
 class MemoryStream final : public BlockStream {
@@ -52,6 +58,16 @@ struct BlockStore::Tier {
 
   bool Accepts(uint64_t size) const { return max_block_bytes == 0 || size <= max_block_bytes; }
 };
+
+// The chain this thread used last, and how deeply store calls are nested on it (a callback of
+// ScanStored may call the store again; only the outermost call may replace the cached chain).
+struct BlockStore::ThreadChain {
+  uint64_t store_id = 0;
+  uint64_t version = 0;
+  std::shared_ptr<const Chain> chain;
+  int depth = 0;
+};
+thread_local BlockStore::ThreadChain BlockStore::t_chain_;
 
 struct BlockStore::Chain {
   std::shared_ptr<const runtime::Generation> generation;
@@ -209,6 +225,7 @@ class BlockStore::TierStream final : public BlockStream {
 
 BlockStore::BlockStore(runtime::Runtime& runtime, prometheus::Registry& registry)
     : runtime_(runtime),
+      id_(g_next_number.fetch_add(1)),
       sketch_(std::make_unique<FrequencySketch>()),
       governor_(0, this),
       demotions_(std::make_shared<DemotionQueue>()),
@@ -244,6 +261,11 @@ BlockStore::BlockStore(runtime::Runtime& runtime, prometheus::Registry& registry
                       .Help("Bytes held by memory tiers plus bytes reserved for buffers")
                       .Register(registry)
                       .Add({})),
+      read_groups_(prometheus::BuildCounter()
+                       .Name("boxcar_store_read_groups_total")
+                       .Help("Groups of reads the batcher plugin formed in multi-gets")
+                       .Register(registry)
+                       .Add({})),
       shrink_counter_(prometheus::BuildCounter()
                           .Name("boxcar_store_memory_shrinks_total")
                           .Help("Times the memory governor shrank the memory tiers")
@@ -261,6 +283,7 @@ BlockStore::BlockStore(runtime::Runtime& runtime, prometheus::Registry& registry
 }
 
 BlockStore::~BlockStore() {
+  if (t_chain_.store_id == id_) t_chain_ = ThreadChain();
   {
     std::lock_guard lock(maintain_mu_);
     stopping_ = true;
@@ -300,6 +323,7 @@ Status BlockStore::Refresh() {
     std::lock_guard lock(chain_mu_);
     const bool was_empty = chain_ == nullptr;
     chain_ = chain;
+    chain_version_.store(g_next_number.fetch_add(1), std::memory_order_release);
     return was_empty;
   }();
   governor_.SetBudget(chain->settings.memory_budget_bytes);
@@ -343,13 +367,33 @@ Status BlockStore::CallTier(const Chain& chain, size_t tier, F&& f) {
 
 template <class F>
 Status BlockStore::OnChain(F&& f) {
-  std::shared_ptr<const Chain> chain = CurrentChain();
-  if (!chain) return Status::Unavailable("the block store is not open yet");
+  if (t_chain_.depth > 0) {
+    // Nested: run on the caller's chain (or, for another store, on a private copy).
+    if (t_chain_.store_id == id_) return f(t_chain_.chain);
+    std::shared_ptr<const Chain> chain = CurrentChain();
+    if (!chain) return Status::Unavailable("the block store is not open yet");
+    return f(chain);
+  }
   for (int attempt = 0;; ++attempt) {
+    const uint64_t version = chain_version_.load(std::memory_order_acquire);
+    if (t_chain_.store_id != id_ || t_chain_.version != version) {
+      t_chain_.chain = CurrentChain();
+      t_chain_.store_id = id_;
+      t_chain_.version = version;
+    }
+    if (!t_chain_.chain) return Status::Unavailable("the block store is not open yet");
+    // Passed by reference, without touching its count: nested calls never replace it.
     t_retired = false;
-    Status s = f(chain);
+    struct Depth {
+      Depth() { ++t_chain_.depth; }
+      ~Depth() { --t_chain_.depth; }
+    };
+    Status s = [&] {
+      Depth nested;
+      return f(t_chain_.chain);
+    }();
     if (!t_retired || attempt == kRetiredRetries) return s;
-    chain = Reload(chain);
+    Reload(t_chain_.chain);
   }
 }
 
@@ -412,6 +456,99 @@ Status BlockStore::GetFrom(const Chain& chain, const Cid& cid, BlockData* out) {
   reads_.Add({{"result", "miss"}}).Increment();
   key_cache_->RecordAbsent(key, ticket);
   return Status::NotFound("block " + cid.ToString() + " is not in the store");
+}
+
+void BlockStore::GetMany(const std::vector<Cid>& cids, std::vector<BlockData>* blocks,
+                         std::vector<Status>* results) {
+  blocks->assign(cids.size(), nullptr);
+  results->assign(cids.size(), Status::OK());
+  const Clock& clock = *runtime_.context().clock;
+  size_t begin = 0;
+  PendingBatch pending;
+  for (size_t i = 0; i < cids.size(); ++i) {
+    if (pending.items == 0) pending.oldest_ns = clock.NowNs();
+    ++pending.items;
+    uint64_t size = 0;
+    if (key_cache_->Lookup(cids[i].hash().bytes(), &size) == KeyCache::Answer::kPresent) {
+      pending.bytes += size;
+    }
+    pending.now_ns = clock.NowNs();
+    const bool last = i + 1 == cids.size();
+    const bool flush = last || runtime_.Call<Batcher>(runtime::kBatcherSlot, [&](Batcher& b) {
+      return b.ShouldFlush(pending);
+    });
+    if (!flush) continue;
+    const int64_t start = clock.NowNs();
+    OnChain([&](const std::shared_ptr<const Chain>& chain) {
+      return GetGroup(*chain, cids, begin, i + 1, blocks, results);
+    });
+    uint64_t bytes = 0;
+    for (size_t j = begin; j <= i; ++j) bytes += (*blocks)[j] ? (*blocks)[j]->size() : 0;
+    const int64_t latency = clock.NowNs() - start;
+    read_groups_.Increment();
+    runtime_.Call<Batcher>(runtime::kBatcherSlot, [&](Batcher& b) {
+      b.OnBatchComplete(pending.items, bytes, latency);
+      return 0;
+    });
+    begin = i + 1;
+    pending = PendingBatch();
+  }
+}
+
+// One group: each tier is asked once for every block still missing, top to bottom.
+Status BlockStore::GetGroup(const Chain& chain, const std::vector<Cid>& cids, size_t begin,
+                            size_t end, std::vector<BlockData>* blocks,
+                            std::vector<Status>* results) {
+  std::vector<size_t> missing;
+  for (size_t i = begin; i < end; ++i) {
+    if (cids[i].IsIdentity()) {
+      (*blocks)[i] = std::make_shared<const std::string>(cids[i].hash().digest());
+    } else {
+      missing.push_back(i);
+    }
+  }
+  bool below_memory = false;
+  for (size_t t = 0; t < chain.tiers.size() && !missing.empty(); ++t) {
+    if (chain.tiers[t].persistent && !below_memory) {
+      below_memory = true;
+      std::erase_if(missing, [&](size_t i) {
+        if (!ProbablyAbsent(cids[i].hash().bytes())) return false;
+        (*results)[i] = Status::NotFound("block " + cids[i].ToString() + " is not in the store");
+        return true;
+      });
+    }
+    std::vector<std::string_view> keys;
+    for (size_t i : missing) keys.push_back(cids[i].hash().bytes());
+    std::vector<BlockData> found;
+    std::vector<Status> status;
+    Status s = CallTier(chain, t, [&](CacheTier& tier) {
+      tier.GetMany(keys, &found, &status);
+      return Status::OK();
+    });
+    if (!s.ok()) return s;
+    std::vector<size_t> still;
+    for (size_t k = 0; k < missing.size(); ++k) {
+      const size_t i = missing[k];
+      if (status[k].IsNotFound()) {
+        still.push_back(i);
+        continue;
+      }
+      if (!status[k].ok()) {
+        if (status[k].code() == Status::Code::kCorruption) {
+          ReportCorruption(chain.tiers[t].label, cids[i], status[k].message());
+        }
+      } else if (status[k] = CheckRead(chain, t, cids[i], found[k]); status[k].ok()) {
+        if (t > 0) MaybePromote(chain, t, keys[k], found[k]);
+        (*blocks)[i] = std::move(found[k]);
+      }
+      (*results)[i] = std::move(status[k]);
+    }
+    missing = std::move(still);
+  }
+  for (size_t i : missing) {
+    (*results)[i] = Status::NotFound("block " + cids[i].ToString() + " is not in the store");
+  }
+  return Status::OK();
 }
 
 void BlockStore::ReportCorruption(const std::string& tier, const Cid& cid,

@@ -19,7 +19,10 @@
 //   - keeps memory tiers and large buffers within one memory budget (MemoryGovernor).
 //
 // Thread safety: every method may be called from any thread, concurrently with reloads that swap
-// tiers (a call that meets a retired tier retries on the new generation).
+// tiers (a call that meets a retired tier retries on the new generation). Each thread caches the
+// tier chain it last used and checks a version number before every call, so the hot path takes
+// no lock and touches no shared reference count; the cost is that a thread keeps its last
+// generation (and the libraries of swapped-out tiers) alive until its next call or its exit.
 #pragma once
 
 #include <atomic>
@@ -95,6 +98,12 @@ class BlockStore final : private ShrinkableMemory {
   Status Refresh();
 
   Status Get(const format::Cid& cid, BlockData* out);
+  // Reads many blocks in groups the batcher plugin forms (ShouldFlush over items, bytes and age;
+  // OnBatchComplete with each group's latency). A group costs one call per tier instead of one per
+  // block, and the persistent tier sees its misses together. results[i] and blocks[i] answer
+  // cids[i] as Get would.
+  void GetMany(const std::vector<format::Cid>& cids, std::vector<BlockData>* blocks,
+               std::vector<Status>* results);
   // OK with the block's size, or NotFound. Reads no block bytes when avoidable.
   Status Has(const format::Cid& cid, uint64_t* size);
   // Any block as a stream; large blocks are never held whole.
@@ -132,6 +141,8 @@ class BlockStore final : private ShrinkableMemory {
  private:
   struct Tier;
   struct Chain;
+  struct ThreadChain;
+  static thread_local ThreadChain t_chain_;
   class DemotionQueue;
   class TierStream;
 
@@ -143,6 +154,8 @@ class BlockStore final : private ShrinkableMemory {
   Status OnChain(F&& f);
 
   Status GetFrom(const Chain& chain, const format::Cid& cid, BlockData* out);
+  Status GetGroup(const Chain& chain, const std::vector<format::Cid>& cids, size_t begin,
+                  size_t end, std::vector<BlockData>* blocks, std::vector<Status>* results);
   Status CheckRead(const Chain& chain, size_t tier, const format::Cid& cid,
                    const BlockData& data);
   void MaybePromote(const Chain& chain, size_t found_at, std::string_view key,
@@ -169,8 +182,10 @@ class BlockStore final : private ShrinkableMemory {
   uint64_t ShrinkTo(uint64_t target) override;
 
   runtime::Runtime& runtime_;
+  const uint64_t id_;  // tells this store's cached chains from another store's
   std::mutex chain_mu_;
   std::shared_ptr<const Chain> chain_;
+  std::atomic<uint64_t> chain_version_{0};  // changes whenever chain_ does
 
   std::unique_ptr<KeyCache> key_cache_;
   std::mutex bloom_mu_;
@@ -196,6 +211,7 @@ class BlockStore final : private ShrinkableMemory {
   prometheus::Family<prometheus::Gauge>& tier_gauges_;
   prometheus::Gauge& budget_gauge_;
   prometheus::Gauge& used_gauge_;
+  prometheus::Counter& read_groups_;
   prometheus::Counter& shrink_counter_;
   prometheus::Counter& refusal_counter_;
   uint64_t shrinks_published_ = 0;

@@ -78,9 +78,9 @@ Status ZstdFileReader::Fill(uint64_t file_offset) {
 Status ZstdFileReader::LoadPiece(uint64_t offset) {
   has_piece_ = false;
   // Resume from the last frame known to start at or before `offset`.
-  auto known = std::upper_bound(
-      frames_.begin(), frames_.end(), offset,
-      [](uint64_t o, const FrameStart& frame) { return o < frame.block_offset; });
+  auto known =
+      std::upper_bound(frames_.begin(), frames_.end(), offset,
+                       [](uint64_t o, const FrameStart& frame) { return o < frame.block_offset; });
   FrameStart at = *(known - 1);
   while (true) {
     if (at.file_offset >= file_size_) {

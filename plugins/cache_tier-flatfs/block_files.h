@@ -102,9 +102,9 @@ class FileWriter final : public boxcar::BlockWriter {
   const bool present_;
   std::string pending_;  // appended bytes not written yet
   uint64_t appended_ = 0;
-  bool started_ = false;   // the header is written
-  bool streamed_ = false;  // written piece by piece rather than as one block
-  bool zstd_ = false;      // the pieces are zstd frames
+  bool started_ = false;     // the header is written
+  bool streamed_ = false;    // written piece by piece rather than as one block
+  bool zstd_ = false;        // the pieces are zstd frames
   uint64_t file_bytes_ = 0;  // written by the streamed path
   boxcar::Status failed_;
   bool committed_ = false;

@@ -43,9 +43,8 @@ FlatStore::FlatStore(std::string dir, const FlatPolicy& policy, const FlatMetric
                      boxcar::Logger& logger)
     : dir_(std::move(dir)), metrics_(metrics), logger_(logger), policy_(policy) {}
 
-Status FlatStore::Open(const std::string& dir, const FlatPolicy& policy,
-                       const FlatMetrics& metrics, boxcar::Logger& logger,
-                       std::unique_ptr<FlatStore>* out) {
+Status FlatStore::Open(const std::string& dir, const FlatPolicy& policy, const FlatMetrics& metrics,
+                       boxcar::Logger& logger, std::unique_ptr<FlatStore>* out) {
   std::unique_ptr<FlatStore> store(new FlatStore(dir, policy, metrics, logger));
   bool created = false;
   Status s = MakeDir(dir, &created);
@@ -110,8 +109,8 @@ Status FlatStore::CountBlocks() {
     }
   }
   if (temps > 0) {
-    logger_.Log(boxcar::LogLevel::kInfo, "removed " + std::to_string(temps) +
-                                             " temporary files left by interrupted writes");
+    logger_.Log(boxcar::LogLevel::kInfo,
+                "removed " + std::to_string(temps) + " temporary files left by interrupted writes");
   }
   if (damaged > 0) {
     logger_.Log(boxcar::LogLevel::kWarn, std::to_string(damaged) + " block files in " + dir_ +
@@ -134,7 +133,10 @@ Status FlatStore::CountShard(const std::string& shard_dir, uint64_t* temps, uint
     }
     if (!entry.name.ends_with(kDataSuffix)) continue;
     Fd fd;
-    if (Status s = OpenForReading(path, &fd); !s.ok()) return s;
+    if (Status s = OpenForReading(path, &fd); !s.ok()) {
+      if (s.IsNotFound()) continue;
+      return s;
+    }
     FileHeader header;
     uint64_t file_size = 0;
     bool decoded = false;
@@ -306,8 +308,8 @@ Status FlatStore::PutGroup(std::span<const NewBlock* const> blocks,
   std::vector<std::string> touched_dirs;
   for (size_t start = 0; start < blocks.size(); start += kMaxStagedAtOnce) {
     std::vector<Staged> staged;
-    for (const NewBlock* block : blocks.subspan(start, std::min(kMaxStagedAtOnce,
-                                                                blocks.size() - start))) {
+    for (const NewBlock* block :
+         blocks.subspan(start, std::min(kMaxStagedAtOnce, blocks.size() - start))) {
       const Placement where = Place(block->key);
       if (Exists(where.path)) {  // present blocks are not rewritten, but may need their sync
         if (!sync) continue;
@@ -385,11 +387,14 @@ Status FlatStore::Scan(const std::function<bool(std::string_view, uint64_t)>& vi
   std::string first_damage;
   std::vector<DirEntry> files;
   std::string key;
-  for (const DirEntry& shard : shards) {
+  bool go_on = true;
+  for (size_t i = 0; i < shards.size() && go_on; ++i) {
+    const DirEntry& shard = shards[i];
     if (!shard.is_dir || shard.name.size() != 2) continue;
     const std::string shard_dir = dir_ + "/" + shard.name;
     if (Status s = ListDir(shard_dir, &files); !s.ok()) return s;
-    for (const DirEntry& file : files) {
+    for (size_t j = 0; j < files.size() && go_on; ++j) {
+      const DirEntry& file = files[j];
       const std::string_view name = file.name;
       if (file.is_dir || name.starts_with(kTempPrefix) || !name.ends_with(kDataSuffix)) continue;
       if (!DecodeBase32(name.substr(0, name.size() - kDataSuffix.size()), &key)) continue;
@@ -404,15 +409,19 @@ Status FlatStore::Scan(const std::function<bool(std::string_view, uint64_t)>& vi
       s = ReadHeader(fd, path, &header, &file_size, &decoded);
       if (s.code() == Status::Code::kCorruption) {
         if (damaged++ == 0) first_damage = s.message();
-        continue;
+      } else if (!s.ok()) {
+        return s;
       }
-      if (!s.ok()) return s;
-      if (!visit(key, header.size)) return Status::OK();
+      go_on = visit(key, decoded ? header.size : 0);
     }
   }
-  if (damaged == 0) return Status::OK();
-  return Status::Corruption(std::to_string(damaged) + " block files are damaged; the first: " +
-                            first_damage);
+  if (damaged > 0) {
+    logger_.Log(boxcar::LogLevel::kWarn, "scan: " + std::to_string(damaged) +
+                                             " block files are damaged and were visited with "
+                                             "the size their header gives, or 0; the first: " +
+                                             first_damage);
+  }
+  return Status::OK();
 }
 
 Status FlatStore::OpenReader(std::string_view key, std::unique_ptr<boxcar::BlockReader>* out) {

@@ -83,8 +83,9 @@ class FlatStore {
   boxcar::Status Put(std::span<const NewBlock> blocks, bool durable);
   // Removes a block's file; OK if absent.
   boxcar::Status Delete(std::string_view key);
-  // Visits every block, in no particular order. A file whose header does not decode is skipped,
-  // and the scan then ends with Corruption naming the first one.
+  // Visits every block, in no particular order. A damaged file is visited too, with the size its
+  // header gives or 0 when the header does not decode (and counted and logged as corruption): it
+  // is there, so GC may remove it and a scrub finds it when it reads it.
   boxcar::Status Scan(const std::function<bool(std::string_view key, uint64_t size)>& visit);
 
   uint64_t entries() const { return entries_.load(std::memory_order_relaxed); }

@@ -19,8 +19,8 @@
 // size and a checksum, each decoding 256 KiB of the block (the last one the rest), together size
 // bytes; so a reader can check each piece before handing it out, and seek, in bounded memory.
 // Readers accept frames of up to 1 MiB. The header makes the stored format explicit and lets
-// Contains and Scan read a block's size without decoding it. (So the files are not interchangeable with go-ds-flatfs's,
-// which hold bare blocks; the magic tells them apart.)
+// Contains and Scan read a block's size without decoding it. (So the files are not interchangeable
+// with go-ds-flatfs's, which hold bare blocks; the magic tells them apart.)
 #pragma once
 
 #include <cstdint>

@@ -32,6 +32,16 @@ leveldb::ReadOptions Reading(const leveldb::Snapshot* snapshot) {
   return options;
 }
 
+// Listings (Scan, the cleanup at open) need keys and record headers, and check the headers
+// themselves. Without LevelDB's block checksums, one damaged table block does not hide the
+// blocks stored next to it from GC and scrubs; reads of it still fail its checksum.
+leveldb::ReadOptions Listing() {
+  leveldb::ReadOptions options;
+  options.verify_checksums = false;
+  options.fill_cache = false;  // a listing would evict the working set
+  return options;
+}
+
 std::string_view View(const leveldb::Slice& s) { return {s.data(), s.size()}; }
 
 uint64_t RandomWriteIdStart() {
@@ -193,8 +203,7 @@ Status BlockStore::OpenDb(const DbOptions& db_options) {
   options.write_buffer_size = db_options.write_buffer_bytes;
   options.max_open_files = db_options.max_open_files;
   options.max_file_size = kMaxTableBytes;
-  options.compression =
-      db_options.snappy ? leveldb::kSnappyCompression : leveldb::kNoCompression;
+  options.compression = db_options.snappy ? leveldb::kSnappyCompression : leveldb::kNoCompression;
   std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(db_options.block_cache_bytes));
   options.block_cache = cache.get();
   std::unique_ptr<const leveldb::FilterPolicy> filter;
@@ -232,29 +241,28 @@ Status BlockStore::LoadCounts() {
     bytes_.store(counts.bytes);
     return Status::OK();
   }
-  if (!s.ok() && !s.IsNotFound()) {
+  if (!s.ok() && !s.IsNotFound() && !s.IsCorruption()) {
     return Status::IOError("cannot read the stats record in " + dir_ + ": " + s.ToString());
   }
   // A new database has no stats record; a damaged one is rebuilt by counting the blocks.
-  if (s.ok()) {
-    logger_.Log(boxcar::LogLevel::kWarn,
-                "the stats record in " + dir_ + " does not decode; counting the blocks again");
+  if (!s.IsNotFound()) {
+    metrics_.corruption->Increment();
+    logger_.Log(boxcar::LogLevel::kWarn, "the stats record in " + dir_ + " is damaged (" +
+                                             (s.ok() ? "it does not decode" : s.ToString()) +
+                                             "); counting the blocks again");
   }
   const Status scanned = Scan([&](std::string_view, uint64_t size) {
     ++counts.entries;
     counts.bytes += size;
     return true;
   });
-  if (!scanned.ok() && scanned.code() != Status::Code::kCorruption) return scanned;
-  if (!scanned.ok()) {
-    logger_.Log(boxcar::LogLevel::kWarn, "counting blocks: " + scanned.message() +
-                                             "; those records are not counted");
-  }
+  if (!scanned.ok()) return scanned;
   leveldb::WriteOptions sync;
   sync.sync = true;
   const leveldb::Status w =
       db_->Put(sync, leveldb::Slice(kStatsKey.data(), kStatsKey.size()), EncodeCounts(counts));
-  if (!w.ok()) return Status::IOError("cannot write the stats record in " + dir_ + ": " + w.ToString());
+  if (!w.ok())
+    return Status::IOError("cannot write the stats record in " + dir_ + ": " + w.ToString());
   entries_.store(counts.entries);
   bytes_.store(counts.bytes);
   return Status::OK();
@@ -263,7 +271,7 @@ Status BlockStore::LoadCounts() {
 Status BlockStore::RemoveUncommittedChunks() {
   leveldb::WriteBatch batch;
   size_t writes = 0;
-  std::unique_ptr<leveldb::Iterator> intents(db_->NewIterator(Reading(nullptr)));
+  std::unique_ptr<leveldb::Iterator> intents(db_->NewIterator(Listing()));
   for (intents->Seek(std::string(1, kIntentPrefix));
        intents->Valid() && intents->key().starts_with(leveldb::Slice(&kIntentPrefix, 1));
        intents->Next()) {
@@ -271,26 +279,39 @@ Status BlockStore::RemoveUncommittedChunks() {
     uint64_t write_id = 0;
     if (ParseIntentKey(View(intents->key()), &key, &write_id)) {
       const std::string prefix = ChunkPrefix(key, write_id);
-      std::unique_ptr<leveldb::Iterator> chunks(db_->NewIterator(Reading(nullptr)));
+      std::unique_ptr<leveldb::Iterator> chunks(db_->NewIterator(Listing()));
       for (chunks->Seek(prefix); chunks->Valid() && chunks->key().starts_with(prefix);
            chunks->Next()) {
         batch.Delete(chunks->key());
       }
-      if (!chunks->status().ok()) {
-        return Status::IOError("scanning chunks in " + dir_ + ": " + chunks->status().ToString());
+      if (Status s = ListingStatus(chunks->status(), "listing uncommitted chunks"); !s.ok()) {
+        return s;
       }
     }
     batch.Delete(intents->key());
     ++writes;
   }
-  if (!intents->status().ok()) {
-    return Status::IOError("scanning intents in " + dir_ + ": " + intents->status().ToString());
+  if (Status s = ListingStatus(intents->status(), "listing streamed-write intents"); !s.ok()) {
+    return s;
   }
   if (writes == 0) return Status::OK();
   const leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
-  if (!s.ok()) return Status::IOError("removing uncommitted chunks in " + dir_ + ": " + s.ToString());
+  if (!s.ok())
+    return Status::IOError("removing uncommitted chunks in " + dir_ + ": " + s.ToString());
   logger_.Log(boxcar::LogLevel::kInfo, "removed the chunks of " + std::to_string(writes) +
                                            " streamed writes that never committed");
+  return Status::OK();
+}
+
+Status BlockStore::ListingStatus(const leveldb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  if (!s.IsCorruption())
+    return Status::IOError(std::string(what) + " in " + dir_ + ": " + s.ToString());
+  // Structural damage in a table block: the records in it cannot be listed, and reads of them
+  // report Corruption. The listing goes on past it.
+  metrics_.corruption->Increment();
+  logger_.Log(boxcar::LogLevel::kWarn, std::string(what) + " in " + dir_ + ": " + s.ToString() +
+                                           "; the records of that table block were skipped");
   return Status::OK();
 }
 
@@ -328,7 +349,8 @@ Status BlockStore::Decode(std::string_view key, std::string* record, const Recor
 
 Status BlockStore::ReadChunk(std::string_view key, const ChunkLayout& layout, uint64_t block_size,
                              uint32_t index, const leveldb::Snapshot* snapshot, std::string* out) {
-  const std::string where = "chunk " + std::to_string(index) + " of " + std::to_string(layout.count);
+  const std::string where =
+      "chunk " + std::to_string(index) + " of " + std::to_string(layout.count);
   std::string record;
   const leveldb::Status s =
       db_->Get(Reading(snapshot), ChunkKey(key, layout.write_id, index), &record);
@@ -449,9 +471,8 @@ Status BlockStore::Delete(std::string_view key) {
 }
 
 Status BlockStore::Submit(WriteOp* op) {
-  return queue_.Submit(op, [this](const std::vector<QueuedWrite*>& group) {
-    return WriteGroup(group);
-  });
+  return queue_.Submit(
+      op, [this](const std::vector<QueuedWrite*>& group) { return WriteGroup(group); });
 }
 
 Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
@@ -480,7 +501,8 @@ Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
   leveldb::WriteOptions options;
   options.sync = sync;
   const leveldb::Status s = db_->Write(options, batch);
-  if (!s.ok()) return Status::IOError("writing to the LevelDB database in " + dir_ + ": " + s.ToString());
+  if (!s.ok())
+    return Status::IOError("writing to the LevelDB database in " + dir_ + ": " + s.ToString());
   if (sync || builder.puts() > 0) unsynced_.store(!sync, std::memory_order_release);
   entries_.store(builder.counts().entries, std::memory_order_relaxed);
   bytes_.store(builder.counts().bytes, std::memory_order_relaxed);
@@ -499,7 +521,8 @@ Status BlockStore::WriteUnordered(leveldb::WriteBatch* batch, bool sync) {
   leveldb::WriteOptions options;
   options.sync = sync;
   const leveldb::Status s = db_->Write(options, batch);
-  if (!s.ok()) return Status::IOError("writing to the LevelDB database in " + dir_ + ": " + s.ToString());
+  if (!s.ok())
+    return Status::IOError("writing to the LevelDB database in " + dir_ + ": " + s.ToString());
   if (sync) metrics_.syncs->Increment();
   return Status::OK();
 }
@@ -520,9 +543,7 @@ Status BlockStore::Scan(const std::function<bool(std::string_view, uint64_t)>& v
     {
       std::shared_lock lock(reopen_lock_);
       if (Status s = CheckOpen(); !s.ok()) return s;
-      leveldb::ReadOptions options = Reading(nullptr);
-      options.fill_cache = false;  // a scan would evict the working set
-      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(options));
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Listing()));
       it->Seek(resume);
       if (skip_resume && it->Valid() && View(it->key()) == resume) it->Next();
       size_t examined = 0;
@@ -537,13 +558,11 @@ Status BlockStore::Scan(const std::function<bool(std::string_view, uint64_t)>& v
         if (std::string error = ParseRecordHeader(View(it->value()), true, &header);
             !error.empty()) {
           if (corrupt++ == 0) first_corrupt = Corruption(key, error).message();
-          continue;
+          header.size = 0;
         }
         found.emplace_back(key, header.size);
       }
-      if (!it->status().ok()) {
-        return Status::IOError("scanning " + dir_ + ": " + it->status().ToString());
-      }
+      if (Status s = ListingStatus(it->status(), "scanning blocks"); !s.ok()) return s;
     }
     skip_resume = true;
     for (const auto& [key, size] : found) {
@@ -551,9 +570,13 @@ Status BlockStore::Scan(const std::function<bool(std::string_view, uint64_t)>& v
     }
     if (done) break;
   }
-  if (corrupt == 0) return Status::OK();
-  return Status::Corruption(std::to_string(corrupt) + " block records do not decode; the first: " +
-                            first_corrupt);
+  if (corrupt > 0) {
+    logger_.Log(boxcar::LogLevel::kWarn, "scan: " + std::to_string(corrupt) +
+                                             " block records do not decode and were visited "
+                                             "with size 0; the first: " +
+                                             first_corrupt);
+  }
+  return Status::OK();
 }
 
 Status BlockStore::Reconfigure(const StoreOptions& options) {

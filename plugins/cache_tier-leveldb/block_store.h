@@ -11,6 +11,8 @@
 //
 // Reads. Get, Contains and readers decode and check records; anything that does not decode is
 // Corruption naming the key in hex, never wrong bytes. LevelDB checksums are verified on reads.
+// Listings (Scan, the cleanup at open) read without those checksums, so a damaged table block
+// does not hide the keys around it, and go on past table blocks they cannot parse at all.
 //
 // Reopen. Reconfigure with changed database options closes and reopens the database at the same
 // path. The ReopenLock is held exclusively only for that; calls in flight finish first, and calls
@@ -79,14 +81,14 @@ struct StoreOptions {
 
 // Where the store reports; every pointer is valid for the store's lifetime.
 struct StoreMetrics {
-  boxcar::Counter* puts;                 // blocks written (present ones do not count)
-  boxcar::Counter* write_groups;         // LevelDB writes made by group commit
-  boxcar::Counter* syncs;                // of those, synced ones
-  boxcar::Histogram* group_entries;      // blocks written or deleted per group
-  boxcar::Counter* bytes_written;        // record bytes of written blocks, headers included
-  boxcar::Counter* compression_saved;    // bytes zstd saved in written records
-  boxcar::Counter* corruption;           // records found that do not decode
-  boxcar::Counter* reopens;              // reopens by Reconfigure
+  boxcar::Counter* puts;               // blocks written (present ones do not count)
+  boxcar::Counter* write_groups;       // LevelDB writes made by group commit
+  boxcar::Counter* syncs;              // of those, synced ones
+  boxcar::Histogram* group_entries;    // blocks written or deleted per group
+  boxcar::Counter* bytes_written;      // record bytes of written blocks, headers included
+  boxcar::Counter* compression_saved;  // bytes zstd saved in written records
+  boxcar::Counter* corruption;         // records found that do not decode
+  boxcar::Counter* reopens;            // reopens by Reconfigure
 };
 
 // A block to store.
@@ -120,8 +122,9 @@ class BlockStore {
   boxcar::Status Write(std::span<const NewBlock> blocks, bool durable);
   // Removes a block and its chunks atomically; OK if absent.
   boxcar::Status Delete(std::string_view key);
-  // Visits block keys in order with their sizes. A record that does not decode is skipped, and the
-  // scan then ends with Corruption naming the first one.
+  // Visits block keys in order with their sizes. A record whose header does not decode is
+  // visited with size 0 (and counted and logged as corruption): it is there, so GC may remove it
+  // and a scrub finds it when it reads it.
   boxcar::Status Scan(const std::function<bool(std::string_view key, uint64_t size)>& visit);
   StoredCounts Counts() const;
 
@@ -169,6 +172,8 @@ class BlockStore {
 
   // Require reopen_lock_ held shared.
   boxcar::Status CheckOpen() const;
+  // The status of a finished listing: OK, or IOError; damage found is counted and logged.
+  boxcar::Status ListingStatus(const leveldb::Status& s, std::string_view what);
   boxcar::Status ReadRecord(std::string_view key, const leveldb::Snapshot* snapshot,
                             std::string* record, RecordHeader* header);
   boxcar::Status ReadChunk(std::string_view key, const ChunkLayout& layout, uint64_t block_size,
@@ -198,8 +203,8 @@ class BlockStore {
   std::atomic<uint64_t> next_write_id_;
   std::atomic<uint64_t> entries_{0};  // written by group leaders only
   std::atomic<uint64_t> bytes_{0};
-  // Whether blocks were written unsynced since the last sync; written by group leaders only. (Open leaves
-  // everything durable: LevelDB's recovery writes the log it replays to a synced table.)
+  // Whether blocks were written unsynced since the last sync; written by group leaders only. (Open
+  // leaves everything durable: LevelDB's recovery writes the log it replays to a synced table.)
   std::atomic<bool> unsynced_{false};
 
   mutable std::mutex policy_mutex_;

@@ -51,25 +51,26 @@ Status ChunkedReader::Read(uint64_t offset, size_t n, char* buf, size_t* got) {
 
 StreamWriter::StreamWriter(BlockStore* store, std::string_view key, uint64_t size, bool durable,
                            const WritePolicy& policy, bool present)
-    : store_(store),
-      key_(key),
-      size_(size),
-      durable_(durable),
-      policy_(policy),
-      present_(present) {
+    : store_(store), key_(key), size_(size), durable_(durable), policy_(policy), present_(present) {
   if (size > policy.large_block_bytes) {
-    layout_ = ChunkLayout{store->NewWriteId(), ChunkCount(size, policy.chunk_bytes),
-                          policy.chunk_bytes};
+    layout_ =
+        ChunkLayout{store->NewWriteId(), ChunkCount(size, policy.chunk_bytes), policy.chunk_bytes};
   }
 }
 
 StreamWriter::~StreamWriter() {
   if (committed_ || chunks_written_ == 0) return;
-  leveldb::WriteBatch batch;
-  for (uint32_t i = 0; i < chunks_written_; ++i) batch.Delete(ChunkKey(key_, layout_.write_id, i));
-  batch.Delete(IntentKey(key_, layout_.write_id));
-  // On failure the intent stays, and the next Open removes the chunks.
-  store_->WriteUnordered(&batch, false);
+  // On any failure the intent stays, and the next Open removes the chunks.
+  try {
+    leveldb::WriteBatch batch;
+    for (uint32_t i = 0; i < chunks_written_; ++i) {
+      batch.Delete(ChunkKey(key_, layout_.write_id, i));
+    }
+    batch.Delete(IntentKey(key_, layout_.write_id));
+    store_->WriteUnordered(&batch, false);
+  } catch (...) {
+    // A destructor must not throw; the intent covers this case too.
+  }
 }
 
 Status StreamWriter::Append(std::string_view piece) {

@@ -80,19 +80,33 @@ class WriteQueue {
     if (op->done) return op->status;
     const std::vector<QueuedWrite*> group = FrontGroup();
     lock.unlock();
-    const boxcar::Status status = write_group(group);
-    lock.lock();
-    for (QueuedWrite* member : group) {
-      queue_.pop_front();
-      member->status = status;
-      member->done = true;
-      if (member != op) member->woken.notify_one();
+    boxcar::Status status;
+    try {
+      status = write_group(group);
+    } catch (...) {
+      // The group must leave the queue whatever happens, or every later writer waits forever.
+      lock.lock();
+      Finish(group, op, boxcar::Status::Internal("the write group's leader failed"));
+      throw;
     }
-    if (!queue_.empty()) queue_.front()->woken.notify_one();
+    lock.lock();
+    Finish(group, op, status);
     return status;
   }
 
  private:
+  // Requires mutex_. Hands the group's members their status and wakes the next leader.
+  void Finish(const std::vector<QueuedWrite*>& group, QueuedWrite* leader,
+              const boxcar::Status& status) {
+    for (QueuedWrite* member : group) {
+      queue_.pop_front();
+      member->status = status;
+      member->done = true;
+      if (member != leader) member->woken.notify_one();
+    }
+    if (!queue_.empty()) queue_.front()->woken.notify_one();
+  }
+
   // Requires mutex_. The leading operations that fit the bounds; the first always does.
   std::vector<QueuedWrite*> FrontGroup() const {
     std::vector<QueuedWrite*> group;

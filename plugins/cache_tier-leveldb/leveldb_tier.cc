@@ -244,6 +244,7 @@ class LevelDbTier : public boxcar::CacheTier {
 
 }  // namespace
 
-BOXCAR_PLUGIN(LevelDbTier, "leveldb", "1.0.0",
-              "Persistent block store in LevelDB: group commit, optional zstd, chunked large blocks",
-              kSchema, boxcar::kThreadSafe | boxcar::kPersistent | boxcar::kReconfigure);
+BOXCAR_PLUGIN(
+    LevelDbTier, "leveldb", "1.0.0",
+    "Persistent block store in LevelDB: group commit, optional zstd, chunked large blocks", kSchema,
+    boxcar::kThreadSafe | boxcar::kPersistent | boxcar::kReconfigure);

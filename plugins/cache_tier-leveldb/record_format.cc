@@ -59,8 +59,7 @@ std::string ParseChunkLayout(std::string_view rest, uint64_t size, ChunkLayout* 
   }
   if (chunk_bytes == 0 || count > UINT32_MAX || count != ChunkCount(size, chunk_bytes)) {
     return "chunked record lists " + std::to_string(count) + " chunks of " +
-           std::to_string(chunk_bytes) + " bytes for a block of " + std::to_string(size) +
-           " bytes";
+           std::to_string(chunk_bytes) + " bytes for a block of " + std::to_string(size) + " bytes";
   }
   *layout = ChunkLayout{write_id, static_cast<uint32_t>(count), chunk_bytes};
   return "";

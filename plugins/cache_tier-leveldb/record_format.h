@@ -61,7 +61,7 @@ struct ChunkLayout {
 
 struct RecordHeader {
   RecordFormat format = RecordFormat::kRaw;
-  uint64_t size = 0;         // logical bytes of the block (or chunk)
+  uint64_t size = 0;          // logical bytes of the block (or chunk)
   size_t payload_offset = 0;  // where a raw or zstd payload starts
   ChunkLayout chunks;         // kChunked only
 };

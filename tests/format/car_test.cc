@@ -200,8 +200,8 @@ TEST_CASE("car: a flipped byte in a block is Corruption naming the CID, and read
     }
     CHECK(status.code() == Status::Code::kCorruption);
     const size_t section_length = last.cid.bytes().size() + last.data.size();
-    const std::string start = std::to_string(bytes.size() - section_length -
-                                             UvarintSize(section_length));
+    const std::string start =
+        std::to_string(bytes.size() - section_length - UvarintSize(section_length));
     CHECK(status.message().rfind("CAR section 4 at byte " + start + ": block " +
                                      last.cid.ToString() + ": sha2-256 digest mismatch: expected " +
                                      HexEncode(last.cid.hash().digest()) + ", got ",
@@ -221,7 +221,8 @@ TEST_CASE("car: a flipped byte in a block is Corruption naming the CID, and read
     Cid cid;
     uint64_t size = 0;
     bool end = false;
-    for (size_t i = 0; i < whole.blocks.size(); ++i) REQUIRE(reader.NextSection(&cid, &size, &end).ok());
+    for (size_t i = 0; i < whole.blocks.size(); ++i)
+      REQUIRE(reader.NextSection(&cid, &size, &end).ok());
     std::string buf(size, '\0');
     size_t got = 0;
     Status status = reader.ReadBodyChunk(buf.data(), size - 1, &got);
@@ -246,7 +247,8 @@ TEST_CASE("car: CARv2 reads the inner payload and stops at the data size") {
     CHECK(got.header.version == 2);
     CHECK(got.header.roots == expected.header.roots);
     REQUIRE(got.blocks.size() == expected.blocks.size());
-    for (size_t i = 0; i < got.blocks.size(); ++i) CHECK(got.blocks[i].cid == expected.blocks[i].cid);
+    for (size_t i = 0; i < got.blocks.size(); ++i)
+      CHECK(got.blocks[i].cid == expected.blocks[i].cid);
     size_t blocks = 0;
     CHECK(ReadAll(v2, &blocks).ok());
     CHECK(blocks == expected.blocks.size());
@@ -256,7 +258,8 @@ TEST_CASE("car: CARv2 reads the inner payload and stops at the data size") {
   Status status = ReadAll(v2.substr(0, v2.size() - 10));
   CHECK(status.code() == Status::Code::kInvalidArgument);
   CHECK(ReadAll(v2.substr(0, 51 + EncodeCarV1Header(expected.header.roots).size())).message() ==
-        "CAR section 1 at byte " + std::to_string(51 + EncodeCarV1Header(expected.header.roots).size()) +
+        "CAR section 1 at byte " +
+            std::to_string(51 + EncodeCarV1Header(expected.header.roots).size()) +
             ": input ends at byte " +
             std::to_string(51 + EncodeCarV1Header(expected.header.roots).size()) +
             " before the CARv2 data size says (byte " + std::to_string(v2.size()) + ")");
@@ -270,7 +273,10 @@ TEST_CASE("car: CARv2 reads the inner payload and stops at the data size") {
 TEST_CASE("car: bad headers and sections say what and where") {
   const Cid root = ParseCid("bafkqaaa");
   const std::string header = EncodeCarV1Header({root});
-  std::string version_only = Unhex("a1") + "\x67" "version"s + "\x01"s;
+  std::string version_only = Unhex("a1") +
+                             "\x67"
+                             "version"s +
+                             "\x01"s;
   std::string three = Unhex("a2") + "\x65roots\x80"s + "\x67version\x03"s;
   const std::pair<std::string, std::string> cases[] = {
       {"", "CAR header at byte 0: empty input: no CAR header"},
@@ -280,16 +286,17 @@ TEST_CASE("car: bad headers and sections say what and where") {
       {"\x00"s, "CAR header at byte 0: zero-length header"},
       {"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"s,
        "CAR header at byte 0: header length: varint longer than 9 bytes"},
-      {"\x81\x80\x40"s, "CAR header at byte 0: header length 1048577 exceeds the limit of 1048576 "
-                        "bytes"},
+      {"\x81\x80\x40"s,
+       "CAR header at byte 0: header length 1048577 exceeds the limit of 1048576 "
+       "bytes"},
       {"\x05\xa1"s, "CAR header at byte 0: truncated header: 5 bytes expected, 1 present"},
       {std::string(1, static_cast<char>(version_only.size())) + version_only,
        "CAR header at byte 0: missing \"roots\""},
       {std::string(1, static_cast<char>(three.size())) + three,
        "CAR header at byte 0: unsupported CAR version 3 (1 and 2 are supported)"},
       {"\x03\xa1\x61r"s, "CAR header at byte 0: header map: unexpected end of data at byte 3"},
-      {header + "\x00"s, "CAR section 1 at byte " + std::to_string(header.size()) +
-                             ": zero-length section"},
+      {header + "\x00"s,
+       "CAR section 1 at byte " + std::to_string(header.size()) + ": zero-length section"},
       {header + "\x85"s, "CAR section 1 at byte " + std::to_string(header.size()) +
                              ": section length: truncated varint"},
       {header + "\x81\x00"s, "CAR section 1 at byte " + std::to_string(header.size()) +
@@ -297,8 +304,9 @@ TEST_CASE("car: bad headers and sections say what and where") {
       {header + "\xff\xff\xff\x7f"s,
        "CAR section 1 at byte " + std::to_string(header.size()) +
            ": section length 268435455 exceeds the limit of 8392704 bytes"},
-      {header + "\x05\x01\x55\x00\x09x"s, "CAR section 1 at byte " + std::to_string(header.size()) +
-                                              ": CID digest length 9 runs past the section length 5"},
+      {header + "\x05\x01\x55\x00\x09x"s,
+       "CAR section 1 at byte " + std::to_string(header.size()) +
+           ": CID digest length 9 runs past the section length 5"},
       {header + "\x05\x02\x55\x00\x00x"s, "CAR section 1 at byte " + std::to_string(header.size()) +
                                               ": unsupported CID version 2 (only 0 and 1 exist)"},
       {header + "\x05\x01\x99\x01\x00\x00"s,

@@ -25,7 +25,9 @@ using boxcar::format::testing::Unhex;
 constexpr const char* kEmptyV0 = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n";
 constexpr const char* kEmptyV1 = "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
-std::string Base32Cid(const std::string& bytes) { return MultibaseEncode(Multibase::kBase32, bytes); }
+std::string Base32Cid(const std::string& bytes) {
+  return MultibaseEncode(Multibase::kBase32, bytes);
+}
 
 TEST_CASE("cid: v0 and v1 of the empty dag-pb block") {
   const Cid v0 = ParseCid(kEmptyV0);
@@ -140,7 +142,8 @@ TEST_CASE("cid: bad text says what is wrong") {
        "invalid CID \"xyz\": unsupported multibase prefix 'x' at position 0 (supported: 'b'/'B' "
        "base32, 'z' base58btc, 'k'/'K' base36)"},
       {"bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyk1",
-       "invalid CID \"bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyk1\": invalid base32 "
+       "invalid CID \"bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyk1\": invalid "
+       "base32 "
        "character '1' at position 58"},
       {Base32Cid(unknown_codec),
        "invalid CID \"" + Base32Cid(unknown_codec) +
@@ -161,8 +164,9 @@ TEST_CASE("cid: bad text says what is wrong") {
            "\": 1 unexpected bytes after the CID at byte 36"},
       {"b", "invalid CID \"b\": no bytes after the multibase prefix"},
       {std::string(kMaxCidTextLength + 1, 'b'),
-       "invalid CID \"" + std::string(100, 'b') + "...\": 4097 characters is longer than the 4096 "
-                                                   "a CID may have"},
+       "invalid CID \"" + std::string(100, 'b') +
+           "...\": 4097 characters is longer than the 4096 "
+           "a CID may have"},
   };
   for (const auto& entry : cases) {
     const auto& text = entry.first;
@@ -185,7 +189,8 @@ TEST_CASE("cid: bad binary says what is wrong") {
        "CID starts with 0x12 but is not a sha2-256 CIDv0 (0x12 0x20 <32 bytes>)"},
       {Unhex("01"), "CID codec at byte 1: truncated varint"},
       {Unhex("80"), "CID version: truncated varint"},
-      {sha_empty.substr(0, 20), "CIDv0: multihash digest truncated: length says 32 bytes, 18 remain"},
+      {sha_empty.substr(0, 20),
+       "CIDv0: multihash digest truncated: length says 32 bytes, 18 remain"},
   };
   for (const auto& entry : cases) {
     const auto& bytes = entry.first;

@@ -22,7 +22,9 @@ constexpr const char* kRawHello = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipm
 constexpr const char* kMultiblock = "bafybeigcisqd7m5nf3qmuvjdbakl5bdnh4ocrmacaqkpuh77qjvggmt2sa";
 constexpr const char* kDocument = "bafyreidy4q6mmetut5jzc54ambsfnatbyoujmwbfzyyolqw24majazwgha";
 
-std::string Text(const std::string& s) { return std::string(1, static_cast<char>(0x60 + s.size())) + s; }
+std::string Text(const std::string& s) {
+  return std::string(1, static_cast<char>(0x60 + s.size())) + s;
+}
 
 std::string Link(const Cid& cid) {
   // tag 42, byte string of 0x00 + CID (short CIDs only: length < 24)
@@ -90,19 +92,22 @@ TEST_CASE("dag-cbor: malformed input gives the problem and the offset") {
       {"a10102", "dag-cbor: map key must be a text string, found an unsigned integer at byte 1"},
       {"0102", "dag-cbor: 1 bytes after the top-level item at byte 1"},
       {"f7", "dag-cbor: simple value 23 (dag-cbor allows false, true, null and floats) at byte 0"},
-      {"f820", "dag-cbor: simple value 32 (dag-cbor allows false, true, null and floats) at byte 0"},
+      {"f820",
+       "dag-cbor: simple value 32 (dag-cbor allows false, true, null and floats) at byte 0"},
       {"ff", "dag-cbor: unexpected break (0xff) at byte 0"},
       {"1c", "dag-cbor: reserved additional information 28 at byte 0"},
       {"1901", "dag-cbor: truncated item head at byte 0"},
       {"9bffffffffffffffff",
-       "dag-cbor: array of 18446744073709551615 entries runs past the end (0 bytes left) at byte 0"},
+       "dag-cbor: array of 18446744073709551615 entries runs past the end (0 bytes left) at byte "
+       "0"},
       {"a2616100", "dag-cbor: map of 2 entries runs past the end (3 bytes left) at byte 0"},
       {"8201", "dag-cbor: array of 2 entries runs past the end (1 bytes left) at byte 0"},
       {"821901", "dag-cbor: truncated item head at byte 1"},
       {"a16161", "dag-cbor: unexpected end of data at byte 3"},
       {"5a0000001000", "dag-cbor: length 16 runs past the end (1 bytes left) at byte 0"},
       {"d82a4101", "dag-cbor: tag 42 bytes must start with 0x00 at byte 0"},
-      {"d82a01", "dag-cbor: tag 42 content must be a byte string, found an unsigned integer at byte 2"},
+      {"d82a01",
+       "dag-cbor: tag 42 content must be a byte string, found an unsigned integer at byte 2"},
       {"d82a420001",
        "dag-cbor: tag 42 is not a CID (CID codec at byte 1: truncated varint) at byte 0"},
       {"81d82a40", "dag-cbor: tag 42 bytes must start with 0x00 at byte 1"},
@@ -155,7 +160,8 @@ TEST_CASE("links: by codec") {
   const Cid json = Cid::V1(0x0200, Multihash::Sum(kSha2_256, "{}"));
   Status status = BlockLinks(json, "{}", &links);
   CHECK(status.code() == Status::Code::kNotSupported);
-  CHECK(status.message() == "block " + json.ToString() + ": links of codec 0x200 are not understood");
+  CHECK(status.message() ==
+        "block " + json.ToString() + ": links of codec 0x200 are not understood");
 
   const Cid pb = Cid::V1(kDagPb, Multihash::Sum(kSha2_256, "\x0b"));
   status = BlockLinks(pb, "\x0b", &links);

@@ -101,7 +101,7 @@ TEST_CASE("dag-pb: HAMT shard fields") {
   const UnixfsData data = DecodeData(root);
   CHECK(data.type == UnixfsType::kHamtShard);
   CHECK(data.fanout == 256);
-  CHECK(data.hash_type == 0x22);  // murmur3-x64-64
+  CHECK(data.hash_type == 0x22);   // murmur3-x64-64
   REQUIRE(data.data.has_value());  // the bitfield of occupied buckets
   CHECK(data.data->size() == 32);
   // Sub-shards are named by their two-hex-digit bucket alone, entries by bucket + name.
@@ -141,12 +141,13 @@ TEST_CASE("dag-pb: the zero-length block is an empty node") {
 
 TEST_CASE("dag-pb: strictness errors give the offset") {
   const std::string cid = ParseCid("bafkqaaa").bytes();  // 01 55 00 00
-  const std::string hash_field = "\x0a\x04"s + cid;        // PBLink Hash
+  const std::string hash_field = "\x0a\x04"s + cid;      // PBLink Hash
   const std::pair<std::string, std::string> cases[] = {
       {"\x0a\x01"s, "dag-pb: length 1 runs past the end (0 bytes left) at byte 1"},
       {"\x1a\x00"s, "dag-pb: unknown PBNode field 3 (only Links 2 and Data 1 exist) at byte 0"},
-      {"\x08\x00"s, "dag-pb: wrong wire type 0 for PBNode field 1 (must be 2, length-delimited) at "
-                   "byte 0"},
+      {"\x08\x00"s,
+       "dag-pb: wrong wire type 0 for PBNode field 1 (must be 2, length-delimited) at "
+       "byte 0"},
       {"\x0a\x00\x0a\x00"s, "dag-pb: duplicate PBNode Data at byte 2"},
       {"\x12\x06"s + hash_field + "\x0a\x00\x12\x06"s + hash_field,
        "dag-pb: PBNode Links on both sides of Data at byte 10"},

@@ -16,7 +16,9 @@
 
 namespace boxcar::format::testing {
 
-inline std::string FixtureDir() { return std::string(BOXCAR_SOURCE_DIR) + "/tests/fixtures/trustless-gateway"; }
+inline std::string FixtureDir() {
+  return std::string(BOXCAR_SOURCE_DIR) + "/tests/fixtures/trustless-gateway";
+}
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -24,7 +26,9 @@ inline std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-inline std::string ReadFixture(const std::string& name) { return ReadFile(FixtureDir() + "/" + name); }
+inline std::string ReadFixture(const std::string& name) {
+  return ReadFile(FixtureDir() + "/" + name);
+}
 
 // One row of the README's fixture table.
 struct FixtureRow {

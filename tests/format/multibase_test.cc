@@ -98,8 +98,9 @@ TEST_CASE("multibase: errors name the character and its position") {
       {"bpfsxgidnmfxgsi=b", "invalid base32 character '=' at position 15"},
       {"bmy======", "invalid base32 character '=' at position 3"},
       {"bm", "invalid base32 length 1 (a text of 8k+1, 8k+3 or 8k+6 characters is truncated)"},
-      {"bmz", "non-zero trailing bits in the last base32 character 'z' at position 2 (not a "
-              "canonical encoding)"},
+      {"bmz",
+       "non-zero trailing bits in the last base32 character 'z' at position 2 (not a "
+       "canonical encoding)"},
       {"z7paNL19xtt0cUY", "invalid base58btc character '0' at position 11"},
       {"z7paNL19xttIcUY", "invalid base58btc character 'I' at position 11"},
       {"k2lcpzo5yik-dynfl", "invalid base36 character '-' at position 11"},
@@ -128,7 +129,9 @@ TEST_CASE("multihash: sha2-256 and identity sums") {
   CHECK(empty.Verify("").ok());
 
   const Multihash inline_mh = Multihash::Sum(kIdentity, "abc");
-  CHECK(inline_mh.bytes() == std::string("\x00\x03" "abc", 5));
+  CHECK(inline_mh.bytes() == std::string("\x00\x03"
+                                         "abc",
+                                         5));
   CHECK(inline_mh.digest() == "abc");
   CHECK(inline_mh.Verify("abc").ok());
 
@@ -158,7 +161,8 @@ TEST_CASE("multihash: malformed binary is refused with the reason") {
   const std::pair<std::string, const char*> cases[] = {
       {Unhex("1320") + std::string(32, 'x'),
        "unsupported multihash code 0x13 (boxcar accepts sha2-256 0x12 and identity 0x00)"},
-      {Unhex("1210") + std::string(16, 'x'), "sha2-256 multihash with a 16-byte digest (must be 32)"},
+      {Unhex("1210") + std::string(16, 'x'),
+       "sha2-256 multihash with a 16-byte digest (must be 32)"},
       {Unhex("1220") + std::string(31, 'x'),
        "multihash digest truncated: length says 32 bytes, 31 remain"},
       {Unhex("1220") + std::string(33, 'x'),

@@ -18,9 +18,8 @@ using boxcar::format::testing::Unhex;
 
 TEST_CASE("varint: spec vectors encode and decode") {
   const std::pair<uint64_t, const char*> vectors[] = {
-      {0, "00"},         {1, "01"},           {127, "7f"},
-      {128, "8001"},     {255, "ff01"},       {300, "ac02"},
-      {16384, "808001"}, {kMaxUvarint, "ffffffffffffffff7f"},
+      {0, "00"},     {1, "01"},     {127, "7f"},       {128, "8001"},
+      {255, "ff01"}, {300, "ac02"}, {16384, "808001"}, {kMaxUvarint, "ffffffffffffffff7f"},
   };
   for (const auto& entry : vectors) {
     const auto& value = entry.first;

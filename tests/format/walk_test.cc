@@ -114,7 +114,8 @@ TEST_CASE("walk: dag-scope=entity per the trustless gateway conformance cases") 
   Store store;
   SUBCASE("a plain directory is its own node") {
     const std::string dir = "bafybeietjm63oynimmv5yyqay33nui4y4wx6u3peezwetxgiwvfmelutzu";
-    CHECK(Run(store, ParseCid(dir), DagScope::kEntity, true).order == std::vector<std::string>{dir});
+    CHECK(Run(store, ParseCid(dir), DagScope::kEntity, true).order ==
+          std::vector<std::string>{dir});
   }
   SUBCASE("a HAMT directory is all its shard nodes, none of the entries") {
     const std::string root = "bafybeidbclfqleg2uojchspzd4bob56dqetqjsj27gy2cq3klkkgxtpn4i";
@@ -146,7 +147,8 @@ TEST_CASE("walk: dag-scope=entity per the trustless gateway conformance cases") 
   }
   SUBCASE("a raw file is one block") {
     const std::string raw = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
-    CHECK(Run(store, ParseCid(raw), DagScope::kEntity, true).order == std::vector<std::string>{raw});
+    CHECK(Run(store, ParseCid(raw), DagScope::kEntity, true).order ==
+          std::vector<std::string>{raw});
   }
   SUBCASE("a dag-cbor document is itself, not what it links to") {
     CHECK(Run(store, ParseCid(kDocument), DagScope::kEntity, true).order ==
@@ -204,11 +206,14 @@ TEST_CASE("walk: corrupt blocks, fetch errors and visitor errors stop the walk")
   store.blocks()[bad.bytes()] += "!";
   Result result = Run(store, root, DagScope::kAll, true);
   CHECK(result.status.code() == Status::Code::kCorruption);
-  CHECK(result.status.message().rfind("block " + bad.ToString() + ": sha2-256 digest mismatch", 0) ==
-        0);
+  CHECK(result.status.message().rfind("block " + bad.ToString() + ": sha2-256 digest mismatch",
+                                      0) == 0);
 
-  const BlockFetcher failing = [](const Cid&, std::string*) { return Status::IOError("disk on fire"); };
-  Status status = Walk(root, {}, failing, [](const Cid&, std::string_view) { return Status::OK(); });
+  const BlockFetcher failing = [](const Cid&, std::string*) {
+    return Status::IOError("disk on fire");
+  };
+  Status status =
+      Walk(root, {}, failing, [](const Cid&, std::string_view) { return Status::OK(); });
   CHECK(status.ToString() == "IOError: disk on fire");
 
   size_t visits = 0;

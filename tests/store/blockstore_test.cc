@@ -261,6 +261,38 @@ TEST_CASE("memory tiers swap while readers run; the persistent tier cannot be sw
   for (const TestBlock& b : blocks) REQUIRE(f.store().Get(b.cid, &got).ok());
 }
 
+TEST_CASE("multi-gets are grouped by the batcher plugin and answer like single gets") {
+  json store = LruOverLevelDb({{"populate_on_write", false}});
+  StoreFixture f(store);
+  std::vector<format::Cid> cids;
+  for (int i = 0; i < 100; ++i) {
+    const TestBlock b = MakeBlock(512, 400 + i);
+    if (i % 4 != 3) REQUIRE(f.store().Put(b.cid, b.data).ok());  // every fourth is missing
+    cids.push_back(b.cid);
+  }
+  format::Cid inlined;
+  REQUIRE(format::Cid::Parse("bafkqaaa", &inlined).ok());
+  cids.push_back(inlined);
+  std::vector<BlockData> blocks;
+  std::vector<Status> results;
+  f.store().GetMany(cids, &blocks, &results);
+  REQUIRE(results.size() == cids.size());
+  for (size_t i = 0; i < 100; ++i) {
+    CAPTURE(i);
+    if (i % 4 == 3) {
+      CHECK(results[i].IsNotFound());
+      CHECK(blocks[i] == nullptr);
+    } else {
+      REQUIRE(results[i].ok());
+      CHECK(*blocks[i] == *MakeBlock(512, 400 + i).data);
+    }
+  }
+  CHECK(results[100].ok());
+  CHECK(blocks[100]->empty());
+  // The fixed batcher flushes groups of max_items (32 by default): 101 reads make 4 groups.
+  CHECK(f.MetricsText().find("boxcar_store_read_groups_total 4") != std::string::npos);
+}
+
 TEST_CASE("a store directory is opened by one holder at a time") {
   TempDir dir;
   std::unique_ptr<store::StoreLock> first;

@@ -70,6 +70,7 @@ std::vector<Block> MakeBlocks(size_t count, size_t size, uint64_t seed) {
 }
 
 std::unique_ptr<leveldb::DB> OpenRaw(const fs::path& dir) {
+  fs::create_directories(dir.parent_path());
   leveldb::Options options;
   options.create_if_missing = true;
   options.block_cache = leveldb::NewLRUCache(kBlockCache);

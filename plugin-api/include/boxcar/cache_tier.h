@@ -129,6 +129,16 @@ class CacheTier : public Plugin {
     return Status::OK();
   }
 
+  // Looks up many keys in one call; out[i] and status[i] answer keys[i] as Get would (both are
+  // resized to keys.size()). A persistent tier may serve them in its own order, e.g. sorted for
+  // locality on disk. The host sends the batches its batcher plugin forms.
+  virtual void GetMany(const std::vector<std::string_view>& keys, std::vector<BlockData>* out,
+                       std::vector<Status>* status) {
+    out->assign(keys.size(), nullptr);
+    status->assign(keys.size(), Status::OK());
+    for (size_t i = 0; i < keys.size(); ++i) (*status)[i] = Get(keys[i], &(*out)[i]);
+  }
+
   // Streams for large blocks, in bounded memory. NotSupported when the tier only holds whole
   // blocks (memory tiers); the host then routes large blocks past it.
   virtual Status OpenReader(std::string_view key, std::unique_ptr<BlockReader>* out) {
@@ -220,6 +230,17 @@ class CacheTierGuard final : public detail::GuardedPlugin<Impl> {
   }
   Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
     return detail::ContainStatus(this->hs(), "Scan", [&] { return Impl::Scan(visit); });
+  }
+  void GetMany(const std::vector<std::string_view>& keys, std::vector<BlockData>* out,
+               std::vector<Status>* status) override {
+    Status s = detail::ContainStatus(this->hs(), "GetMany", [&] {
+      Impl::GetMany(keys, out, status);
+      return Status::OK();
+    });
+    if (!s.ok() || out->size() != keys.size() || status->size() != keys.size()) {
+      out->assign(keys.size(), nullptr);
+      status->assign(keys.size(), s.ok() ? Status::Internal("GetMany answered the wrong count") : s);
+    }
   }
   Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
                   PutReason reason) override {
