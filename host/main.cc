@@ -225,7 +225,7 @@ int RunStoreCommand(const Args& args) {
   if (args.command != "import" && args.command != "export" && !args.operands.empty()) {
     return UsageError("unexpected argument '" + args.operands[0] + "' for " + args.command);
   }
-  boxcar::cli::StoreCommand command{*args.config, args.overrides, ExeDir(), args.operands,
+  boxcar::cli::StoreCommand command{*args.config, args.overrides, ExeDir(),  args.operands,
                                     args.pin,     args.json,      args.scope};
   if (args.command == "import") return boxcar::cli::Import(command);
   if (args.command == "export") return boxcar::cli::Export(command);

@@ -97,11 +97,12 @@ class ProgressReporter {
     const double seconds = std::chrono::duration<double>(now - start_).count();
     const double rate = seconds > 0 ? static_cast<double>(p.input_offset) / seconds : 0;
     const double fraction =
-        total_ > 0 ? std::min(1.0, static_cast<double>(p.input_offset) / static_cast<double>(total_))
-                   : 0;
-    const double eta =
-        rate > 0 && total_ > p.input_offset ? static_cast<double>(total_ - p.input_offset) / rate
-                                            : 0;
+        total_ > 0
+            ? std::min(1.0, static_cast<double>(p.input_offset) / static_cast<double>(total_))
+            : 0;
+    const double eta = rate > 0 && total_ > p.input_offset
+                           ? static_cast<double>(total_ - p.input_offset) / rate
+                           : 0;
     char line[256];
     if (tty_) {
       constexpr int kWidth = 24;
@@ -113,9 +114,8 @@ class ProgressReporter {
       std::fputs(line, stderr);
       if (final) std::fputc('\n', stderr);
     } else {
-      std::snprintf(line, sizeof line,
-                    "import %s: %3.0f%% %" PRIu64 " blocks, %s, %s/s, ETA %ds\n", file_.c_str(),
-                    fraction * 100, p.blocks, Bytes(p.bytes).c_str(),
+      std::snprintf(line, sizeof line, "import %s: %3.0f%% %" PRIu64 " blocks, %s, %s/s, ETA %ds\n",
+                    file_.c_str(), fraction * 100, p.blocks, Bytes(p.bytes).c_str(),
                     Bytes(static_cast<uint64_t>(rate)).c_str(), static_cast<int>(eta));
       std::fputs(line, stderr);
     }
@@ -155,7 +155,8 @@ json StoreStatus(store::BlockStore& blocks, store::PinStore& pins) {
   json pin_counts = {{"recursive", 0}, {"direct", 0}};
   if (Status s = pins.List(&list); s.ok()) {
     for (const store::Pin& p : list) {
-      pin_counts[store::PinKindName(p.kind)] = pin_counts[store::PinKindName(p.kind)].get<int>() + 1;
+      pin_counts[store::PinKindName(p.kind)] =
+          pin_counts[store::PinKindName(p.kind)].get<int>() + 1;
     }
   } else {
     pin_counts["error"] = s.message();
@@ -193,12 +194,13 @@ int Import(const StoreCommand& command) {
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::fprintf(stderr, "imported %" PRIu64 " blocks (%s) from %zu file(s) in %.2f s, %s/s; %" PRIu64
-               " root(s) pinned\n",
-               blocks, Bytes(bytes).c_str(), command.operands.size(), seconds,
-               Bytes(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(bytes) / seconds : 0))
-                   .c_str(),
-               pinned);
+  std::fprintf(
+      stderr,
+      "imported %" PRIu64 " blocks (%s) from %zu file(s) in %.2f s, %s/s; %" PRIu64
+      " root(s) pinned\n",
+      blocks, Bytes(bytes).c_str(), command.operands.size(), seconds,
+      Bytes(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(bytes) / seconds : 0)).c_str(),
+      pinned);
   return 0;
 }
 
@@ -271,8 +273,8 @@ int Stat(const StoreCommand& command) {
   for (const json& t : status["tiers"]) {
     std::printf("%-16s %-10s %-10s %12" PRIu64 " %12s\n", t["slot"].get<std::string>().c_str(),
                 t["plugin"].get<std::string>().c_str(),
-                t["persistent"].get<bool>() ? "persistent" : "memory",
-                t["entries"].get<uint64_t>(), Bytes(t["bytes"].get<uint64_t>()).c_str());
+                t["persistent"].get<bool>() ? "persistent" : "memory", t["entries"].get<uint64_t>(),
+                Bytes(t["bytes"].get<uint64_t>()).c_str());
   }
   std::printf("pins: %s\n", status["pins"].dump().c_str());
   std::printf("memory: %s of %s budget\n",

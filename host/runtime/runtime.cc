@@ -50,9 +50,9 @@ struct Runtime::SlotPlan {
   enum class Action { kKeep, kReconfigure, kReplace };
   Action action = Action::kReplace;
   const SlotConfig* slot = nullptr;
-  size_t index = 0;               // in Config::slots
+  size_t index = 0;                // in Config::slots
   std::filesystem::path tier_dir;  // cache_tier: where it keeps data if it is persistent
-  std::shared_ptr<Instance> old;  // the instance now serving the slot, if any
+  std::shared_ptr<Instance> old;   // the instance now serving the slot, if any
   std::shared_ptr<PluginLibrary> library;
   nlohmann::json params;           // validated, defaults filled
   std::shared_ptr<Instance> next;  // the instance serving after the reload
@@ -142,8 +142,10 @@ Status Runtime::CheckPersistentTiers(const Config& config, const Generation* old
       !plans.back().library->info().Has(kPersistent)) {
     const SlotConfig& last = *plans.back().slot;
     return Status::InvalidArgument(
-        last.pointer + "/plugin: the last tier must be persistent, because it is where blocks are "
-        "kept; " + plans.back().library->info().name +
+        last.pointer +
+        "/plugin: the last tier must be persistent, because it is where blocks are "
+        "kept; " +
+        plans.back().library->info().name +
         " holds them in memory only. Add a persistent tier below it, e.g. {\"plugin\": "
         "\"leveldb\"}");
   }
@@ -154,11 +156,10 @@ Status Runtime::CheckPersistentTiers(const Config& config, const Generation* old
     const SlotConfig& slot = *plan.slot;
     auto [at, fresh] = by_dir.emplace(slot.dir, &plan);
     if (!fresh) {
-      return Status::InvalidArgument(slot.pointer + "/dir: persistent tiers " +
-                                     at->second->slot->slot + " and " + slot.slot +
-                                     " would share the directory " +
-                                     TierDir(config, slot).string() +
-                                     "; give one of them another \"dir\"");
+      return Status::InvalidArgument(
+          slot.pointer + "/dir: persistent tiers " + at->second->slot->slot + " and " + slot.slot +
+          " would share the directory " + TierDir(config, slot).string() +
+          "; give one of them another \"dir\"");
     }
   }
   if (old == nullptr) return Status::OK();
@@ -223,8 +224,8 @@ Status Runtime::CreateReplacement(SlotPlan& plan, std::vector<std::string>* chan
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
       if (ec) {
-        return Status::IOError(slot.pointer + ": cannot create the tier directory " +
-                               dir.string() + ": " + ec.message());
+        return Status::IOError(slot.pointer + ": cannot create the tier directory " + dir.string() +
+                               ": " + ec.message());
       }
       request.data_dir = dir.string();
     }

@@ -29,7 +29,6 @@ thread_local bool t_retired = false;
 // mistaken for another store's or a newer one.
 std::atomic<uint64_t> g_next_number{1};
 
-
 // A block held in memory, read as a stream.
 class MemoryStream final : public BlockStream {
  public:
@@ -192,8 +191,7 @@ class BlockStore::TierStream final : public BlockStream {
     if (!s.ok()) return s;
     if (read == 0) {
       return Status::Corruption("block " + cid_.ToString() + " in " + label_ + " ended at byte " +
-                                std::to_string(offset_) + " of " +
-                                std::to_string(reader_->size()));
+                                std::to_string(offset_) + " of " + std::to_string(reader_->size()));
     }
     if (verify_) hasher_.Update(std::string_view(buf, read));
     offset_ += read;
@@ -419,9 +417,8 @@ Status BlockStore::Get(const Cid& cid, BlockData* out) {
     *out = std::make_shared<const std::string>(cid.hash().digest());
     return Status::OK();
   }
-  return OnChain([&](const std::shared_ptr<const Chain>& chain) {
-    return GetFrom(*chain, cid, out);
-  });
+  return OnChain(
+      [&](const std::shared_ptr<const Chain>& chain) { return GetFrom(*chain, cid, out); });
 }
 
 Status BlockStore::GetFrom(const Chain& chain, const Cid& cid, BlockData* out) {
@@ -579,8 +576,8 @@ void BlockStore::MaybePromote(const Chain& chain, size_t found_at, std::string_v
   if (sketch_->Increment(key) < static_cast<uint32_t>(chain.settings.promote_after_hits)) return;
   for (size_t j = 0; j < found_at; ++j) {
     if (!chain.Holds(j, data->size())) continue;
-    Status s = CallTier(chain, j,
-                        [&](CacheTier& t) { return t.Put(key, data, PutReason::kPromotion); });
+    Status s =
+        CallTier(chain, j, [&](CacheTier& t) { return t.Put(key, data, PutReason::kPromotion); });
     if (s.ok()) moves_.Add({{"move", "promoted"}}).Increment();
   }
 }
@@ -600,7 +597,8 @@ Status BlockStore::Has(const Cid& cid, uint64_t* size) {
       break;
   }
   return OnChain([&](const std::shared_ptr<const Chain>& chain) {
-    if (ProbablyAbsent(key)) return Status::NotFound("block " + cid.ToString() + " is not in the store");
+    if (ProbablyAbsent(key))
+      return Status::NotFound("block " + cid.ToString() + " is not in the store");
     const uint64_t ticket = key_cache_->Ticket(key);
     for (size_t i = 0; i < chain->tiers.size(); ++i) {
       Status s = CallTier(*chain, i, [&](CacheTier& t) { return t.Contains(key, size); });
@@ -696,9 +694,10 @@ void BlockStore::Populate(const Chain& chain, size_t home,
   if (!chain.settings.populate_on_write) return;
   for (size_t j = 0; j < home; ++j) {
     if (chain.tiers[j].persistent) continue;
-    for (const auto& [key, data] : entries) {
-      if (!chain.Holds(j, data->size())) continue;
-      CallTier(chain, j, [&](CacheTier& t) { return t.Put(key, data, PutReason::kWrite); });
+    for (const auto& entry : entries) {
+      if (!chain.Holds(j, entry.second->size())) continue;
+      CallTier(chain, j,
+               [&](CacheTier& t) { return t.Put(entry.first, entry.second, PutReason::kWrite); });
     }
   }
 }
@@ -707,10 +706,9 @@ namespace {
 
 Status CheckBlock(const Cid& cid, const std::string& data, uint64_t max_bytes) {
   if (data.size() > max_bytes) {
-    return Status::InvalidArgument("block " + cid.ToString() + " has " +
-                                   std::to_string(data.size()) +
-                                   " bytes, more than store.max_block_bytes (" +
-                                   std::to_string(max_bytes) + ")");
+    return Status::InvalidArgument(
+        "block " + cid.ToString() + " has " + std::to_string(data.size()) +
+        " bytes, more than store.max_block_bytes (" + std::to_string(max_bytes) + ")");
   }
   if (Status s = cid.Verify(data); !s.ok()) {
     return Status::InvalidArgument("block bytes do not match CID " + cid.ToString() + ": " +
@@ -812,7 +810,8 @@ Status BlockStore::PutStream(const Cid& cid, uint64_t size, const ChunkSource& s
   }
   if (total != size) {
     return Status::InvalidArgument("block " + cid.ToString() + " ended after " +
-                                   std::to_string(total) + " of " + std::to_string(size) + " bytes");
+                                   std::to_string(total) + " of " + std::to_string(size) +
+                                   " bytes");
   }
   unsigned char digest[format::kSha256Bytes];
   hasher.Final(digest);
@@ -886,7 +885,8 @@ Status BlockStore::Scrub(std::vector<CorruptBlock>* corrupt, uint64_t* checked) 
       }
       const Cid cid = Cid::V1(format::kRaw, mh);
       std::unique_ptr<BlockReader> reader;
-      Status problem = CallTier(*chain, i, [&](CacheTier& t) { return t.OpenReader(key, &reader); });
+      Status problem =
+          CallTier(*chain, i, [&](CacheTier& t) { return t.OpenReader(key, &reader); });
       if (problem.IsNotSupported()) {
         BlockData data;
         problem = CallTier(*chain, i, [&](CacheTier& t) { return t.Get(key, &data); });
@@ -940,9 +940,8 @@ void BlockStore::Demote(size_t from_tier, const std::string& key, const BlockDat
       uint64_t size = 0;
       Status has = CallTier(*chain, j, [&](CacheTier& t) { return t.Contains(key, &size); });
       if (has.ok()) return has;
-      Status s = CallTier(*chain, j, [&](CacheTier& t) {
-        return t.Put(key, data, PutReason::kDemotion);
-      });
+      Status s =
+          CallTier(*chain, j, [&](CacheTier& t) { return t.Put(key, data, PutReason::kDemotion); });
       if (s.ok()) moves_.Add({{"move", "demoted"}}).Increment();
       return s;
     }
@@ -993,7 +992,7 @@ void BlockStore::BuildBloom() {
   building_.reset();
   if (!s.ok()) {
     obs::Logger("store")->warn("no bloom filter: scanning the persistent tiers failed: {}",
-                          s.ToString());
+                               s.ToString());
     return;
   }
   bloom_ = filter;
@@ -1058,11 +1057,13 @@ std::vector<TierSummary> BlockStore::Tiers() {
 
 void BlockStore::PublishGauges() {
   for (const TierSummary& tier : Tiers()) {
-    const std::pair<const char*, uint64_t> stats[] = {
-        {"entries", tier.stats.entries},   {"bytes", tier.stats.bytes},
-        {"capacity_bytes", tier.stats.capacity_bytes}, {"hits", tier.stats.hits},
-        {"misses", tier.stats.misses},     {"evictions", tier.stats.evictions},
-        {"rejected", tier.stats.rejected}};
+    const std::pair<const char*, uint64_t> stats[] = {{"entries", tier.stats.entries},
+                                                      {"bytes", tier.stats.bytes},
+                                                      {"capacity_bytes", tier.stats.capacity_bytes},
+                                                      {"hits", tier.stats.hits},
+                                                      {"misses", tier.stats.misses},
+                                                      {"evictions", tier.stats.evictions},
+                                                      {"rejected", tier.stats.rejected}};
     for (const auto& [name, value] : stats) {
       tier_gauges_.Add({{"slot", tier.slot}, {"plugin", tier.plugin}, {"stat", name}})
           .Set(static_cast<double>(value));
@@ -1077,7 +1078,8 @@ void BlockStore::PublishGauges() {
   refusal_counter_.Increment(static_cast<double>(refusals - refusals_published_));
   refusals_published_ = refusals;
   const uint64_t dropped = demotions_->TakeDropped();
-  if (dropped > 0) moves_.Add({{"move", "demotion_dropped"}}).Increment(static_cast<double>(dropped));
+  if (dropped > 0)
+    moves_.Add({{"move", "demotion_dropped"}}).Increment(static_cast<double>(dropped));
 }
 
 void BlockStore::Maintain() {

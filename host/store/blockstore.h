@@ -156,8 +156,7 @@ class BlockStore final : private ShrinkableMemory {
   Status GetFrom(const Chain& chain, const format::Cid& cid, BlockData* out);
   Status GetGroup(const Chain& chain, const std::vector<format::Cid>& cids, size_t begin,
                   size_t end, std::vector<BlockData>* blocks, std::vector<Status>* results);
-  Status CheckRead(const Chain& chain, size_t tier, const format::Cid& cid,
-                   const BlockData& data);
+  Status CheckRead(const Chain& chain, size_t tier, const format::Cid& cid, const BlockData& data);
   void MaybePromote(const Chain& chain, size_t found_at, std::string_view key,
                     const BlockData& data);
   size_t HomeTier(const Chain& chain, uint64_t size) const;

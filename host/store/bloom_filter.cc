@@ -55,7 +55,8 @@ bool BloomFilter::MayContain(std::string_view key) const {
   const uint64_t delta = (h >> 17) | (h << 47);
   for (int i = 0; i < probes_; ++i, h += delta) {
     const unsigned bit = static_cast<unsigned>(h & 511);
-    if ((block.words[bit >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (bit & 63))) == 0) {
+    if ((block.words[bit >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (bit & 63))) ==
+        0) {
       return false;
     }
   }

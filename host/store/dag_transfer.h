@@ -45,8 +45,8 @@ struct ImportSummary {
 // Imports one CAR (v1 or v2). With options.pin, a root whose DAG is incomplete is not pinned
 // and the result is NotFound naming the root and the first missing block (after everything
 // present was imported).
-Status ImportCar(BlockStore& store, PinStore* pins, std::istream& car,
-                 const ImportOptions& options, ImportSummary* summary);
+Status ImportCar(BlockStore& store, PinStore* pins, std::istream& car, const ImportOptions& options,
+                 ImportSummary* summary);
 
 struct ExportSummary {
   uint64_t blocks = 0;

@@ -72,7 +72,8 @@ KeyCache::KeyCache(uint64_t capacity) {
   if (capacity == 0) return;
   shard_count_ = kShards;
   shards_ = std::make_unique<Shard[]>(kShards);
-  for (uint64_t i = 0; i < kShards; ++i) shards_[i].capacity = std::max<uint64_t>(1, capacity / kShards);
+  for (uint64_t i = 0; i < kShards; ++i)
+    shards_[i].capacity = std::max<uint64_t>(1, capacity / kShards);
 }
 
 KeyCache::~KeyCache() = default;

@@ -112,7 +112,8 @@ Status MemoryGovernor::Reserve(uint64_t bytes, std::string_view what, Reservatio
     reserved_.fetch_sub(bytes, std::memory_order_relaxed);
     refusals_.fetch_add(1, std::memory_order_relaxed);
     return Status::Busy(std::string(what) + " needs " + Mib(bytes) + " but the memory budget (" +
-                        Mib(budget) + ") has " + Mib(budget > cached + before ? budget - cached - before : 0) +
+                        Mib(budget) + ") has " +
+                        Mib(budget > cached + before ? budget - cached - before : 0) +
                         " left after shrinking the caches; retry later, or raise "
                         "store.memory_budget_bytes");
   }

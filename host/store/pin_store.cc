@@ -67,8 +67,9 @@ Status PinStore::List(std::vector<Pin>* out) {
     Pin pin;
     if (key.size() < 2 || (key[0] != 'r' && key[0] != 'd') ||
         !format::Cid::FromBytes(std::string_view(key.data() + 1, key.size() - 1), &pin.cid).ok()) {
-      return Status::Corruption("the pin store holds a key that is not a pin; it was not "
-                                "written by boxcar");
+      return Status::Corruption(
+          "the pin store holds a key that is not a pin; it was not "
+          "written by boxcar");
     }
     pin.kind = key[0] == 'r' ? PinKind::kRecursive : PinKind::kDirect;
     out->push_back(std::move(pin));

@@ -22,7 +22,9 @@ json BaseConfig(const TempDir& dir) {
             {"batcher", {{"plugin", "fixed"}}},
             {"conn_manager", {{"plugin", "watermark"}}},
             {"tuner", {{"plugin", "static"}}}}},
-          {"store", {{"path", (dir / "data").string()}, {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}},
+          {"store",
+           {{"path", (dir / "data").string()},
+            {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}},
           {"control", {{"interval_ms", 100}}},
           {"reload", {{"debounce_ms", 50}}}};
 }
@@ -61,7 +63,7 @@ TEST_CASE("the node serves admin endpoints, reloads on every trigger and drains 
 
   json plugins = Get(admin, "/admin/plugins");
   CHECK(plugins["generation"] == 1);
-  REQUIRE(plugins["slots"].size() == 5);
+  REQUIRE(plugins["slots"].size() == 6);
   const json& first = plugins["slots"][0];
   for (const char* key : {"slot", "kind", "plugin", "version", "file", "loaded_at"}) {
     CHECK_MESSAGE(first.contains(key), key);

@@ -63,9 +63,8 @@ CommandResult Boxcar(const fs::path& config, std::vector<std::string> args,
 // `boxcar export` with stdout to `out`.
 CommandResult Export(const fs::path& config, const std::string& cid, const std::string& scope,
                      const fs::path& out) {
-  const std::string cmd = "'" + BoxcarBinary().string() + "' export --config '" +
-                          config.string() + "' --scope " + scope + " " + cid + " > '" +
-                          out.string() + "'";
+  const std::string cmd = "'" + BoxcarBinary().string() + "' export --config '" + config.string() +
+                          "' --scope " + scope + " " + cid + " > '" + out.string() + "'";
   return RunCommand({"/bin/bash", "-c", cmd});
 }
 
@@ -163,8 +162,7 @@ Cid WriteBigCar(const fs::path& file, int small, int large) {
   std::vector<std::pair<Cid, uint64_t>> links;
   for (const auto& [cid, data] : leaves) links.emplace_back(cid, data.size());
   const std::string root_bytes = FileRoot(links);
-  const Cid root =
-      Cid::V1(format::kDagPb, format::Multihash::Sum(format::kSha2_256, root_bytes));
+  const Cid root = Cid::V1(format::kDagPb, format::Multihash::Sum(format::kSha2_256, root_bytes));
   std::ofstream out(file, std::ios::binary);
   format::CarWriter writer(out);
   REQUIRE(writer.WriteHeader({root}).ok());
@@ -190,10 +188,12 @@ pid_t Spawn(const std::vector<std::string>& args) {
 TEST_CASE("fixtures import with --pin, export with each scope, and verify") {
   TempDir dir;
   const fs::path config = WriteConfig(dir);
-  const char* const fixtures[] = {"gateway-raw-block.car", "subdir-with-mixed-block-files.car",
+  const char* const fixtures[] = {"gateway-raw-block.car",
+                                  "subdir-with-mixed-block-files.car",
                                   "single-layer-hamt-with-multi-block-files.car",
                                   "dir-with-duplicate-files.car",
-                                  "dir-with-dag-cbor-with-links.car", "dag-pb.car",
+                                  "dir-with-dag-cbor-with-links.car",
+                                  "dag-pb.car",
                                   "subdir-with-two-single-block-files.car"};
   std::vector<std::string> args{"import", "--pin"};
   for (const char* f : fixtures) args.push_back((kFixtures / f).string());
@@ -251,7 +251,8 @@ TEST_CASE("a byte flipped on disk in either persistent tier is found by verify a
   for (const char* tier : {"leveldb", "flatfs"}) {
     CAPTURE(tier);
     TempDir dir;
-    const fs::path config = WriteConfig(dir, json::array({{{"plugin", "lru"}}, {{"plugin", tier}}}));
+    const fs::path config =
+        WriteConfig(dir, json::array({{{"plugin", "lru"}}, {{"plugin", tier}}}));
     const fs::path car = kFixtures / "subdir-with-mixed-block-files.car";
     REQUIRE(Boxcar(config, {"import", car.string()}).exit_code == 0);
     // Opening the store again moves leveldb's log into a table, as a restart would.
@@ -305,8 +306,8 @@ TEST_CASE("kill -9 during a large import leaves a consistent store that a re-imp
   const Cid root = WriteBigCar(car, 240, 4);  // 60 MiB in leveldb, 12 MiB streamed to flatfs
   for (int delay_ms : {150, 400, 900}) {
     CAPTURE(delay_ms);
-    const pid_t pid = Spawn({BoxcarBinary().string(), "import", "--config", config.string(),
-                             "--pin", car.string()});
+    const pid_t pid = Spawn(
+        {BoxcarBinary().string(), "import", "--config", config.string(), "--pin", car.string()});
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     kill(pid, SIGKILL);
     int status = 0;

@@ -15,8 +15,9 @@ namespace {
 using nlohmann::json;
 
 json LruOverLevelDb(json store_extra = json::object()) {
-  json store = {{"tiers", json::array({{{"plugin", "lru"}, {"params", {{"capacity_bytes", 64 << 20}}}},
-                                       {{"plugin", "leveldb"}}})}};
+  json store = {
+      {"tiers", json::array({{{"plugin", "lru"}, {"params", {{"capacity_bytes", 64 << 20}}}},
+                             {{"plugin", "leveldb"}}})}};
   store.update(store_extra);
   return store;
 }
@@ -80,12 +81,13 @@ TEST_CASE("a hit below the top tier is promoted only once it is read again") {
 }
 
 TEST_CASE("an entry evicted from a memory tier moves down to the next tier that lacks it") {
-  json store = {{"populate_on_write", false},
-                {"promote_after_hits", 1},
-                {"tiers", json::array({{{"plugin", "lru"},
-                                        {"params", {{"capacity_bytes", 64 << 10}, {"shards", 1}}}},
-                                       {{"plugin", "lru"}, {"params", {{"capacity_bytes", 16 << 20}}}},
-                                       {{"plugin", "leveldb"}}})}};
+  json store = {
+      {"populate_on_write", false},
+      {"promote_after_hits", 1},
+      {"tiers",
+       json::array({{{"plugin", "lru"}, {"params", {{"capacity_bytes", 64 << 10}, {"shards", 1}}}},
+                    {{"plugin", "lru"}, {"params", {{"capacity_bytes", 16 << 20}}}},
+                    {{"plugin", "leveldb"}}})}};
   StoreFixture f(store);
   const TestBlock b = MakeBlock(4096, 5);
   REQUIRE(f.store().Put(b.cid, b.data).ok());
@@ -151,12 +153,13 @@ TEST_CASE("large blocks stream in and out in chunks, past the memory tiers") {
   // A stream whose bytes do not hash to the CID stores nothing.
   const TestBlock other = MakeBlock(3 << 20, 9);
   offset = 0;
-  const Status bad = f.store().PutStream(other.cid, big.data->size(), [&](char* b, size_t n, size_t* g) {
-    *g = std::min(n, big.data->size() - offset);
-    std::copy_n(big.data->data() + offset, *g, b);
-    offset += *g;
-    return Status::OK();
-  });
+  const Status bad =
+      f.store().PutStream(other.cid, big.data->size(), [&](char* b, size_t n, size_t* g) {
+        *g = std::min(n, big.data->size() - offset);
+        std::copy_n(big.data->data() + offset, *g, b);
+        offset += *g;
+        return Status::OK();
+      });
   CHECK(bad.code() == Status::Code::kInvalidArgument);
   uint64_t size = 0;
   CHECK(f.store().Has(other.cid, &size).IsNotFound());
@@ -177,8 +180,9 @@ TEST_CASE("bytes damaged in a persistent tier are reported as corruption, never 
   CHECK(s.message().find(b.cid.ToString()) != std::string::npos);
   CHECK(got == nullptr);
   CHECK(f.store().corruption_count() == 1);
-  CHECK(f.MetricsText().find("boxcar_store_corruption_total{tier=\"store.tiers[1] (leveldb)\"} 1") !=
-        std::string::npos);
+  CHECK(
+      f.MetricsText().find("boxcar_store_corruption_total{tier=\"store.tiers[1] (leveldb)\"} 1") !=
+      std::string::npos);
 
   std::vector<store::CorruptBlock> corrupt;
   uint64_t checked = 0;
@@ -244,7 +248,8 @@ TEST_CASE("memory tiers swap while readers run; the persistent tier cannot be sw
   reader.join();
   CHECK(errors == 0);
 
-  json other = {{"tiers", json::array({{{"plugin", "lru"}}, {{"plugin", "flatfs"}, {"dir", "leveldb"}}})}};
+  json other = {
+      {"tiers", json::array({{{"plugin", "lru"}}, {{"plugin", "flatfs"}, {"dir", "leveldb"}}})}};
   const Status refused = f.Apply(other);
   CHECK(refused.message().find("cannot become flatfs while the node runs") != std::string::npos);
   json dropped = {{"tiers", json::array({{{"plugin", "lru"}}, {{"plugin", "flatfs"}}})}};
@@ -255,7 +260,8 @@ TEST_CASE("memory tiers swap while readers run; the persistent tier cannot be sw
 
   // Rebuilt in place at the same path: new params, same data.
   json rebuilt = LruOverLevelDb();
-  rebuilt["tiers"][1]["params"] = {{"block_cache_bytes", 16 << 20}, {"write_buffer_bytes", 8 << 20}};
+  rebuilt["tiers"][1]["params"] = {{"block_cache_bytes", 16 << 20},
+                                   {"write_buffer_bytes", 8 << 20}};
   REQUIRE(f.Apply(rebuilt).ok());
   BlockData got;
   for (const TestBlock& b : blocks) REQUIRE(f.store().Get(b.cid, &got).ok());

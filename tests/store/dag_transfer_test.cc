@@ -19,15 +19,15 @@ using nlohmann::json;
 const std::filesystem::path kFixtures =
     std::filesystem::path(BOXCAR_SOURCE_DIR) / "tests/fixtures/trustless-gateway";
 
-const char* const kCompleteFixtures[] = {
-    "gateway-raw-block.car",          "subdir-with-two-single-block-files.car",
-    "subdir-with-mixed-block-files.car", "single-layer-hamt-with-multi-block-files.car",
-    "dir-with-duplicate-files.car",   "dir-with-dag-cbor-with-links.car",
-    "dag-pb.car"};
+const char* const kCompleteFixtures[] = {"gateway-raw-block.car",
+                                         "subdir-with-two-single-block-files.car",
+                                         "subdir-with-mixed-block-files.car",
+                                         "single-layer-hamt-with-multi-block-files.car",
+                                         "dir-with-duplicate-files.car",
+                                         "dir-with-dag-cbor-with-links.car",
+                                         "dag-pb.car"};
 
-json Tiers() {
-  return {{"tiers", json::array({{{"plugin", "lru"}}, {{"plugin", "leveldb"}}})}};
-}
+json Tiers() { return {{"tiers", json::array({{{"plugin", "lru"}}, {{"plugin", "leveldb"}}})}}; }
 
 struct Blocks {
   std::vector<Cid> roots;
@@ -128,8 +128,9 @@ TEST_CASE("every complete fixture imports, pins its root and exports its DAG in 
   }
 }
 
-TEST_CASE("the fixture with a missing block imports what it has, is not pinned, and exports "
-          "with an error naming the missing block") {
+TEST_CASE(
+    "the fixture with a missing block imports what it has, is not pinned, and exports "
+    "with an error naming the missing block") {
   StoreFixture f(Tiers());
   Pins pins(f);
   store::ImportSummary summary;
@@ -167,7 +168,8 @@ TEST_CASE("GC removes what no pin reaches and keeps every pinned DAG whole") {
   REQUIRE(store::MarkPinned(f.store(), *pins, &pinned_keys, &unused).ok());
   const std::set<std::string> pinned(pinned_keys.begin(), pinned_keys.end());
   uint64_t loose_only = 0;
-  for (const auto& [cid, data] : ReadCarFile(kFixtures / "dir-with-dag-cbor-with-links.car").blocks) {
+  for (const auto& [cid, data] :
+       ReadCarFile(kFixtures / "dir-with-dag-cbor-with-links.car").blocks) {
     if (pinned.count(cid.hash().bytes()) == 0) ++loose_only;
   }
   REQUIRE(loose_only > 0);

@@ -21,8 +21,8 @@
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "format/cid.h"
 #include "format/multihash.h"
@@ -62,9 +62,9 @@ std::vector<Block> MakeBlocks(size_t count, size_t size, uint64_t seed) {
       const uint64_t r = random();
       std::memcpy(data->data() + j, &r, 8);
     }
-    blocks.push_back({format::Cid::V1(format::kRaw,
-                                      format::Multihash::Sum(format::kSha2_256, *data)),
-                      std::move(data)});
+    blocks.push_back(
+        {format::Cid::V1(format::kRaw, format::Multihash::Sum(format::kSha2_256, *data)),
+         std::move(data)});
   }
   return blocks;
 }
@@ -90,18 +90,17 @@ std::unique_ptr<leveldb::DB> OpenRaw(const fs::path& dir) {
 class BenchStore {
  public:
   BenchStore(const fs::path& dir, json tiers, const std::string& verify) {
-    json config = {
-        {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
-        {"strategies",
-         {{"prioritizer", {{"plugin", "fifo"}}},
-          {"batcher", {{"plugin", "fixed"}}},
-          {"conn_manager", {{"plugin", "watermark"}}},
-          {"tuner", {{"plugin", "static"}}}}},
-        {"store",
-         {{"path", (dir / "store").string()},
-          {"verify_reads", verify},
-          {"populate_on_write", true},
-          {"tiers", std::move(tiers)}}}};
+    json config = {{"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
+                   {"strategies",
+                    {{"prioritizer", {{"plugin", "fifo"}}},
+                     {"batcher", {{"plugin", "fixed"}}},
+                     {"conn_manager", {{"plugin", "watermark"}}},
+                     {"tuner", {{"plugin", "static"}}}}},
+                   {"store",
+                    {{"path", (dir / "store").string()},
+                     {"verify_reads", verify},
+                     {"populate_on_write", true},
+                     {"tiers", std::move(tiers)}}}};
     fs::create_directories(dir);
     const fs::path file = dir / "boxcar.json";
     std::ofstream(file) << config.dump(2);
@@ -187,10 +186,10 @@ json Ingest(const fs::path& dir, size_t count, size_t size) {
               {"store_blocks_per_s", count / store_s},
               {"store_mb_per_s", mb / store_s},
               {"ratio", raw_s / store_s}};
-  std::printf("ingest %7zu B x %6zu: raw %9.0f blocks/s %7.1f MB/s | store %9.0f blocks/s %7.1f "
-              "MB/s | %.2fx\n",
-              size, count, count / raw_s, mb / raw_s, count / store_s, mb / store_s,
-              raw_s / store_s);
+  std::printf(
+      "ingest %7zu B x %6zu: raw %9.0f blocks/s %7.1f MB/s | store %9.0f blocks/s %7.1f "
+      "MB/s | %.2fx\n",
+      size, count, count / raw_s, mb / raw_s, count / store_s, mb / store_s, raw_s / store_s);
   std::fflush(stdout);
   return row;
 }
@@ -247,10 +246,10 @@ json ColdReads(const fs::path& dir, size_t count, size_t reads) {
 json HotReads(const fs::path& dir, size_t count, size_t reads) {
   const std::vector<Block> blocks = MakeBlocks(count, 1024, 13);
   fs::remove_all(dir / "store-hot");
-  BenchStore bench(dir / "store-hot",
-                   json::array({{{"plugin", "lru"}, {"params", {{"capacity_bytes", 1 << 30}}}},
-                                LevelDbTier()}),
-                   "persistent");
+  BenchStore bench(
+      dir / "store-hot",
+      json::array({{{"plugin", "lru"}, {"params", {{"capacity_bytes", 1 << 30}}}}, LevelDbTier()}),
+      "persistent");
   for (size_t i = 0; i < blocks.size(); i += kGroupBlocks) {
     std::vector<std::pair<format::Cid, BlockData>> group;
     for (size_t j = i; j < std::min(blocks.size(), i + kGroupBlocks); ++j) {
@@ -273,8 +272,8 @@ json HotReads(const fs::path& dir, size_t count, size_t reads) {
     const double s = Seconds(start);
     const double total = static_cast<double>(reads) * threads / s;
     row["lookups_per_s_" + std::to_string(threads) + "_threads"] = total;
-    std::printf("hot reads of 1 KiB, %d thread(s): %.2f M lookups/s (%.2f M per thread)\n",
-                threads, total / 1e6, total / 1e6 / threads);
+    std::printf("hot reads of 1 KiB, %d thread(s): %.2f M lookups/s (%.2f M per thread)\n", threads,
+                total / 1e6, total / 1e6 / threads);
   }
   fs::remove_all(dir / "store-hot");
   return row;
@@ -302,9 +301,9 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   const size_t scale = quick ? 10 : 1;
   json report;
-  report["ingest"] = json::array({Ingest(dir, 100000 / scale, 1024),
-                                  Ingest(dir, 800 / scale, 256 << 10),
-                                  Ingest(dir, 200 / scale, 1 << 20)});
+  report["ingest"] =
+      json::array({Ingest(dir, 100000 / scale, 1024), Ingest(dir, 800 / scale, 256 << 10),
+                   Ingest(dir, 200 / scale, 1 << 20)});
   report["cold_reads"] = ColdReads(dir, 200000 / scale, 200000 / scale);
   report["hot_reads"] = HotReads(dir, 100000 / scale, 2000000 / scale);
   if (!json_file.empty()) std::ofstream(json_file) << report.dump(2) << "\n";

@@ -239,7 +239,8 @@ class CacheTierGuard final : public detail::GuardedPlugin<Impl> {
     });
     if (!s.ok() || out->size() != keys.size() || status->size() != keys.size()) {
       out->assign(keys.size(), nullptr);
-      status->assign(keys.size(), s.ok() ? Status::Internal("GetMany answered the wrong count") : s);
+      status->assign(keys.size(),
+                     s.ok() ? Status::Internal("GetMany answered the wrong count") : s);
     }
   }
   Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
