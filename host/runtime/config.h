@@ -24,7 +24,7 @@ struct SlotConfig {
   std::optional<std::string> sha256;  // lower-case hex pin
   // cache_tier only:
   uint64_t max_block_bytes = 0;  // 0: any size
-  std::string dir;               // a persistent tier's directory under store_path (name only)
+  std::string dir = {};          // a persistent tier's directory under store_path (name only)
 };
 
 // store.* besides the tiers.

@@ -99,7 +99,7 @@ struct InstanceRequest {
   std::shared_ptr<HostContext> context;
   TunableRegistry* tunables = nullptr;
   EvictionSink* evictions = nullptr;
-  std::string data_dir;  // persistent cache_tier only: CreateContext::data_dir
+  std::string data_dir = {};  // persistent cache_tier only: CreateContext::data_dir
 };
 
 // A plugin object with the services and params it was created with.

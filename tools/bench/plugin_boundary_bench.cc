@@ -65,8 +65,14 @@ Config MakeConfig(const std::string& prioritizer) {
   Config c;
   c.plugin_path = {BOXCAR_PLUGIN_DIR};
   auto slot = [](std::string name, std::string pointer, PluginKind kind, std::string plugin) {
-    return SlotConfig{std::move(name),   std::move(pointer),       kind,
-                      std::move(plugin), nlohmann::json::object(), std::nullopt};
+    SlotConfig s;
+    s.slot = std::move(name);
+    s.pointer = std::move(pointer);
+    s.kind = kind;
+    s.plugin = std::move(plugin);
+    s.params = nlohmann::json::object();
+    s.dir = s.plugin;
+    return s;
   };
   c.slots = {
       slot("prioritizer", "/strategies/prioritizer", PluginKind::kPrioritizer, prioritizer),
