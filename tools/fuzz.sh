@@ -12,19 +12,8 @@ seconds=${1:-10}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$root/build-fuzz"
 
-# clang and its libFuzzer/sanitizer runtime, on top of the normal build dependencies.
+# The build dependencies include clang and its libFuzzer/sanitizer runtime.
 "$root/tools/install-deps.sh"
-missing=()
-for p in clang libclang-rt-14-dev; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}" >&2
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
 
 # Debug keeps assertions on; -O1 keeps the fuzzers fast enough.
 mkdir -p "$build"

@@ -232,6 +232,9 @@ BlockStore::BlockStore(runtime::Runtime& runtime, prometheus::Registry& registry
                  .Help("Block reads below the top tier by tier and result (hit, miss, "
                        "absent: answered by the key cache or bloom filter without I/O)")
                  .Register(registry)),
+      read_hits_(reads_.Add({{"result", "hit"}})),
+      read_misses_(reads_.Add({{"result", "miss"}})),
+      read_absent_(reads_.Add({{"result", "absent"}})),
       writes_(prometheus::BuildCounter()
                   .Name("boxcar_store_writes_total")
                   .Help("Blocks written by result (stored, rejected, failed)")
@@ -408,7 +411,6 @@ bool BlockStore::ProbablyAbsent(std::string_view key) {
       break;
   }
   if (!bloom_ready_.load(std::memory_order_acquire)) return false;
-  std::lock_guard lock(bloom_mu_);
   return !bloom_->MayContain(key);
 }
 
@@ -430,7 +432,7 @@ Status BlockStore::GetFrom(const Chain& chain, const Cid& cid, BlockData* out) {
     if (tier.persistent && !below_memory) {
       below_memory = true;
       if (ProbablyAbsent(key)) {
-        reads_.Add({{"result", "absent"}}).Increment();
+        read_absent_.Increment();
         return Status::NotFound("block " + cid.ToString() + " is not in the store");
       }
       ticket = key_cache_->Ticket(key);
@@ -444,13 +446,13 @@ Status BlockStore::GetFrom(const Chain& chain, const Cid& cid, BlockData* out) {
     }
     if (Status v = CheckRead(chain, i, cid, data); !v.ok()) return v;
     if (i > 0) {
-      reads_.Add({{"result", "hit"}}).Increment();
+      read_hits_.Increment();
       MaybePromote(chain, i, key, data);
     }
     *out = std::move(data);
     return Status::OK();
   }
-  reads_.Add({{"result", "miss"}}).Increment();
+  read_misses_.Increment();
   key_cache_->RecordAbsent(key, ticket);
   return Status::NotFound("block " + cid.ToString() + " is not in the store");
 }

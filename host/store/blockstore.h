@@ -188,7 +188,9 @@ class BlockStore final : private ShrinkableMemory {
 
   std::unique_ptr<KeyCache> key_cache_;
   std::mutex bloom_mu_;
-  std::shared_ptr<BloomFilter> bloom_;     // null until built; guarded by bloom_mu_
+  // Null until the one build at startup publishes it (bloom_ready_); never replaced after that,
+  // so readers use it without the lock.
+  std::shared_ptr<BloomFilter> bloom_;
   std::shared_ptr<BloomFilter> building_;  // being filled by a scan; guarded by bloom_mu_
   std::atomic<bool> bloom_ready_{false};
   std::unique_ptr<FrequencySketch> sketch_;
@@ -204,6 +206,10 @@ class BlockStore final : private ShrinkableMemory {
 
   std::atomic<uint64_t> corruption_{0};
   prometheus::Family<prometheus::Counter>& reads_;
+  // Series of the read path, looked up once: Family::Add hashes its labels on every call.
+  prometheus::Counter& read_hits_;
+  prometheus::Counter& read_misses_;
+  prometheus::Counter& read_absent_;
   prometheus::Family<prometheus::Counter>& writes_;
   prometheus::Family<prometheus::Counter>& corrupt_;
   prometheus::Family<prometheus::Counter>& moves_;

@@ -6,7 +6,7 @@
 //    LevelDB with the same options and data; with read verification off and on.
 //  - hot reads: random Gets served by the memory tier (lru), per thread.
 //
-// Usage: bench-store [--quick] [--dir DIR] [--json FILE]
+// Usage: bench-store [--quick] [--only ingest|cold|hot] [--dir DIR] [--json FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -275,6 +275,11 @@ json HotReads(const fs::path& dir, size_t count, size_t reads) {
     std::printf("hot reads of 1 KiB, %d thread(s): %.2f M lookups/s (%.2f M per thread)\n", threads,
                 total / 1e6, total / 1e6 / threads);
   }
+  const TierStats memory = bench->Tiers()[0].stats;
+  std::printf("memory tier: %llu entries, %llu hits, %llu misses\n",
+              static_cast<unsigned long long>(memory.entries),
+              static_cast<unsigned long long>(memory.hits),
+              static_cast<unsigned long long>(memory.misses));
   fs::remove_all(dir / "store-hot");
   return row;
 }
@@ -285,27 +290,33 @@ int main(int argc, char** argv) {
   bool quick = false;
   fs::path dir = fs::temp_directory_path() / "boxcar-bench-store";
   std::string json_file;
+  std::string only;  // ingest | cold | hot
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--quick") {
       quick = true;
     } else if (arg == "--dir" && i + 1 < argc) {
       dir = argv[++i];
+    } else if (arg == "--only" && i + 1 < argc) {
+      only = argv[++i];
     } else if (arg == "--json" && i + 1 < argc) {
       json_file = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: bench-store [--quick] [--dir DIR] [--json FILE]\n");
+      std::fprintf(stderr, "usage: bench-store [--quick] [--only ingest|cold|hot] [--dir DIR] [--json FILE]\n");
       return 2;
     }
   }
   spdlog::set_level(spdlog::level::warn);
   const size_t scale = quick ? 10 : 1;
   json report;
-  report["ingest"] =
-      json::array({Ingest(dir, 100000 / scale, 1024), Ingest(dir, 800 / scale, 256 << 10),
-                   Ingest(dir, 200 / scale, 1 << 20)});
-  report["cold_reads"] = ColdReads(dir, 200000 / scale, 200000 / scale);
-  report["hot_reads"] = HotReads(dir, 100000 / scale, 2000000 / scale);
+  auto wanted = [&](const char* part) { return only.empty() || only == part; };
+  if (wanted("ingest")) {
+    report["ingest"] = json::array({Ingest(dir, 100000 / scale, 1024),
+                                    Ingest(dir, 800 / scale, 256 << 10),
+                                    Ingest(dir, 200 / scale, 1 << 20)});
+  }
+  if (wanted("cold")) report["cold_reads"] = ColdReads(dir, 200000 / scale, 200000 / scale);
+  if (wanted("hot")) report["hot_reads"] = HotReads(dir, 100000 / scale, 2000000 / scale);
   if (!json_file.empty()) std::ofstream(json_file) << report.dump(2) << "\n";
   fs::remove_all(dir);
   return 0;
