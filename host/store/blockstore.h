@@ -134,6 +134,8 @@ class BlockStore final : private ShrinkableMemory {
 
   std::vector<TierSummary> Tiers();
   MemoryGovernor& governor() { return governor_; }
+  // True once the startup scan filled the bloom filter (misses then cost no I/O).
+  bool bloom_ready() const { return bloom_ready_.load(std::memory_order_acquire); }
   uint64_t corruption_count() const { return corruption_.load(std::memory_order_relaxed); }
   // Waits until queued demotions were applied (tests and orderly shutdown).
   void FlushDemotions();

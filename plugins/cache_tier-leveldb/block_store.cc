@@ -32,6 +32,15 @@ leveldb::ReadOptions Reading(const leveldb::Snapshot* snapshot) {
   return options;
 }
 
+// Write's look-up before queueing only needs to know whether a block record is there: a damaged
+// one counts as present either way, and a look-up of a present block should not evict the
+// working set from the block cache.
+leveldb::ReadOptions Probing() {
+  leveldb::ReadOptions options;
+  options.fill_cache = false;
+  return options;
+}
+
 // Listings (Scan, the cleanup at open) need keys and record headers, and check the headers
 // themselves. Without LevelDB's block checksums, one damaged table block does not hide the
 // blocks stored next to it from GC and scrubs; reads of it still fail its checksum.
@@ -70,22 +79,21 @@ class BlockStore::GroupBuilder {
  public:
   GroupBuilder(BlockStore& store, StoredCounts counts) : store_(store), counts_(counts) {}
 
-  Status AddPut(const EncodedBlock& block) {
+  // `absent_in_db`: the database is known not to hold the block; only the group is checked.
+  Status AddPut(const EncodedBlock& block, bool absent_in_db) {
     Presence presence;
-    if (Status s = LookUp(block.key, &presence); !s.ok()) return s;
+    if (Status s = LookUp(block.key, !absent_in_db, &presence); !s.ok()) return s;
     if (presence.present) {
       // Present blocks are not rewritten; a streamed write's chunks are not needed then.
       if (block.streamed) DeleteStreamed(block.key, *block.streamed);
       return Status::OK();
     }
-    batch_.Put(BlockKey(block.key), block.record);
-    for (const auto& [chunk_key, chunk_record] : block.chunks) batch_.Put(chunk_key, chunk_record);
+    Put(BlockKey(block.key), block.record);
+    for (const auto& [chunk_key, chunk_record] : block.chunks) Put(chunk_key, chunk_record);
     if (block.streamed) batch_.Delete(IntentKey(block.key, block.streamed->write_id));
-    RecordHeader header;
-    ParseRecordHeader(block.record, true, &header);  // encoded by this store: it parses
-    overlay_[block.key] = Presence{true, header};
+    overlay_[block.key] = Presence{true, block.header};
     ++counts_.entries;
-    counts_.bytes += block.size;
+    counts_.bytes += block.header.size;
     ++puts_;
     written_bytes_ += block.record.size();
     for (const auto& chunk : block.chunks) written_bytes_ += chunk.second.size();
@@ -97,7 +105,7 @@ class BlockStore::GroupBuilder {
 
   Status AddDelete(const std::string& key) {
     Presence presence;
-    if (Status s = LookUp(key, &presence); !s.ok()) return s;
+    if (Status s = LookUp(key, true, &presence); !s.ok()) return s;
     if (!presence.present) return Status::OK();
     batch_.Delete(BlockKey(key));
     if (presence.header && presence.header->format == RecordFormat::kChunked) {
@@ -134,11 +142,13 @@ class BlockStore::GroupBuilder {
     std::optional<RecordHeader> header;  // unset when absent or when the record does not decode
   };
 
-  Status LookUp(const std::string& key, Presence* out) {
+  // What the group did to `key`, else what the database holds (when `check_db`).
+  Status LookUp(const std::string& key, bool check_db, Presence* out) {
     if (auto it = overlay_.find(key); it != overlay_.end()) {
       *out = it->second;
       return Status::OK();
     }
+    if (!check_db) return Status::OK();
     std::string record;
     const leveldb::Status s = store_.db_->Get(Reading(nullptr), BlockKey(key), &record);
     if (s.IsNotFound()) return Status::OK();
@@ -155,6 +165,11 @@ class BlockStore::GroupBuilder {
     return Status::OK();
   }
 
+  void Put(const std::string& key, const EncodedRecord& record) {
+    const std::string_view value = record.Join(&scratch_);
+    batch_.Put(key, leveldb::Slice(value.data(), value.size()));
+  }
+
   void DeleteStreamed(const std::string& key, const StreamedChunks& streamed) {
     for (uint32_t i = 0; i < streamed.count; ++i) {
       batch_.Delete(ChunkKey(key, streamed.write_id, i));
@@ -165,6 +180,7 @@ class BlockStore::GroupBuilder {
 
   BlockStore& store_;
   leveldb::WriteBatch batch_;
+  std::string scratch_;  // a raw record, joined for batch_.Put; reused across the group
   std::unordered_map<std::string, Presence> overlay_;
   StoredCounts counts_;
   bool batch_empty_ = true;
@@ -381,12 +397,37 @@ Status BlockStore::Get(std::string_view key, std::string* out) {
   if (header.format != RecordFormat::kChunked) return Decode(key, &record, header, out);
   // Record and chunks from one snapshot, so a concurrent Delete cannot pull chunks away.
   const SnapshotGuard snapshot(db_.get());
-  if (Status s = ReadRecord(key, snapshot.get(), &record, &header); !s.ok()) return s;
+  return ReadAt(key, snapshot.get(), &record, out);
+}
+
+void BlockStore::GetMany(std::span<const std::string_view> keys, std::vector<std::string>* out,
+                         std::vector<Status>* status) {
+  out->assign(keys.size(), std::string());
+  status->assign(keys.size(), Status::OK());
+  std::shared_lock lock(reopen_lock_);
+  if (Status s = CheckOpen(); !s.ok()) {
+    status->assign(keys.size(), s);
+    return;
+  }
+  // Key order walks the tables forwards, so neighbouring keys share the table blocks read.
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  const SnapshotGuard snapshot(db_.get());
+  std::string record;
+  for (size_t i : order) (*status)[i] = ReadAt(keys[i], snapshot.get(), &record, &(*out)[i]);
+}
+
+Status BlockStore::ReadAt(std::string_view key, const leveldb::Snapshot* snapshot,
+                          std::string* record, std::string* out) {
+  RecordHeader header;
+  if (Status s = ReadRecord(key, snapshot, record, &header); !s.ok()) return s;
+  if (header.format != RecordFormat::kChunked) return Decode(key, record, header, out);
   std::string block;
   block.reserve(header.size);
   std::string chunk;
   for (uint32_t i = 0; i < header.chunks.count; ++i) {
-    Status s = ReadChunk(key, header.chunks, header.size, i, snapshot.get(), &chunk);
+    Status s = ReadChunk(key, header.chunks, header.size, i, snapshot, &chunk);
     if (!s.ok()) return s;
     block.append(chunk);
   }
@@ -412,9 +453,10 @@ WritePolicy BlockStore::Policy() const {
 BlockStore::EncodedBlock BlockStore::Encode(const NewBlock& block, const WritePolicy& policy) {
   EncodedBlock encoded;
   encoded.key = std::string(block.key);
-  encoded.size = block.data.size();
+  encoded.header.size = block.data.size();
   if (block.data.size() <= policy.large_block_bytes) {
     encoded.record = codec_.Encode(block.data, policy.compression, &encoded.saved);
+    encoded.header.format = encoded.record.format;
     return encoded;
   }
   const ChunkLayout layout{NewWriteId(), ChunkCount(block.data.size(), policy.chunk_bytes),
@@ -426,20 +468,27 @@ BlockStore::EncodedBlock BlockStore::Encode(const NewBlock& block, const WritePo
                                 codec_.Encode(piece, policy.compression, &saved));
     encoded.saved += saved;
   }
-  encoded.record = EncodeChunkedRecord(block.data.size(), layout);
+  encoded.header.format = RecordFormat::kChunked;
+  encoded.header.chunks = layout;
+  encoded.record =
+      EncodedRecord{RecordFormat::kChunked, EncodeChunkedRecord(block.data.size(), layout), {}};
   return encoded;
 }
 
 Status BlockStore::Write(std::span<const NewBlock> blocks, bool durable) {
   std::vector<const NewBlock*> absent;
+  uint64_t generation = 0;
   {
-    // Cheap early exit for present blocks (the bloom filter answers most absent ones); the
-    // leader checks again, authoritatively.
+    // Present blocks are dropped here (the bloom filter answers most absent ones). The leader
+    // trusts this look-up when no group was written since; otherwise it checks again.
     std::shared_lock lock(reopen_lock_);
     if (Status s = CheckOpen(); !s.ok()) return s;
+    // Loaded before the look-ups: a group written after it, which they may have missed, moves
+    // the generation on.
+    generation = generation_.load(std::memory_order_acquire);
     std::string record;
     for (const NewBlock& block : blocks) {
-      const leveldb::Status s = db_->Get(Reading(nullptr), BlockKey(block.key), &record);
+      const leveldb::Status s = db_->Get(Probing(), BlockKey(block.key), &record);
       if (s.IsNotFound()) {
         absent.push_back(&block);
       } else if (!s.ok() && !s.IsCorruption()) {
@@ -450,11 +499,13 @@ Status BlockStore::Write(std::span<const NewBlock> blocks, bool durable) {
   const WritePolicy policy = Policy();
   WriteOp op;
   op.sync = durable && policy.sync;
+  op.absent_at = generation;
   // Present blocks may have come from unsynced writes (promotions, demotions); a durable put of
   // them waits for a sync of what is pending.
   if (absent.empty() && !(op.sync && unsynced_.load(std::memory_order_acquire))) {
     return Status::OK();
   }
+  op.puts.reserve(absent.size());
   for (const NewBlock* block : absent) {
     op.puts.push_back(Encode(*block, policy));
     op.bytes += block->data.size();
@@ -479,6 +530,8 @@ Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
   std::shared_lock lock(reopen_lock_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   GroupBuilder builder(*this, Counts());
+  // Only leaders write block records, one group at a time: the generation is stable here.
+  const uint64_t generation = generation_.load(std::memory_order_relaxed);
   bool sync = false;
   size_t entries = 0;
   for (QueuedWrite* queued : group) {
@@ -488,8 +541,9 @@ Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
     if (op->delete_key) {
       if (Status s = builder.AddDelete(*op->delete_key); !s.ok()) return s;
     }
+    const bool absent_in_db = op->absent_at == generation;
     for (const EncodedBlock& block : op->puts) {
-      if (Status s = builder.AddPut(block); !s.ok()) return s;
+      if (Status s = builder.AddPut(block, absent_in_db); !s.ok()) return s;
     }
   }
   leveldb::WriteBatch* batch = builder.Finish();
@@ -501,6 +555,8 @@ Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
   leveldb::WriteOptions options;
   options.sync = sync;
   const leveldb::Status s = db_->Write(options, batch);
+  // Even a failed Write may have stored part of the batch's log record.
+  generation_.store(generation + 1, std::memory_order_release);
   if (!s.ok())
     return Status::IOError("writing to the LevelDB database in " + dir_ + ": " + s.ToString());
   if (sync || builder.puts() > 0) unsynced_.store(!sync, std::memory_order_release);

@@ -3,11 +3,13 @@
 //
 // Writes. Every write goes through a WriteQueue (group commit): concurrent writers queue, and the
 // leader merges their operations into one leveldb::WriteBatch written with one Write, synced
-// when any member needs durability and the policy says so. The leader checks each block's
-// existence against the database and the group written so far, so a present block is never
-// rewritten and the entry and byte counts, stored in the same batch, stay exact. A durable write
-// of present blocks still syncs when an unsynced group was written since the last sync, since
-// the blocks may be among its writes.
+// when any member needs durability and the policy says so. Write looks each block up before it
+// queues, and the leader checks the blocks against the group written so far and, unless no group
+// was written since that look-up (the generation count tells), against the database again; so a
+// present block is never rewritten and the entry and byte counts, stored in the same batch, stay
+// exact. A raw record's payload is copied straight from the caller's buffer into the batch. A
+// durable write of present blocks still syncs when an unsynced group was written since the last
+// sync, since the blocks may be among its writes.
 //
 // Reads. Get, Contains and readers decode and check records; anything that does not decode is
 // Corruption naming the key in hex, never wrong bytes. LevelDB checksums are verified on reads.
@@ -115,6 +117,10 @@ class BlockStore {
 
   // NotFound, Corruption, or the block's bytes.
   boxcar::Status Get(std::string_view key, std::string* out);
+  // Get of every key, answered by position in `out` and `status`; the blocks are read in key
+  // order from one snapshot of the database.
+  void GetMany(std::span<const std::string_view> keys, std::vector<std::string>* out,
+               std::vector<boxcar::Status>* status);
   // NotFound, Corruption, or the block's logical size.
   boxcar::Status Contains(std::string_view key, uint64_t* size);
   // Stores the blocks that are not present yet, in one atomic group; synced when `durable` and
@@ -148,9 +154,9 @@ class BlockStore {
   // One block as the leader writes it.
   struct EncodedBlock {
     std::string key;
-    uint64_t size = 0;
-    std::string record;
-    std::vector<std::pair<std::string, std::string>> chunks;  // written with the record
+    RecordHeader header;  // format, size and chunk layout of `record`
+    EncodedRecord record;
+    std::vector<std::pair<std::string, EncodedRecord>> chunks;  // written with the record
     std::optional<StreamedChunks> streamed;
     uint64_t saved = 0;  // bytes compression saved
   };
@@ -158,6 +164,8 @@ class BlockStore {
     std::vector<EncodedBlock> puts;
     std::optional<std::string> delete_key;
     bool sync = false;
+    // The generation at which Write found every block of `puts` absent from the database.
+    std::optional<uint64_t> absent_at;
   };
   class GroupBuilder;
 
@@ -178,6 +186,9 @@ class BlockStore {
                             std::string* record, RecordHeader* header);
   boxcar::Status ReadChunk(std::string_view key, const ChunkLayout& layout, uint64_t block_size,
                            uint32_t index, const leveldb::Snapshot* snapshot, std::string* out);
+  // The block `key` as of `snapshot`, its chunks included; `record` is scratch space.
+  boxcar::Status ReadAt(std::string_view key, const leveldb::Snapshot* snapshot,
+                        std::string* record, std::string* out);
   boxcar::Status Decode(std::string_view key, std::string* record, const RecordHeader& header,
                         std::string* out);
   boxcar::Status WriteUnordered(leveldb::WriteBatch* batch, bool sync);
@@ -203,6 +214,9 @@ class BlockStore {
   std::atomic<uint64_t> next_write_id_;
   std::atomic<uint64_t> entries_{0};  // written by group leaders only
   std::atomic<uint64_t> bytes_{0};
+  // LevelDB writes made by group leaders, counted after each; a look-up made at generation g
+  // still holds while the generation is g.
+  std::atomic<uint64_t> generation_{0};
   // Whether blocks were written unsynced since the last sync; written by group leaders only. (Open
   // leaves everything durable: LevelDB's recovery writes the log it replays to a synced table.)
   std::atomic<bool> unsynced_{false};

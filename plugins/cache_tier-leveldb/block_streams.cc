@@ -105,11 +105,14 @@ Status StreamWriter::Append(std::string_view piece) {
 
 Status StreamWriter::WriteFullChunk() {
   uint64_t saved = 0;
-  const std::string record = store_->codec_.Encode(buffer_, policy_.compression, &saved);
+  const EncodedRecord record = store_->codec_.Encode(buffer_, policy_.compression, &saved);
   leveldb::WriteBatch batch;
   const bool first = chunks_written_ == 0;
   if (first) batch.Put(IntentKey(key_, layout_.write_id), leveldb::Slice());
-  batch.Put(ChunkKey(key_, layout_.write_id, chunks_written_), record);
+  std::string joined;
+  const std::string_view value = record.Join(&joined);
+  batch.Put(ChunkKey(key_, layout_.write_id, chunks_written_),
+            leveldb::Slice(value.data(), value.size()));
   // The intent must be durable before any chunk can be: it is what finds them after a crash.
   if (Status s = store_->WriteUnordered(&batch, first && durable_ && policy_.sync); !s.ok()) {
     return s;
@@ -144,8 +147,10 @@ Status StreamWriter::Commit() {
 Status StreamWriter::CommitChunked() {
   BlockStore::EncodedBlock block;
   block.key = key_;
-  block.size = size_;
-  block.record = EncodeChunkedRecord(size_, layout_);
+  block.header.format = RecordFormat::kChunked;
+  block.header.size = size_;
+  block.header.chunks = layout_;
+  block.record = EncodedRecord{RecordFormat::kChunked, EncodeChunkedRecord(size_, layout_), {}};
   block.chunks.emplace_back(ChunkKey(key_, layout_.write_id, layout_.count - 1),
                             store_->codec_.Encode(buffer_, policy_.compression, &block.saved));
   if (chunks_written_ > 0) {

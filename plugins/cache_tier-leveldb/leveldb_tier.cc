@@ -156,6 +156,30 @@ class LevelDbTier : public boxcar::CacheTier {
     return s;
   }
 
+  void GetMany(const std::vector<std::string_view>& keys, std::vector<BlockData>* out,
+               std::vector<Status>* status) override {
+    out->assign(keys.size(), nullptr);
+    status->assign(keys.size(), Status::OK());
+    std::vector<std::string_view> valid;
+    std::vector<size_t> positions;  // of `valid` in `keys`
+    for (size_t i = 0; i < keys.size(); ++i) {
+      (*status)[i] = CheckKey(keys[i]);
+      if ((*status)[i].ok()) {
+        valid.push_back(keys[i]);
+        positions.push_back(i);
+      }
+    }
+    std::vector<std::string> blocks;
+    std::vector<Status> found;
+    store_->GetMany(valid, &blocks, &found);
+    for (size_t j = 0; j < valid.size(); ++j) {
+      const size_t i = positions[j];
+      CountLookup(found[j]);
+      if (found[j].ok()) (*out)[i] = std::make_shared<const std::string>(std::move(blocks[j]));
+      (*status)[i] = std::move(found[j]);
+    }
+  }
+
   Status Contains(std::string_view key, uint64_t* size) override {
     if (Status s = CheckKey(key); !s.ok()) return s;
     return store_->Contains(key, size);

@@ -1,18 +1,26 @@
 #include "value_codec.h"
 
+#include <utility>
+
 namespace leveldb_tier {
 namespace {
 
-std::string RawRecord(std::string_view data) {
-  std::string record = EncodeRecordHeader(RecordFormat::kRaw, data.size());
-  record.append(data);
-  return record;
+EncodedRecord RawRecord(std::string_view data) {
+  return EncodedRecord{RecordFormat::kRaw, EncodeRecordHeader(RecordFormat::kRaw, data.size()),
+                       data};
 }
 
 }  // namespace
 
-std::string ValueCodec::Encode(std::string_view data, const CompressionPolicy& policy,
-                               uint64_t* saved) {
+std::string_view EncodedRecord::Join(std::string* scratch) const {
+  if (tail.empty()) return head;
+  scratch->assign(head);
+  scratch->append(tail);
+  return *scratch;
+}
+
+EncodedRecord ValueCodec::Encode(std::string_view data, const CompressionPolicy& policy,
+                                 uint64_t* saved) {
   *saved = 0;
   if (!policy.zstd || data.size() < policy.min_bytes) return RawRecord(data);
   std::string record = EncodeRecordHeader(RecordFormat::kZstd, data.size());
@@ -34,7 +42,7 @@ std::string ValueCodec::Encode(std::string_view data, const CompressionPolicy& p
   }
   record.resize(header_bytes + frame_bytes);
   *saved = data.size() - frame_bytes;
-  return record;
+  return EncodedRecord{RecordFormat::kZstd, std::move(record), {}};
 }
 
 std::string ValueCodec::Decode(std::string_view record, const RecordHeader& header,

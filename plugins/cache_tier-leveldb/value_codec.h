@@ -72,12 +72,25 @@ class ContextPool {
   std::vector<Context*> idle_;  // guarded by mutex_
 };
 
+// An encoded record: `head` followed by `tail`. A raw record's payload stays in the caller's
+// buffer (`tail`), so the bytes of a block are copied once, into the WriteBatch, rather than
+// into a record first; `tail` is valid as long as the data given to Encode.
+struct EncodedRecord {
+  RecordFormat format = RecordFormat::kRaw;
+  std::string head;
+  std::string_view tail;
+
+  size_t size() const { return head.size() + tail.size(); }
+  // The whole record in `*scratch` when it has a tail, else `head` itself.
+  std::string_view Join(std::string* scratch) const;
+};
+
 class ValueCodec {
  public:
   // The record (header and payload) for `data`: zstd when the policy asks for it, `data` has at
   // least policy.min_bytes and the frame is at least 1/8 smaller than `data`; raw otherwise.
   // `*saved` gets the bytes compression saved (0 for a raw record).
-  std::string Encode(std::string_view data, const CompressionPolicy& policy, uint64_t* saved);
+  EncodedRecord Encode(std::string_view data, const CompressionPolicy& policy, uint64_t* saved);
 
   // The bytes of a raw or zstd record whose parsed header is `header`, in `*out`. Returns "" or
   // what is wrong with the record; `*out` is then unspecified.

@@ -648,6 +648,86 @@ TEST_CASE("leveldb: concurrent writers share group commits") {
   MESSAGE((kThreads * kPuts) << " puts in " << groups << " groups");
 }
 
+TEST_CASE("leveldb: concurrent puts of the same blocks store each once, counts exact") {
+  TempDir dir;
+  Tier t(dir.path(), R"({"sync": "never"})");
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 30;
+  constexpr int kKeys = 8;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kThreads; ++w) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < kRounds; ++round) {
+        // Every writer puts the same keys of the round, so look-ups race with other groups.
+        std::vector<std::pair<std::string, BlockData>> batch;
+        for (int k = 0; k < kKeys; ++k) {
+          const int n = round * kKeys + k;
+          batch.emplace_back(MhKey(n), Data(RandomBytes(100 + n, n)));
+        }
+        if (!t->PutBatch(batch, PutReason::kWrite).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  uint64_t bytes = 0;
+  for (int n = 0; n < kRounds * kKeys; ++n) bytes += 100 + n;
+  CHECK(t.Metric("leveldb_puts_total") == kRounds * kKeys);
+  CHECK(t->Stats().entries == kRounds * kKeys);
+  CHECK(t->Stats().bytes == bytes);
+  t.Close();
+  t.Open();
+  CHECK(t->Stats().entries == kRounds * kKeys);
+  CHECK(t->Stats().bytes == bytes);
+}
+
+TEST_CASE("leveldb: GetMany answers every key by position") {
+  TempDir dir;
+  Tier t(dir.path(), R"({"compression": "zstd"})");
+  const std::string small = RandomBytes(3000, 1);
+  const std::string text = TextBytes(20 * kKiB, 2);
+  const std::string large = RandomBytes(3 * kMiB + 5, 3);
+  REQUIRE(t->Put(MhKey(1), Data(small), PutReason::kWrite).ok());
+  REQUIRE(t->Put(MhKey(2), Data(text), PutReason::kWrite).ok());
+  REQUIRE(t->Put(MhKey(3), Data(large), PutReason::kWrite).ok());
+  const std::string k1 = MhKey(1), k2 = MhKey(2), k3 = MhKey(3), absent = MhKey(4);
+  const std::vector<std::string_view> keys = {k3, absent, k1, "", k2, k1};
+  std::vector<BlockData> out;
+  std::vector<Status> status;
+  t->GetMany(keys, &out, &status);
+  REQUIRE(out.size() == keys.size());
+  REQUIRE(status.size() == keys.size());
+  REQUIRE(status[0].ok());
+  CHECK(*out[0] == large);
+  CHECK(status[1].IsNotFound());
+  CHECK(out[1] == nullptr);
+  REQUIRE(status[2].ok());
+  CHECK(*out[2] == small);
+  CHECK(status[3].code() == Status::Code::kInvalidArgument);
+  CHECK(out[3] == nullptr);
+  REQUIRE(status[4].ok());
+  CHECK(*out[4] == text);
+  REQUIRE(status[5].ok());
+  CHECK(*out[5] == small);
+  CHECK(t->Stats().hits == 4);
+  CHECK(t->Stats().misses == 1);
+
+  // A damaged record is Corruption for its key only.
+  t.Close();
+  {
+    RawDb raw(dir.path());
+    raw.Put(BlockRecordKey(k1), std::string("\x07junk"));
+  }
+  t.Open();
+  t->GetMany({k1, k2}, &out, &status);
+  CHECK(status[0].code() == Status::Code::kCorruption);
+  CHECK(status[0].message().find(Hex(k1)) != std::string::npos);
+  CHECK(out[0] == nullptr);
+  REQUIRE(status[1].ok());
+  CHECK(*out[1] == text);
+}
+
 TEST_CASE("leveldb: in-place and reopening reconfigures under concurrent reads and writes") {
   TempDir dir;
   Tier t(dir.path());
