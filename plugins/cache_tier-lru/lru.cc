@@ -1,15 +1,22 @@
-// cache_tier "lru": a byte-bounded least-recently-used memory cache.
+// cache_tier "lru": a byte-bounded memory cache that evicts in CLOCK-approximated LRU order.
 //
-// Keys are spread over a power-of-two number of shards by hash; each shard has its own mutex,
-// table and recency list and holds at most capacity_bytes / shards, so a Get costs one shard
-// lock, one table lookup and one list splice. Values are shared, never copied. Every promotion
-// is admitted; the least recently used entries make room and go to the eviction sink.
+// Keys are spread over a power-of-two number of shards by hash; each shard has its own
+// reader-writer lock, table and recency list and holds at most capacity_bytes / shards.
+//
+// Promotion is lazy (CLOCK, or second chance): a hit only sets the entry's referenced flag, so a
+// Get takes the shard lock shared and writes nothing another reader also writes, except the lock
+// word and the hit counter next to it. Eviction sweeps from the cold end of the list: a
+// referenced entry loses its flag and moves to the hot end, an unreferenced one is evicted. So
+// an entry used since the sweep last passed it survives one more round, which approximates LRU
+// without a list splice per hit. Values are shared, never copied. Every promotion is admitted;
+// evicted entries go to the eviction sink.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,6 +57,9 @@ constexpr char kSchema[] = R"json({
 
 struct Entry : memtier::CachedBlock<Entry> {
   using CachedBlock::CachedBlock;
+
+  // Set by a hit under the shared lock; read and cleared under the exclusive lock.
+  std::atomic<bool> referenced{false};
 };
 
 struct alignas(64) Shard {
@@ -68,13 +78,16 @@ struct alignas(64) Shard {
     lru.ForEach(visit);
   }
 
-  std::mutex mutex;
+  // Get and Contains hold it shared; everything that links, unlinks or charges holds it
+  // exclusively.
+  std::shared_mutex mutex;
+  // Counted under the shared lock, so atomic; they share the lock word's cache line.
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
   // Guarded by mutex:
   memtier::EntryTable<Entry> table;
-  memtier::RecencyList<Entry> lru;
+  memtier::RecencyList<Entry> lru;  // hot end first, before the referenced flags are applied
   uint64_t bytes = 0;
-  uint64_t hits = 0;
-  uint64_t misses = 0;
   uint64_t evictions = 0;
 };
 
@@ -92,14 +105,17 @@ class LruTier : public boxcar::CacheTier {
   Status Get(std::string_view key, BlockData* out) override {
     const uint64_t hash = memtier::HashKey(key);
     Shard& shard = ShardFor(hash);
-    std::lock_guard lock(shard.mutex);
+    std::shared_lock lock(shard.mutex);
     Entry* entry = shard.table.Find(key, hash);
     if (entry == nullptr) {
-      ++shard.misses;
+      shard.misses.fetch_add(1, std::memory_order_relaxed);
       return Status::NotFound("not cached");
     }
-    ++shard.hits;
-    shard.lru.MoveToFront(entry);
+    shard.hits.fetch_add(1, std::memory_order_relaxed);
+    // Checked first so that a hot entry's line stays shared between the cores reading it.
+    if (!entry->referenced.load(std::memory_order_relaxed)) {
+      entry->referenced.store(true, std::memory_order_relaxed);
+    }
     *out = entry->data;
     return Status::OK();
   }
@@ -107,7 +123,7 @@ class LruTier : public boxcar::CacheTier {
   Status Contains(std::string_view key, uint64_t* size) override {
     const uint64_t hash = memtier::HashKey(key);
     Shard& shard = ShardFor(hash);
-    std::lock_guard lock(shard.mutex);
+    std::shared_lock lock(shard.mutex);
     const Entry* entry = shard.table.Find(key, hash);
     if (entry == nullptr) return Status::NotFound("not cached");
     *size = entry->data->size();
@@ -126,7 +142,7 @@ class LruTier : public boxcar::CacheTier {
     if (Status s = memtier::CheckFitsShare(charge, share); !s.ok()) return s;
     const uint64_t hash = memtier::HashKey(key);
     // Allocated before the lock; freed after it when the key turns out to be present.
-    auto fresh = std::make_unique<Entry>(key, hash, std::move(data), charge);
+    std::unique_ptr<Entry> fresh(Entry::New(key, hash, std::move(data), charge));
     Shard& shard = ShardFor(hash);
     memtier::Disposal<Entry> disposal;
     Status status;
@@ -136,6 +152,7 @@ class LruTier : public boxcar::CacheTier {
         shard.bytes = shard.bytes - existing->charge + charge;
         existing->charge = charge;
         existing->data.swap(fresh->data);
+        existing->referenced.store(false, std::memory_order_relaxed);
         shard.lru.MoveToFront(existing);
       } else if (reason == PutReason::kHandoff) {
         status = InsertHandoff(shard, fresh, share);
@@ -171,12 +188,22 @@ class LruTier : public boxcar::CacheTier {
     return stats;
   }
 
-  // Most recently used first. Shards take turns, so the order across shards is approximate.
+  // Hottest first: the entries referenced since the last sweep passed them, then the others,
+  // each group in list order from the hot end. That is the order in which eviction would spare
+  // them. Shards take turns, so the order across shards is approximate.
   std::vector<std::pair<std::string, BlockData>> ExportHot(uint64_t max_bytes) override {
     memtier::HotExport hot(shard_count_, max_bytes);
     for (size_t i = 0; i < shard_count_; ++i) {
-      std::lock_guard lock(shards_[i].mutex);
-      shards_[i].lru.ForEach([&](const Entry* e) { return hot.Offer(i, *e); });
+      std::shared_lock lock(shards_[i].mutex);
+      bool room = true;
+      for (const bool referenced : {true, false}) {
+        shards_[i].lru.ForEach([&](const Entry* e) {
+          if (e->referenced.load(std::memory_order_relaxed) != referenced) return true;
+          room = hot.Offer(i, *e);
+          return room;
+        });
+        if (!room) break;
+      }
     }
     return hot.Merge();
   }
@@ -216,9 +243,16 @@ class LruTier : public boxcar::CacheTier {
     return Status::OK();
   }
 
+  // The CLOCK sweep. Under the exclusive lock no flag gets set, so each entry gets at most one
+  // second chance per call and the loop ends.
   static void EvictDownTo(Shard& shard, uint64_t target, memtier::Disposal<Entry>* disposal) {
     while (shard.bytes > target) {
       Entry* victim = shard.lru.Back();
+      if (victim->referenced.load(std::memory_order_relaxed)) {
+        victim->referenced.store(false, std::memory_order_relaxed);
+        shard.lru.MoveToFront(victim);
+        continue;
+      }
       shard.table.Remove(victim);
       shard.lru.Unlink(victim);
       shard.bytes -= victim->charge;
@@ -246,11 +280,11 @@ class LruTier : public boxcar::CacheTier {
     boxcar::TierStats stats;
     stats.capacity_bytes = memtier::ReadBytes(capacity_);
     for (size_t i = 0; i < shard_count_; ++i) {
-      std::lock_guard lock(shards_[i].mutex);
+      std::shared_lock lock(shards_[i].mutex);
       stats.entries += shards_[i].table.size();
       stats.bytes += shards_[i].bytes;
-      stats.hits += shards_[i].hits;
-      stats.misses += shards_[i].misses;
+      stats.hits += shards_[i].hits.load(std::memory_order_relaxed);
+      stats.misses += shards_[i].misses.load(std::memory_order_relaxed);
       stats.evictions += shards_[i].evictions;
     }
     return stats;
@@ -268,5 +302,5 @@ class LruTier : public boxcar::CacheTier {
 }  // namespace
 
 BOXCAR_PLUGIN(LruTier, "lru", "1.0.0",
-              "Byte-bounded sharded LRU memory cache; admits every promotion", kSchema,
-              boxcar::kThreadSafe | boxcar::kReconfigure);
+              "Byte-bounded sharded CLOCK (approximate LRU) memory cache; admits every promotion",
+              kSchema, boxcar::kThreadSafe | boxcar::kReconfigure);

@@ -14,8 +14,9 @@
 // Put or later on leaving the window; in the latter case it was served from the window, so it is
 // also an eviction and goes to the eviction sink.
 //
-// Sharding, byte accounting and the lock discipline are those of the lru plugin: one shard lock
-// per operation, values shared and never copied, evicted entries reported after the lock.
+// Sharding and byte accounting are those of the lru plugin: values shared and never copied,
+// evicted entries reported after the lock. Unlike lru, every operation takes its shard's mutex
+// exclusively, since a hit updates the sketch and may move the entry between segments.
 
 #include <algorithm>
 #include <atomic>
@@ -222,7 +223,7 @@ class TinyLfuTier : public boxcar::CacheTier {
     if (Status s = memtier::CheckFitsShare(charge, limits.capacity); !s.ok()) return s;
     const uint64_t hash = memtier::HashKey(key);
     // Allocated before the lock; freed after it when the key turns out to be present.
-    auto fresh = std::make_unique<Entry>(key, hash, std::move(data), charge);
+    std::unique_ptr<Entry> fresh(Entry::New(key, hash, std::move(data), charge));
     Shard& shard = ShardFor(hash);
     memtier::Disposal<Entry> disposal;
     bool admitted = true;

@@ -71,6 +71,14 @@ TEST_CASE("the node serves admin endpoints, reloads on every trigger and drains 
   CHECK(first["plugin"] == "probe");
   CHECK(plugins["slots"][4]["slot"] == "store.tiers[0]");
 
+  json store = Get(admin, "/admin/store");
+  REQUIRE(store["tiers"].size() == 2);
+  CHECK(store["tiers"][1]["plugin"] == "leveldb");
+  CHECK(store["tiers"][1]["persistent"] == true);
+  CHECK(store["pins"]["recursive"] == 0);
+  CHECK(store["memory"]["budget_bytes"].get<uint64_t>() > 0);
+  CHECK(metrics.body.find("boxcar_store_memory_budget_bytes") != std::string::npos);
+
   SUBCASE("every trigger reloads; a bad config changes nothing") {
     HttpResult reload = HttpRequest(admin, "POST", "/admin/reload");
     CHECK(reload.status == 200);

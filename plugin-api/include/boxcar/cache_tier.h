@@ -118,9 +118,11 @@ class CacheTier : public Plugin {
     return Status::NotSupported("scan");
   }
 
-  // Store all `entries` as one group: a persistent tier makes them visible atomically (all or
-  // none after a crash) and durable with one sync. The host's imports and concurrent writers
-  // use it for group commit.
+  // Store all `entries` as one group, durable when it returns, with as few syncs as the tier can
+  // manage (leveldb: one). Each entry is all-or-nothing after a crash; the group as a whole is
+  // atomic where the tier's storage allows it (leveldb: one WriteBatch; flatfs: no, a crash may
+  // leave any subset of whole blocks). The host pins only after a whole import returned, so it
+  // needs no more than that. Imports and concurrent writers use it for group commit.
   virtual Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
                           PutReason reason) {
     for (const auto& [key, data] : entries) {

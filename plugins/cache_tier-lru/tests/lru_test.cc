@@ -98,6 +98,55 @@ TEST_CASE("lru: evicts the least recently used entry; a get refreshes an entry")
   CHECK(Has(*t, Key(0)));
 }
 
+TEST_CASE("lru: a hit earns one second chance; spared entries move to the hot end in turn") {
+  PluginUnderTest<CacheTier> t(kOneShard);
+  const int fit = static_cast<int>(kCapacity / ChargeOf(*t, kValueSize));
+  for (int i = 0; i < fit; ++i) REQUIRE(t->Put(Key(i), Block(kValueSize), PutReason::kWrite).ok());
+  BlockData out;
+  REQUIRE(t->Get(Key(0), &out).ok());
+  REQUIRE(t->Get(Key(1), &out).ok());
+  REQUIRE(t->Put(Key(fit), Block(kValueSize), PutReason::kWrite).ok());
+  REQUIRE(t->Put(Key(fit + 1), Block(kValueSize), PutReason::kWrite).ok());
+  CHECK(Has(*t, Key(0)));
+  CHECK(Has(*t, Key(1)));
+  CHECK_FALSE(Has(*t, Key(2)));
+  CHECK_FALSE(Has(*t, Key(3)));
+
+  // The first sweep spared 0, then 1, ahead of the entry its Put had just inserted; neither is
+  // referenced any more.
+  const auto hot = t->ExportHot(kCapacity);
+  REQUIRE(hot.size() == static_cast<size_t>(fit));
+  CHECK(hot[0].first == Key(fit + 1));
+  CHECK(hot[1].first == Key(1));
+  CHECK(hot[2].first == Key(0));
+  CHECK(hot[3].first == Key(fit));
+  CHECK(hot.back().first == Key(4));
+}
+
+TEST_CASE("lru: keys of any length are kept whole") {
+  RecordingSink sink;
+  PluginHarness harness;
+  harness.SetEvictionSink(&sink);
+  std::unique_ptr<boxcar::Plugin> plugin = harness.Create(kOneShard);
+  auto& tier = static_cast<CacheTier&>(*plugin);
+  std::string long_key(1001, 'k');
+  long_key.back() = 'z';  // a key cut short would lose it
+  const std::string keys[] = {"", "a", long_key};
+  for (const std::string& key : keys) REQUIRE(tier.Put(key, Block(10), PutReason::kWrite).ok());
+  BlockData out;
+  for (const std::string& key : keys) CHECK(tier.Get(key, &out).ok());
+  CHECK(tier.Get(long_key.substr(0, 1000), &out).IsNotFound());
+
+  CHECK(tier.Shrink(0) == 0);
+  std::vector<std::string> evicted;
+  for (const auto& [key, data] : sink.evicted()) evicted.push_back(key);
+  std::sort(evicted.begin(), evicted.end());
+  REQUIRE(evicted.size() == 3);
+  CHECK(evicted[0].empty());
+  CHECK(evicted[1] == "a");
+  CHECK(evicted[2] == long_key);
+}
+
 TEST_CASE("lru: evicted entries reach the eviction sink, deleted ones do not") {
   RecordingSink sink;
   PluginHarness harness;

@@ -1,9 +1,10 @@
 // Building blocks of a sharded in-memory block cache: a key hash, an intrusive hash table and an
 // intrusive recency list.
 //
-// They are intrusive so that an entry costs one allocation (plus its key's buffer) and a Get
-// touches no allocator: one hash, one bucket chain, one list splice. None of them locks; the
-// owning shard's mutex guards them.
+// They are intrusive so that an entry costs one allocation, its key stored right behind it, and a
+// Get touches no allocator: one hash, one bucket, one node (key included). Whether a hit also
+// splices the recency list is the policy's choice. None of them locks; the owning shard's lock
+// guards them.
 //
 // Below them sit the parts of a cache_tier that do not depend on the eviction policy: param and
 // size checks, the capacity tunable, ExportHot's merge across shards and Scan. The lru and
@@ -85,20 +86,50 @@ struct ListHook {
 
 // The fields every cache entry has. Node is the entry type deriving from it, so the table's chain
 // links whole entries.
+//
+// The key lives in the node's own allocation, right behind the Node, so that comparing it costs
+// no cache miss beyond the node's. Nodes are therefore made only by New and freed with delete.
 template <class Node>
 struct CachedBlock : ListHook {
-  CachedBlock(std::string_view k, uint64_t h, boxcar::BlockData d, uint64_t c)
-      : key(k), hash(h), data(std::move(d)), charge(c) {}
+  // Allocates a Node with room for `key` behind it; `args` go to Node's constructor after the
+  // key's size.
+  template <class... Args>
+  static Node* New(std::string_view key, Args&&... args) {
+    Node* node = new (KeyBytes{key.size()}) Node(key.size(), std::forward<Args>(args)...);
+    if (!key.empty()) std::memcpy(reinterpret_cast<char*>(node + 1), key.data(), key.size());
+    return node;
+  }
 
-  const std::string key;
+  static void operator delete(void* node) { ::operator delete(node); }
+
+  CachedBlock(size_t k, uint64_t h, boxcar::BlockData d, uint64_t c)
+      : key_size(k), hash(h), data(std::move(d)), charge(c) {}
+  CachedBlock(const CachedBlock&) = delete;
+  CachedBlock& operator=(const CachedBlock&) = delete;
+
+  std::string_view key() const {
+    return {reinterpret_cast<const char*>(static_cast<const Node*>(this) + 1), key_size};
+  }
+
+  const size_t key_size;
   const uint64_t hash;
   Node* chain_next = nullptr;
   boxcar::BlockData data;
   uint64_t charge;  // bytes counted against the capacity
+
+ private:
+  struct KeyBytes {
+    size_t size;
+  };
+  static void* operator new(size_t node_size, KeyBytes key) {
+    return ::operator new(node_size + key.size);
+  }
+  // Only called when Node's constructor throws.
+  static void operator delete(void* node, KeyBytes) { ::operator delete(node); }
 };
 
 // What an entry costs beyond its key and value: the node, its table slot and the allocator's
-// headers of the node and the key buffer.
+// header and rounding.
 template <class Node>
 inline constexpr uint64_t kEntryOverheadBytes = sizeof(Node) + sizeof(Node*) + 32;
 
@@ -162,7 +193,7 @@ class EntryTable {
 
   Node* Find(std::string_view key, uint64_t hash) const {
     for (Node* n = buckets_[hash & mask()]; n != nullptr; n = n->chain_next) {
-      if (n->hash == hash && n->key == key) return n;
+      if (n->hash == hash && n->key() == key) return n;
     }
     return nullptr;
   }
@@ -233,7 +264,7 @@ class Disposal {
   // Call without holding a shard lock. `sink` may be null.
   void Flush(boxcar::EvictionSink* sink) {
     if (sink != nullptr) {
-      for (Node* n = evicted_; n != nullptr; n = n->chain_next) sink->OnEvict(n->key, n->data);
+      for (Node* n = evicted_; n != nullptr; n = n->chain_next) sink->OnEvict(n->key(), n->data);
     }
     Free(evicted_);
     Free(discarded_);
@@ -377,7 +408,7 @@ class HotExport {
     Taken& taken = shards_[shard];
     if (taken.bytes + entry.charge > max_bytes_) return false;
     taken.bytes += entry.charge;
-    taken.entries.emplace_back(entry.key, entry.data);
+    taken.entries.emplace_back(entry.key(), entry.data);
     taken.charges.push_back(entry.charge);
     return true;
   }
@@ -421,7 +452,7 @@ boxcar::Status ScanShards(std::span<Shard> shards,
       std::lock_guard lock(shard.mutex);
       snapshot.reserve(shard.table.size());
       shard.ForEachEntry([&](const auto* e) {
-        snapshot.emplace_back(e->key, e->data->size());
+        snapshot.emplace_back(e->key(), e->data->size());
         return true;
       });
     }
