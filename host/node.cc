@@ -10,10 +10,12 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
 #include "obs/logging.h"
+#include "store/dag_transfer.h"
 #include "store_cli.h"
 
 namespace boxcar {
@@ -82,6 +84,7 @@ runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
     spdlog::set_level(spdlog::level::from_str(loaded.config->log_level));
     outcome = runtime_->Apply(*loaded.config, trigger);
     if (outcome.status.ok()) outcome.status = store_->Refresh();
+    if (engine_) engine_->Refresh();
   }
   if (outcome.status.ok()) {
     log->info("reload ({}): generation {} active in {:.1f} ms", trigger, outcome.generation,
@@ -107,6 +110,37 @@ admin::HttpResponse Node::ReloadResponse(const runtime::ReloadOutcome& outcome) 
 
 admin::HttpResponse Node::StoreJson() {
   return JsonResponse(200, cli::StoreStatus(*store_, *pins_));
+}
+
+// POST /admin/import: the body is a CAR. Blocks are verified and committed in groups; each root
+// is pinned once its whole DAG is in the store (a root whose DAG is incomplete is imported but
+// not pinned, and the answer says so).
+admin::HttpResponse Node::ImportCar(const admin::HttpRequest& request) {
+  std::istringstream car(request.body);
+  store::ImportOptions options;
+  options.pin = true;
+  store::ImportSummary summary;
+  const Status status = store::ImportCar(*store_, pins_.get(), car, options, &summary);
+  // NotFound comes from the completeness check after every block was committed: the import
+  // succeeded, the pin did not.
+  const bool incomplete = status.code() == Status::Code::kNotFound;
+  if (!status.ok() && !incomplete) {
+    const bool bad_car = status.code() == Status::Code::kInvalidArgument ||
+                         status.code() == Status::Code::kCorruption;
+    return JsonResponse(bad_car ? 400 : 500, json{{"error", status.message()},
+                                                  {"blocks_committed", summary.totals.blocks},
+                                                  {"bytes_read", summary.totals.input_offset}});
+  }
+  json roots = json::array(), pinned = json::array();
+  for (const auto& cid : summary.roots) roots.push_back(cid.ToString());
+  for (const auto& cid : summary.pinned) pinned.push_back(cid.ToString());
+  json body = {{"roots", roots},
+               {"pinned", pinned},
+               {"blocks", summary.totals.blocks},
+               {"bytes", summary.totals.bytes},
+               {"identity_blocks", summary.identity_blocks}};
+  if (incomplete) body["not_pinned"] = status.message();
+  return JsonResponse(200, body);
 }
 
 admin::HttpResponse Node::PluginsJson() {
@@ -165,6 +199,9 @@ void Node::RegisterRoutes() {
       },
       true);
   admin_->Handle(
+      "POST", "/admin/import",
+      [this](const admin::HttpRequest& request) { return ImportCar(request); }, true);
+  admin_->Handle(
       "POST", "/admin/reload",
       [this](const admin::HttpRequest&) { return ReloadResponse(Reload("admin")); }, true);
 }
@@ -174,7 +211,11 @@ Status Node::WriteReadyFile() {
   const fs::path tmp = options_.ready_file.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json{{"pid", ::getpid()}, {"admin", admin_->bound_address()}}.dump() << "\n";
+    out << json{{"pid", ::getpid()},
+                {"admin", admin_->bound_address()},
+                {"gateway", gateway_->bound_address()}}
+               .dump()
+        << "\n";
     if (!out) return Status::IOError("cannot write " + tmp.string());
   }
   // Rename so a reader never sees a half-written file.
@@ -299,6 +340,13 @@ Status Node::OpenStore(const runtime::Config& config) {
   return Status::OK();
 }
 
+Status Node::StartGateway(const runtime::Config& config) {
+  engine_ = std::make_unique<engine::RequestEngine>(*runtime_, *store_, *metrics_.registry());
+  gateway_ = std::make_unique<server::GatewayServer>(config.gateway, *runtime_, *engine_,
+                                                     *metrics_.registry());
+  return gateway_->Start();
+}
+
 int Node::Run() {
   auto log = obs::Logger("boxcar");
   runtime::LoadResult loaded =
@@ -321,6 +369,11 @@ int Node::Run() {
     return 1;
   }
   log->info("admin endpoint on http://{}", admin_->bound_address());
+  if (Status s = StartGateway(*loaded.config); !s.ok()) {
+    log->error("gateway: {}", s.message());
+    return 1;
+  }
+  log->info("gateway on http://{}", gateway_->bound_address());
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   watcher_ = std::thread([this] { WatchLoop(); });
   control_ = std::thread([this] { ControlLoop(); });
@@ -332,6 +385,10 @@ int Node::Run() {
   stop_cv_.notify_all();
   uint64_t one = 1;
   if (::write(wake_fd_, &one, sizeof one) < 0) log->warn("cannot wake the file watcher");
+  gateway_->Drain(loaded.config->gateway.drain_timeout_ms);
+  gateway_->Stop();
+  engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
+  gateway_.reset();
   admin_->Stop();  // finishes requests in flight
   watcher_.join();
   control_.join();

@@ -1,4 +1,5 @@
-// The running node: config, plugin runtime, admin endpoint, reload triggers and the control loop.
+// The running node: config, plugin runtime, block store, request engine, gateway and admin
+// endpoints, reload triggers and the control loop.
 #pragma once
 
 #include <atomic>
@@ -11,9 +12,11 @@
 #include <vector>
 
 #include "admin/admin_server.h"
+#include "engine/request_engine.h"
 #include "obs/metrics.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
+#include "server/gateway_server.h"
 #include "store/blockstore.h"
 #include "store/pin_store.h"
 #include "store/store_lock.h"
@@ -44,6 +47,8 @@ class Node {
   void RegisterRoutes();
   admin::HttpResponse PluginsJson();
   admin::HttpResponse StoreJson();
+  admin::HttpResponse ImportCar(const admin::HttpRequest& request);
+  Status StartGateway(const runtime::Config& config);
   Status OpenStore(const runtime::Config& config);
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
@@ -60,6 +65,8 @@ class Node {
   std::unique_ptr<store::BlockStore> store_;
   std::unique_ptr<store::PinStore> pins_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<engine::RequestEngine> engine_;
+  std::unique_ptr<server::GatewayServer> gateway_;
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

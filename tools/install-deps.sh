@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages boxcar needs to build and test, and only those that are
-# missing, so it is cheap to run before every build. Needs root (or sudo) only when something is
-# missing.
+# missing, so it is cheap to run before every build; then the Helia interop client's pinned npm
+# packages (tests/interop/helia). With --bench, also nginx and wrk for tools/bench. Needs root
+# (or sudo) only when something is missing.
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   build-essential cmake pkg-config
@@ -13,17 +15,27 @@ packages=(
   clang-format
   clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
 )
+# Node.js runs the Helia interop test; Debian's package only when none is installed.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+[ "${1:-}" = "--bench" ] && packages+=(nginx wrk)
 
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$status" = "installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm ci only when the lockfile changed since the last install.
+helia="$root/tests/interop/helia"
+if [ ! -f "$helia/node_modules/.package-lock.json" ] ||
+  [ "$helia/package-lock.json" -nt "$helia/node_modules/.package-lock.json" ]; then
+  bash "$helia/install.sh"
+fi

@@ -78,16 +78,20 @@ bool BearerMatches(std::string_view authorization, std::string_view token) {
   return ConstantTimeEquals(credentials, token);
 }
 
-std::string FormatEndpoint(const tcp::endpoint& endpoint) {
+bool IsMalformedRequest(const beast::error_code& ec) {
+  if (ec.category() != beast::error_code(http::error::bad_method).category()) return false;
+  // These mean the peer went away, not that it sent garbage.
+  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::short_read;
+}
+
+}  // namespace
+
+std::string FormatEndpoint(const boost::asio::ip::tcp::endpoint& endpoint) {
   const std::string address = endpoint.address().to_string();
   const std::string port = std::to_string(endpoint.port());
   return endpoint.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
 }
-
-struct HostPort {
-  std::string host;
-  std::string port;
-};
 
 std::optional<HostPort> ParseListen(const std::string& listen) {
   HostPort parsed;
@@ -111,15 +115,6 @@ std::optional<HostPort> ParseListen(const std::string& listen) {
   if (std::stoul(parsed.port) > 65535) return std::nullopt;
   return parsed;
 }
-
-bool IsMalformedRequest(const beast::error_code& ec) {
-  if (ec.category() != beast::error_code(http::error::bad_method).category()) return false;
-  // These mean the peer went away, not that it sent garbage.
-  return ec != http::error::end_of_stream && ec != http::error::partial_message &&
-         ec != http::error::short_read;
-}
-
-}  // namespace
 
 class AdminServer::Impl {
  public:

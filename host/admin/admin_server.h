@@ -18,13 +18,26 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "boxcar/status.h"
 
 namespace boxcar::admin {
+
+// A listen address split into host and port; shared by every HTTP frontend.
+struct HostPort {
+  std::string host;
+  std::string port;
+};
+// "host:port", "[v6]:port"; nullopt when malformed (no port, unbracketed IPv6, port > 65535).
+std::optional<HostPort> ParseListen(const std::string& listen);
+// "1.2.3.4:80" or "[::1]:80".
+std::string FormatEndpoint(const boost::asio::ip::tcp::endpoint& endpoint);
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...

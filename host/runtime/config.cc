@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace boxcar::runtime {
 namespace {
@@ -106,6 +107,33 @@ void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
                              Quote(text) +
                              "): set admin.token to a secret that clients send as \"Authorization: "
                              "Bearer <token>\", or listen on 127.0.0.1"});
+  }
+}
+
+// gateway.listen has admin.listen's syntax; it may be public (the gateway only reads). The
+// budget bounds must be ordered.
+void CheckGatewayAndEngine(const json& document, std::vector<SchemaError>* errors) {
+  const auto gateway = document.find("gateway");
+  if (gateway != document.end() && gateway->is_object()) {
+    const json listen = gateway->value("listen", json());
+    if (listen.is_string() && !ParseListen(listen.get<std::string>())) {
+      errors->push_back({"/gateway/listen", std::string(kListenFormat) + "; found " +
+                                                Quote(listen.get<std::string>())});
+    }
+  }
+  const auto engine = document.find("engine");
+  if (engine == document.end() || !engine->is_object()) return;
+  const json low = engine->value("peer_budget_min_bytes", json(uint64_t{256} << 10));
+  const json start = engine->value("peer_budget_bytes", json(uint64_t{8} << 20));
+  const json high = engine->value("peer_budget_max_bytes", json(uint64_t{64} << 20));
+  if (!low.is_number_unsigned() || !start.is_number_unsigned() || !high.is_number_unsigned()) {
+    return;
+  }
+  if (low.get<uint64_t>() > start.get<uint64_t>() || start.get<uint64_t>() > high.get<uint64_t>()) {
+    errors->push_back({"/engine/peer_budget_bytes",
+                       "the peer budgets must satisfy peer_budget_min_bytes <= peer_budget_bytes "
+                       "<= peer_budget_max_bytes; found " +
+                           low.dump() + ", " + start.dump() + ", " + high.dump()});
   }
 }
 
@@ -390,6 +418,42 @@ StoreConfig BuildStoreConfig(const json& store) {
   return out;
 }
 
+GatewayConfig BuildGatewayConfig(const json& gateway) {
+  GatewayConfig out;
+  out.listen = gateway["listen"].get<std::string>();
+  out.io_threads = gateway["io_threads"].get<int>();
+  if (out.io_threads == 0)
+    out.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  out.max_header_bytes = gateway["max_header_bytes"].get<uint32_t>();
+  out.header_timeout_ms = gateway["header_timeout_ms"].get<int64_t>();
+  out.idle_timeout_ms = gateway["idle_timeout_ms"].get<int64_t>();
+  out.write_timeout_ms = gateway["write_timeout_ms"].get<int64_t>();
+  out.max_pipeline = gateway["max_pipeline"].get<int>();
+  out.peer_header = gateway["peer_header"].get<std::string>();
+  out.drain_timeout_ms = gateway["drain_timeout_ms"].get<int64_t>();
+  return out;
+}
+
+EngineConfig BuildEngineConfig(const json& engine, int io_threads) {
+  EngineConfig out;
+  out.workers = engine["workers"].get<int>();
+  if (out.workers == 0) out.workers = io_threads;
+  out.queue_limit = engine["queue_limit"].get<uint64_t>();
+  out.max_batch = engine["max_batch"].get<int>();
+  out.max_queue_wait_ms = engine["max_queue_wait_ms"].get<int64_t>();
+  out.peer_budget_bytes = engine["peer_budget_bytes"].get<uint64_t>();
+  out.peer_budget_min_bytes = engine["peer_budget_min_bytes"].get<uint64_t>();
+  out.peer_budget_max_bytes = engine["peer_budget_max_bytes"].get<uint64_t>();
+  out.peer_backlog_limit = engine["peer_backlog_limit"].get<uint64_t>();
+  out.retry_after_s = engine["retry_after_s"].get<int>();
+  const json& breaker = engine["breaker"];
+  out.breaker.failure_threshold = breaker["failure_threshold"].get<int>();
+  out.breaker.open_ms = breaker["open_ms"].get<int64_t>();
+  out.breaker.max_open_ms = breaker["max_open_ms"].get<int64_t>();
+  out.breaker.recovery_ms = breaker["recovery_ms"].get<int64_t>();
+  return out;
+}
+
 Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir) {
   const fs::path base_dir = file.parent_path();
   Config config;
@@ -416,6 +480,8 @@ Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir)
   }
   config.store_path = Resolve(base_dir, document["store"]["path"].get<std::string>());
   config.store = BuildStoreConfig(document["store"]);
+  config.gateway = BuildGatewayConfig(document["gateway"]);
+  config.engine = BuildEngineConfig(document["engine"], config.gateway.io_threads);
   config.log_level = document["log"]["level"].get<std::string>();
   config.log_format = document["log"]["format"].get<std::string>();
   config.control_interval_ms = document["control"]["interval_ms"].get<int64_t>();
@@ -474,6 +540,7 @@ LoadResult LoadConfig(const std::filesystem::path& file, const std::vector<Overr
   result.errors = ValidateAndFillDefaults(ConfigSchema(), *document);
   if (document->is_object()) {
     CheckAdmin(*document, &result.errors);
+    CheckGatewayAndEngine(*document, &result.errors);
     CheckTiers(*document, &result.errors);
   }
   if (!result.errors.empty()) {

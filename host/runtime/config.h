@@ -40,6 +40,41 @@ struct StoreConfig {
   int promote_after_hits = 2;
 };
 
+// gateway.*: the HTTP frontend.
+struct GatewayConfig {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 0;  // 0: one per core
+  uint32_t max_header_bytes = 8192;
+  int64_t header_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t write_timeout_ms = 30000;
+  int max_pipeline = 64;
+  std::string peer_header;  // "" : the client address identifies the peer
+  int64_t drain_timeout_ms = 10000;
+};
+
+// engine.breaker.*
+struct BreakerConfig {
+  int failure_threshold = 5;
+  int64_t open_ms = 1000;
+  int64_t max_open_ms = 30000;
+  int64_t recovery_ms = 5000;
+};
+
+// engine.*: the request engine. Each numeric value is also a live tunable "engine.<name>".
+struct EngineConfig {
+  int workers = 0;  // 0: gateway io_threads (resolved)
+  uint64_t queue_limit = 20000;
+  int max_batch = 64;
+  int64_t max_queue_wait_ms = 5000;
+  uint64_t peer_budget_bytes = 8 << 20;
+  uint64_t peer_budget_min_bytes = 256 << 10;
+  uint64_t peer_budget_max_bytes = 64 << 20;
+  uint64_t peer_backlog_limit = 1024;
+  int retry_after_s = 1;
+  BreakerConfig breaker;
+};
+
 struct Config {
   std::filesystem::path file;  // absolute
   nlohmann::json document;     // after overrides, with defaults filled
@@ -50,6 +85,8 @@ struct Config {
   std::vector<SlotConfig> slots;  // prioritizer, batcher, conn_manager, tuner, then tiers in order
   std::filesystem::path store_path;  // absolute
   StoreConfig store;
+  GatewayConfig gateway;
+  EngineConfig engine;
 
   std::string log_level;               // "debug" | "info" | "warn" | "error"
   std::string log_format;              // "auto" (text on a TTY, else JSON) | "text" | "json"

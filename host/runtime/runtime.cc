@@ -303,6 +303,21 @@ void Runtime::HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* ch
   changes->push_back(std::move(line));
 }
 
+// The request engine's params, with the bounds the config schema declares.
+void Runtime::PrepareEngineTunables(const EngineConfig& engine,
+                                    std::vector<std::shared_ptr<Tunable>>* out) {
+  const auto add = [&](const char* name, double min, double max, double configured) {
+    out->push_back(tunables_.Prepare(name, min, max, true, configured));
+  };
+  add(kEngineWorkers, 1, 1024, engine.workers);
+  add(kEngineQueueLimit, 16, 1e7, static_cast<double>(engine.queue_limit));
+  add(kEngineMaxBatch, 1, 4096, engine.max_batch);
+  add(kEngineMaxQueueWaitMs, 1, 600'000, static_cast<double>(engine.max_queue_wait_ms));
+  add(kEnginePeerBudgetBytes, static_cast<double>(engine.peer_budget_min_bytes),
+      static_cast<double>(engine.peer_budget_max_bytes),
+      static_cast<double>(engine.peer_budget_bytes));
+}
+
 ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
   std::lock_guard reload_lock(reload_mu_);
   // Holding the tuner lock keeps Tick from running between a tuner's state export and the
@@ -336,6 +351,7 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
   }
   live_tunables.push_back(tunables_.Prepare("control.interval_ms", 50, 600'000, true,
                                             static_cast<double>(config.control_interval_ms)));
+  PrepareEngineTunables(config.engine, &live_tunables);
   tunables_.Publish(std::move(live_tunables));
   {
     std::lock_guard lock(current_mu_);

@@ -34,6 +34,13 @@ inline constexpr size_t kConnManagerSlot = 2;
 inline constexpr size_t kTunerSlot = 3;
 inline constexpr size_t kFirstTierSlot = 4;
 
+// The request engine's tunables, registered with every generation from Config::engine.
+inline constexpr char kEngineWorkers[] = "engine.workers";
+inline constexpr char kEngineQueueLimit[] = "engine.queue_limit";
+inline constexpr char kEngineMaxBatch[] = "engine.max_batch";
+inline constexpr char kEngineMaxQueueWaitMs[] = "engine.max_queue_wait_ms";
+inline constexpr char kEnginePeerBudgetBytes[] = "engine.peer_budget_bytes";
+
 struct Generation {
   uint64_t number = 0;
   std::shared_ptr<const Config> config;
@@ -102,6 +109,8 @@ class Runtime {
   Status CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes);
   void HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes);
   void PublishMetrics(const Generation& gen);
+  void PrepareEngineTunables(const EngineConfig& engine,
+                             std::vector<std::shared_ptr<Tunable>>* out);
 
   std::shared_ptr<HostContext> context_;
   TunableRegistry tunables_;

@@ -5,6 +5,8 @@
 #include <deque>
 #include <map>
 
+#include <spdlog/spdlog.h>
+
 #include "boxcar/batcher.h"
 #include "format/multihash.h"
 #include "obs/logging.h"
@@ -52,8 +54,9 @@ struct BlockStore::Tier {
   size_t slot = 0;
   runtime::Instance* instance = nullptr;
   bool persistent = false;
-  uint64_t max_block_bytes = 0;  // 0: any
-  std::string label;             // "store.tiers[1] (leveldb)"
+  uint64_t max_block_bytes = 0;       // 0: any
+  std::string label;                  // "store.tiers[1] (leveldb)"
+  CircuitBreaker* breaker = nullptr;  // persistent tiers; owned by the store's breakers_
 
   bool Accepts(uint64_t size) const { return max_block_bytes == 0 || size <= max_block_bytes; }
 };
@@ -276,7 +279,16 @@ BlockStore::BlockStore(runtime::Runtime& runtime, prometheus::Registry& registry
                            .Name("boxcar_store_memory_refusals_total")
                            .Help("Requests refused because the memory budget was exhausted")
                            .Register(registry)
-                           .Add({})) {
+                           .Add({})),
+      breaker_state_(prometheus::BuildGauge()
+                         .Name("boxcar_store_breaker_state")
+                         .Help("Circuit breaker of each persistent tier: 0 closed, 1 open, "
+                               "2 half-open")
+                         .Register(registry)),
+      breaker_changes_(prometheus::BuildCounter()
+                           .Name("boxcar_store_breaker_transitions_total")
+                           .Help("Circuit breaker state changes by tier and new state")
+                           .Register(registry)) {
   std::shared_ptr<DemotionQueue> queue = demotions_;
   runtime_.AttachStore([queue](size_t tier) { return queue->SinkFor(tier); });
   demoter_ = std::thread([this] { RunDemotions(); });
@@ -314,6 +326,10 @@ Status BlockStore::Refresh() {
     tier.persistent = inst.Has(kPersistent);
     tier.max_block_bytes = gen->config->slots[slot].max_block_bytes;
     tier.label = inst.slot() + " (" + inst.info().name + ")";
+    if (tier.persistent) {
+      tier.breaker =
+          BreakerFor(gen->config->slots[slot].dir, tier.label, gen->config->engine.breaker);
+    }
     chain->tiers.push_back(std::move(tier));
   }
   if (!chain->tiers.back().persistent) {
@@ -352,18 +368,70 @@ std::shared_ptr<const BlockStore::Chain> BlockStore::Reload(
   return CurrentChain();
 }
 
+namespace {
+
+// Failures that say the tier itself is in trouble, as opposed to an answer about one block.
+bool IsTierFailure(const Status& s) {
+  return s.code() == Status::Code::kIOError || s.code() == Status::Code::kInternal ||
+         s.code() == Status::Code::kUnavailable;
+}
+
+}  // namespace
+
+// The breaker of the persistent tier kept in `dir`, created on first use and reconfigured on
+// every Refresh. Keyed by directory, like the tier's identity across reloads, so a reload that
+// rebuilds the tier in place keeps what the breaker has seen.
+CircuitBreaker* BlockStore::BreakerFor(const std::string& dir, const std::string& label,
+                                       const runtime::BreakerConfig& config) {
+  BreakerOptions options;
+  options.failure_threshold = config.failure_threshold;
+  options.open_ns = config.open_ms * 1'000'000;
+  options.max_open_ns = config.max_open_ms * 1'000'000;
+  options.recovery_ns = config.recovery_ms * 1'000'000;
+  std::lock_guard lock(breakers_mu_);
+  std::unique_ptr<CircuitBreaker>& breaker = breakers_[dir];
+  if (breaker) {
+    breaker->Reconfigure(options);
+    return breaker.get();
+  }
+  prometheus::Gauge* state = &breaker_state_.Add({{"tier", dir}});
+  breaker = std::make_unique<CircuitBreaker>(
+      label, options,
+      [this, dir, label, state](BreakerState from, BreakerState to, const std::string& reason) {
+        state->Set(static_cast<double>(to));
+        breaker_changes_.Add({{"tier", dir}, {"to", BreakerStateName(to)}}).Increment();
+        spdlog::warn("circuit breaker of {}: {} -> {} ({})", label, BreakerStateName(from),
+                     BreakerStateName(to), reason);
+      });
+  return breaker.get();
+}
+
 template <class F>
 Status BlockStore::CallTier(const Chain& chain, size_t tier, F&& f) {
-  runtime::Instance& inst = *chain.tiers[tier].instance;
+  const Tier& t = chain.tiers[tier];
+  runtime::Instance& inst = *t.instance;
   if (!inst.Enter()) {
     t_retired = true;
-    return Status::Unavailable(chain.tiers[tier].label + " was retired by a reload");
+    return Status::Unavailable(t.label + " was retired by a reload");
   }
   struct Exit {
     runtime::Instance& i;
     ~Exit() { i.Exit(); }
   } exit{inst};
-  return inst.Invoke<CacheTier>(std::forward<F>(f));
+  if (t.breaker == nullptr) return inst.Invoke<CacheTier>(std::forward<F>(f));
+  const Clock& clock = *runtime_.context().clock;
+  int64_t retry_ns = 0;
+  if (!t.breaker->Allow(clock.NowNs(), &retry_ns)) {
+    return Status::Unavailable(t.label + " is failing and its circuit breaker is open; retry in " +
+                               std::to_string((retry_ns + 999'999) / 1'000'000) + " ms");
+  }
+  Status s = inst.Invoke<CacheTier>(std::forward<F>(f));
+  if (IsTierFailure(s)) {
+    t.breaker->OnFailure(clock.NowNs(), s.ToString());
+  } else {
+    t.breaker->OnSuccess(clock.NowNs());
+  }
+  return s;
 }
 
 template <class F>

@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -48,6 +49,7 @@
 #include "format/cid.h"
 #include "runtime/runtime.h"
 #include "store/bloom_filter.h"
+#include "store/circuit_breaker.h"
 #include "store/key_cache.h"
 #include "store/memory_governor.h"
 
@@ -148,6 +150,8 @@ class BlockStore final : private ShrinkableMemory {
   class DemotionQueue;
   class TierStream;
 
+  CircuitBreaker* BreakerFor(const std::string& dir, const std::string& label,
+                             const runtime::BreakerConfig& config);
   std::shared_ptr<const Chain> CurrentChain();
   std::shared_ptr<const Chain> Reload(const std::shared_ptr<const Chain>& stale);
   template <class F>
@@ -221,6 +225,10 @@ class BlockStore final : private ShrinkableMemory {
   prometheus::Counter& read_groups_;
   prometheus::Counter& shrink_counter_;
   prometheus::Counter& refusal_counter_;
+  prometheus::Family<prometheus::Gauge>& breaker_state_;
+  prometheus::Family<prometheus::Counter>& breaker_changes_;
+  std::mutex breakers_mu_;
+  std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;  // by tier directory
   uint64_t shrinks_published_ = 0;
   uint64_t refusals_published_ = 0;
 

@@ -110,6 +110,7 @@ write_config() {
   cat >"$file" <<EOF
 {
   "admin": {"listen": "127.0.0.1:0"},
+  "gateway": {"listen": "127.0.0.1:0"},
   "plugins": {"path": ["$bundled_dir", "$plugin_dir"]},
   "strategies": {
     "prioritizer": {"plugin": "$prioritizer"},

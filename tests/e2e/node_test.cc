@@ -16,6 +16,7 @@ namespace {
 
 json BaseConfig(const TempDir& dir) {
   return {{"admin", {{"listen", "127.0.0.1:0"}}},
+          {"gateway", {{"listen", "127.0.0.1:0"}}},
           {"plugins", {{"path", {BOXCAR_PLUGIN_DIR, (dir / "plugins").string()}}}},
           {"strategies",
            {{"prioritizer", {{"plugin", "probe"}}},

@@ -43,6 +43,7 @@ fs::path WriteConfig(const TempDir& dir, json tiers = nullptr, json extra = json
   json store = {{"path", (dir / "data").string()}, {"tiers", tiers}};
   store.update(extra);
   json config = {{"admin", {{"listen", "127.0.0.1:0"}}},
+                 {"gateway", {{"listen", "127.0.0.1:0"}}},
                  {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
                  {"strategies",
                   {{"prioritizer", {{"plugin", "fifo"}}},

@@ -142,6 +142,7 @@ bool NodeProcess::WaitReady(std::chrono::seconds timeout) {
       auto ready = nlohmann::json::parse(ReadAll(ready_file_), nullptr, false);
       if (!ready.is_discarded()) {
         admin_ = ready.value("admin", "");
+        gateway_ = ready.value("gateway", "");
         return !admin_.empty();
       }
     }

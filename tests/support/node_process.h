@@ -42,6 +42,7 @@ class NodeProcess {
   // Waits (bounded) for the ready file; false if the process exited or the time ran out.
   bool WaitReady(std::chrono::seconds timeout = std::chrono::seconds(20));
   const std::string& admin() const { return admin_; }
+  const std::string& gateway() const { return gateway_; }
   pid_t pid() const { return pid_; }
 
   void Signal(int sig);
@@ -55,6 +56,7 @@ class NodeProcess {
   std::filesystem::path ready_file_;
   std::filesystem::path log_file_;
   std::string admin_;
+  std::string gateway_;
 };
 
 // Polls `predicate` every 20 ms until it holds or `timeout` passes.

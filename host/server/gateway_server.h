@@ -1,0 +1,68 @@
+// GatewayServer: the IPFS Trustless Gateway over HTTP/1.1 (Boost.Asio and Beast's parser).
+//
+// Threads: gateway.io_threads threads, each with its own io_context and its own SO_REUSEPORT
+// acceptor on the same port, so the kernel spreads connections and a connection lives on one
+// thread for its whole life (no strands, no locks on the connection). Requests are parsed with
+// Beast's basic_parser straight from the connection's read buffer, and every request becomes a
+// RequestEngine task: a raw block read, or a job producing the next chunk of a CAR stream.
+//
+// Syscalls: one read takes every pipelined request the client sent; the responses that are ready
+// go out in one gathered write (writev), block bytes included without a copy. Timeouts are
+// enforced by a sweep every 250 ms per thread rather than a timer per connection.
+//
+// Limits: gateway.max_header_bytes (431 and close), a client must send a started request header
+// within gateway.header_timeout_ms (slowloris), idle keep-alive connections close after
+// gateway.idle_timeout_ms, and a client that reads nothing of a response for
+// gateway.write_timeout_ms is dropped. At most gateway.max_pipeline requests per connection are
+// parsed ahead of their responses.
+//
+// Admission: the conn_manager plugin admits each accepted connection, and once a second picks
+// connections to trim from a snapshot of all of them; a trimmed connection stops reading and
+// closes after its in-flight responses.
+//
+// Thread safety: Start, Drain and Stop are called from one controlling thread. bound_address()
+// may be called from any thread after Start.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <prometheus/registry.h>
+
+#include "boxcar/status.h"
+#include "engine/request_engine.h"
+#include "runtime/config.h"
+#include "runtime/runtime.h"
+
+namespace boxcar::server {
+
+class GatewayServer {
+ public:
+  GatewayServer(const runtime::GatewayConfig& config, runtime::Runtime& runtime,
+                engine::RequestEngine& engine, prometheus::Registry& registry);
+  ~GatewayServer();  // Stop()s
+
+  GatewayServer(const GatewayServer&) = delete;
+  GatewayServer& operator=(const GatewayServer&) = delete;
+
+  // Binds gateway.listen and starts the threads. The error names the address.
+  Status Start();
+
+  // Stops accepting, lets in-flight requests finish for up to `timeout_ms`, then closes every
+  // connection. Keep-alive connections get "Connection: close" on their last response.
+  void Drain(int64_t timeout_ms);
+
+  // Closes everything now and joins the threads. Idempotent.
+  void Stop();
+
+  std::string bound_address() const;
+  uint64_t open_connections() const;
+
+  class Impl;  // defined in the .cc; public only so that file's helpers can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace boxcar::server

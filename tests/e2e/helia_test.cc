@@ -1,0 +1,114 @@
+// Helia's trustless-gateway client (tests/interop/helia, from npm) fetches every fixture block
+// from the real binary over 127.0.0.1 and verifies each one against its CID.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "format/car.h"
+#include "support/node_process.h"
+#include "support/temp_dir.h"
+
+namespace boxcar::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = fs::path(BOXCAR_SOURCE_DIR) / "tests/fixtures/trustless-gateway";
+const fs::path kHelia = fs::path(BOXCAR_SOURCE_DIR) / "tests/interop/helia";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Every block CID of a fixture, in the text form the CAR names it (CIDv0 stays Qm...).
+std::vector<std::string> BlockCids(const std::string& name, std::string* root) {
+  std::ifstream in(kFixtures / name, std::ios::binary);
+  format::CarReader reader(in);
+  format::CarHeader header;
+  REQUIRE(reader.ReadHeader(&header).ok());
+  *root = header.roots.at(0).ToString();
+  std::vector<std::string> cids;
+  for (;;) {
+    format::Cid cid;
+    uint64_t size = 0;
+    bool end = false;
+    REQUIRE(reader.NextSection(&cid, &size, &end).ok());
+    if (end) break;
+    std::string body;
+    REQUIRE(reader.ReadBody(&body).ok());
+    cids.push_back(cid.ToString());
+  }
+  return cids;
+}
+
+}  // namespace
+
+TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixture block") {
+  REQUIRE_MESSAGE(fs::exists(kHelia / "node_modules"),
+                  "run tools/install-deps.sh: it installs the Helia client's npm packages");
+  TempDir dir;
+  const json config = {{"admin", {{"listen", "127.0.0.1:0"}}},
+                       {"gateway", {{"listen", "127.0.0.1:0"}}},
+                       {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
+                       {"strategies",
+                        {{"prioritizer", {{"plugin", "fair"}}},
+                         {"batcher", {{"plugin", "adaptive"}}},
+                         {"conn_manager", {{"plugin", "watermark"}}},
+                         {"tuner", {{"plugin", "static"}}}}},
+                       {"store",
+                        {{"path", (dir / "data").string()},
+                         {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}}};
+  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
+  REQUIRE(node.WaitReady());
+
+  std::string cid_list = "bafkqaaa\nbafkqaf3imvwgy3zaneqgc3janfxgy2lomvscay3jmqfa\n";
+  std::vector<std::string> roots;
+  size_t count = 2;
+  for (const char* name :
+       {"gateway-raw-block.car", "subdir-with-mixed-block-files.car",
+        "single-layer-hamt-with-multi-block-files.car", "dir-with-dag-cbor-with-links.car",
+        "dag-pb.car", "file-3k-and-3-blocks-missing-block.car"}) {
+    const HttpResult imported =
+        HttpRequest(node.admin(), "POST", "/admin/import", ReadFile(kFixtures / name));
+    REQUIRE_MESSAGE(imported.status == 200, imported.body);
+    std::string root;
+    for (const std::string& cid : BlockCids(name, &root)) {
+      cid_list += cid + "\n";
+      ++count;
+    }
+    roots.push_back(root);
+  }
+  const fs::path list = dir.Write("cids.txt", cid_list);
+  const std::string gateway = "http://" + node.gateway();
+  const std::string script = (kHelia / "fetch-blocks.mjs").string();
+
+  const CommandResult blocks = RunCommand(
+      {"/usr/bin/env", "node", script, "--gateway", gateway, "--cids-file", list.string()},
+      std::chrono::seconds(120));
+  INFO(blocks.out);
+  REQUIRE(blocks.exit_code == 0);
+  CHECK(blocks.out.find("\"total\":" + std::to_string(count) + ",\"ok\":" + std::to_string(count) +
+                        ",\"failed\":0") != std::string::npos);
+
+  // A missing block is a failure Helia reports, not a silent success.
+  const CommandResult missing =
+      RunCommand({"/usr/bin/env", "node", script, "--gateway", gateway,
+                  "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.out.find("404") != std::string::npos);
+
+  const CommandResult car =
+      RunCommand({"/usr/bin/env", "node", script, "--gateway", gateway, "--car", roots[1]},
+                 std::chrono::seconds(60));
+  INFO(car.out);
+  CHECK(car.exit_code == 0);
+}
+
+}  // namespace boxcar::testing
