@@ -500,8 +500,9 @@ int StatusFor(const Status& status, const gateway::GatewayRequest& request) {
       return 400;
     case Status::Code::kNotSupported:
       return 501;
-    case Status::Code::kUnavailable:
-    case Status::Code::kBusy:
+    case Status::Code::kUnavailable:  // an open circuit breaker
+    case Status::Code::kBusy:         // the memory budget
+    case Status::Code::kIOError:      // a failing tier: worth retrying, unlike a bad request
       return 503;
     default:
       return 500;
@@ -523,7 +524,8 @@ void RawWork::RunRead(const Task& task, const Status& status, BlockData data) {
     const int code = StatusFor(status, request_);
     std::string text = status.message() + "\n";
     const int retry = code == 503 ? 1 : 0;
-    Deliver(task, code, ErrorHead(code, text.size(), retry), nullptr, std::move(text));
+    std::string head = ErrorHead(code, text.size(), retry);  // before text is moved
+    Deliver(task, code, std::move(head), nullptr, std::move(text));
     return;
   }
   std::vector<gateway::Header> headers;
@@ -534,7 +536,8 @@ void RawWork::RunRead(const Task& task, const Status& status, BlockData data) {
 void RawWork::Shed(const Task& task, int retry_after_s) {
   std::string text =
       "the node is overloaded: retry after " + std::to_string(retry_after_s) + " s\n";
-  Deliver(task, 503, ErrorHead(503, text.size(), retry_after_s), nullptr, std::move(text));
+  std::string head = ErrorHead(503, text.size(), retry_after_s);  // before text is moved
+  Deliver(task, 503, std::move(head), nullptr, std::move(text));
 }
 
 void RawWork::Deliver(const Task& task, int status, std::string head, BlockData body,
@@ -600,7 +603,7 @@ void CarWork::RunJob(const Task& task) {
       slot->status = status;
       slot->head = head;
     }
-    slot->text.append(framed);
+    if (!slot->head_only) slot->text.append(framed);
     slot->streaming = !done;
     slot->producing = false;
     slot->tasks.emplace_back(task, bytes);

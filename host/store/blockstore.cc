@@ -588,11 +588,19 @@ Status BlockStore::GetGroup(const Chain& chain, const std::vector<Cid>& cids, si
     for (size_t i : missing) keys.push_back(cids[i].hash().bytes());
     std::vector<BlockData> found;
     std::vector<Status> status;
+    // A per-key failure of the tier itself (not a miss) is what its breaker counts.
     Status s = CallTier(chain, t, [&](CacheTier& tier) {
       tier.GetMany(keys, &found, &status);
+      for (const Status& one : status) {
+        if (IsTierFailure(one)) return one;
+      }
       return Status::OK();
     });
-    if (!s.ok()) return s;
+    if (status.size() != keys.size()) {
+      if (t_retired) return s;                     // OnChain reruns the group on the new generation
+      for (size_t i : missing) (*results)[i] = s;  // the breaker is open: fail fast
+      return Status::OK();
+    }
     std::vector<size_t> still;
     for (size_t k = 0; k < missing.size(); ++k) {
       const size_t i = missing[k];

@@ -1,0 +1,190 @@
+// The gateway under stress, on the real binary: the circuit breaker around a failing tier (the
+// `faulty` test tier injects the faults), shedding bulk before interactive work and recovering,
+// connection admission and trimming by the conn_manager plugin, and strategy swaps under load.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "format/car.h"
+#include "support/http_client.h"
+#include "support/node_process.h"
+#include "support/temp_dir.h"
+
+namespace boxcar::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = fs::path(BOXCAR_SOURCE_DIR) / "tests/fixtures/trustless-gateway";
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, path);
+}
+
+// The value of one Prometheus series in the node's /metrics text; -1 when absent.
+double Metric(const NodeProcess& node, const std::string& series) {
+  const std::string text = HttpRequest(node.admin(), "GET", "/metrics").body;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+json Config(const TempDir& dir, const json& tiers, const json& engine,
+            const json& conn_manager = {{"plugin", "watermark"}}) {
+  return {{"admin", {{"listen", "127.0.0.1:0"}}},
+          {"gateway", {{"listen", "127.0.0.1:0"}, {"io_threads", 2}}},
+          {"engine", engine},
+          {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
+          {"strategies",
+           {{"prioritizer", {{"plugin", "fair"}}},
+            {"batcher", {{"plugin", "fixed"}}},
+            {"conn_manager", conn_manager},
+            {"tuner", {{"plugin", "static"}}}}},
+          {"store", {{"path", (dir / "data").string()}, {"tiers", tiers}}},
+          {"reload", {{"debounce_ms", 50}, {"watch_config", false}}}};
+}
+
+std::string RootOf(const std::string& fixture) {
+  std::ifstream in(kFixtures / fixture, std::ios::binary);
+  format::CarReader reader(in);
+  format::CarHeader header;
+  REQUIRE(reader.ReadHeader(&header).ok());
+  return header.roots.at(0).ToString();
+}
+
+void Import(const NodeProcess& node, const std::string& fixture) {
+  const HttpResult r =
+      HttpRequest(node.admin(), "POST", "/admin/import", ReadFile(kFixtures / fixture));
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+}
+
+}  // namespace
+
+TEST_CASE("overload: the breaker opens on a failing tier, answers 503 fast and recovers") {
+  TempDir dir;
+  const fs::path fault = dir / "fault";
+  WriteFile(fault, "ok");
+  const json tiers = {{{"plugin", "faulty"}, {"params", {{"fault_file", fault.string()}}}}};
+  const json engine = {
+      {"breaker",
+       {{"failure_threshold", 3}, {"open_ms", 400}, {"max_open_ms", 2000}, {"recovery_ms", 300}}}};
+  NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, engine).dump(2)));
+  REQUIRE(node.WaitReady());
+  Import(node, "gateway-raw-block.car");
+  const std::string target = "/ipfs/" + RootOf("gateway-raw-block.car") + "?format=raw";
+  REQUIRE(Fetch(node.gateway(), "GET", target).status == 200);
+
+  WriteFile(fault, "fail");
+  for (int i = 0; i < 3; ++i) {
+    const Response r = Fetch(node.gateway(), "GET", target);
+    CHECK(r.status == 503);
+    CHECK(r.body.find("injected fault") != std::string::npos);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Response open = Fetch(node.gateway(), "GET", target);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200));
+  CHECK(open.status == 503);
+  CHECK(open.Has("retry-after"));
+  CHECK(open.body.find("circuit breaker is open") != std::string::npos);
+  CHECK(Metric(node, "boxcar_store_breaker_state{tier=\"faulty\"}") == 1);
+  CHECK(Metric(node, "boxcar_store_breaker_transitions_total{tier=\"faulty\",to=\"open\"}") == 1);
+  CHECK(node.Output().find("closed -> open") != std::string::npos);
+
+  WriteFile(fault, "ok");
+  CHECK(Eventually([&] { return Fetch(node.gateway(), "GET", target).status == 200; },
+                   std::chrono::seconds(5)));
+  // Half-open lets a growing share through; successes then close it.
+  CHECK(Eventually(
+      [&] {
+        Fetch(node.gateway(), "GET", target);
+        return Metric(node, "boxcar_store_breaker_state{tier=\"faulty\"}") == 0;
+      },
+      std::chrono::seconds(5)));
+}
+
+TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the node recovers") {
+  TempDir dir;
+  const fs::path fault = dir / "fault";
+  WriteFile(fault, "ok");
+  const json tiers = {{{"plugin", "faulty"}, {"params", {{"fault_file", fault.string()}}}}};
+  // One worker taking one task at a time from a queue of 40: bulk is refused from 30 queued.
+  const json engine = {{"workers", 1}, {"max_batch", 1}, {"queue_limit", 40}, {"retry_after_s", 2}};
+  NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, engine).dump(2)));
+  REQUIRE(node.WaitReady());
+  Import(node, "subdir-with-mixed-block-files.car");
+  const std::string root = RootOf("subdir-with-mixed-block-files.car");
+  const std::string raw = "/ipfs/" + root + "?format=raw";
+  const std::string car = "/ipfs/" + root + "?format=car";
+
+  WriteFile(fault, "slow:40");
+  Client flood(node.gateway(), std::chrono::seconds(30));
+  std::string batch;
+  for (int i = 0; i < 36; ++i) batch += RequestText("GET", raw);
+  REQUIRE(flood.Send(batch));
+  CHECK(Eventually([&] { return Metric(node, "boxcar_engine_queued_tasks") >= 30; },
+                   std::chrono::seconds(3)));
+
+  const Response shed = Fetch(node.gateway(), "GET", car);
+  CHECK(shed.status == 503);
+  CHECK(shed.Header("retry-after") == "2");
+  Client interactive(node.gateway(), std::chrono::seconds(30));
+  REQUIRE(interactive.Send(RequestText("GET", raw)));  // still below the interactive limit
+
+  for (int i = 0; i < 36; ++i) CHECK(flood.Receive().status == 200);
+  CHECK(interactive.Receive().status == 200);
+  CHECK(Metric(node, "boxcar_engine_tasks_total{class=\"bulk\",outcome=\"shed\"}") >= 1);
+  CHECK(Metric(node, "boxcar_engine_tasks_total{class=\"interactive\",outcome=\"shed\"}") == 0);
+
+  WriteFile(fault, "ok");
+  const Response recovered = Fetch(node.gateway(), "GET", car);
+  CHECK(recovered.status == 200);
+  CHECK(recovered.trailers.empty());
+}
+
+TEST_CASE("overload: the conn_manager refuses connections over max_conns and trims idle ones") {
+  TempDir dir;
+  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
+  const json manager = {{"plugin", "watermark"},
+                        {"params",
+                         {{"high_water", 4},
+                          {"low_water", 2},
+                          {"grace_period_ms", 0},
+                          {"silence_period_ms", 0},
+                          {"max_conns", 6}}}};
+  NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, json::object(), manager).dump(2)));
+  REQUIRE(node.WaitReady());
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.push_back(std::make_unique<Client>(node.gateway()));
+    REQUIRE(clients.back()->Send(RequestText("GET", "/ipfs/bafkqaaa?format=raw")));
+    REQUIRE(clients.back()->Receive().status == 200);  // admitted and served
+  }
+  Client refused(node.gateway());
+  CHECK(refused.WaitClosed(std::chrono::seconds(2)));
+  CHECK(Metric(node, "boxcar_gateway_connections_refused_total") >= 1);
+  // Above high_water: trimmed down to low_water within a few maintenance rounds.
+  size_t closed = 0;
+  for (auto& c : clients) closed += c->WaitClosed(std::chrono::seconds(5)) ? 1 : 0;
+  CHECK(closed == 4);
+  CHECK(Metric(node, "boxcar_gateway_connections_closed_total{reason=\"trimmed\"}") == 4);
+}
+
+}  // namespace boxcar::testing
