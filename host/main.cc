@@ -58,7 +58,8 @@ holds is refused ("locked by PID ..."):
 Options:
   --set KEY=VALUE   Override a config value. KEY is a dotted path (store.tiers.0.plugin);
                     VALUE is parsed as JSON when it parses, else taken as a string.
-  --ready-file PATH Write {"pid":..,"admin":"host:port"} to PATH once the node serves.
+  --ready-file PATH Write {"pid":..,"admin":"host:port","gateway":"host:port"} to PATH once
+                    the node serves.
   --json            Machine-readable output for `plugins` and `stat`.
   --pin             Pin the roots of imported CARs.
   --scope SCOPE     What export includes: block, entity or all.

@@ -17,7 +17,7 @@ packages=(
 )
 # Node.js runs the Helia interop test; Debian's package only when none is installed.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
-[ "${1:-}" = "--bench" ] && packages+=(nginx wrk)
+[ "${1:-}" = "--bench" ] && packages+=(nginx wrk jq)
 
 missing=()
 for p in "${packages[@]}"; do

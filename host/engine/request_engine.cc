@@ -78,6 +78,13 @@ void RequestEngine::Refresh() {
   bind(peer_budget_, runtime::kEnginePeerBudgetBytes);
   retry_after_s_ = runtime_.Current()->config->engine.retry_after_s;
   budget_gauge_.Set(Value(peer_budget_));
+  progress_.fetch_add(1, std::memory_order_release);
+  if (wake_) wake_();
+}
+
+void RequestEngine::SetWakeup(std::function<void()> wake) {
+  std::lock_guard lock(refresh_mu_);
+  wake_ = std::move(wake);
 }
 
 int64_t RequestEngine::NowNs() const { return runtime_.context().clock->NowNs(); }
@@ -146,35 +153,30 @@ bool RequestEngine::PushLocked(Task&& task) {
   return true;
 }
 
-void RequestEngine::Pump() {
+bool RequestEngine::Pump() {
   // Tasks deliver responses inline; a nested Pump would recurse once per CAR chunk.
   thread_local bool t_pumping = false;
-  if (t_pumping) return;
+  if (t_pumping) return false;
   t_pumping = true;
   struct Reset {
     ~Reset() { t_pumping = false; }
   } reset;
+  const uint64_t seen = progress_.load();
+  const int limit = static_cast<int>(Value(workers_));
+  int running = running_.load();
+  do {
+    // Every slot is busy: their holders look at the queue again when they finish.
+    if (running >= limit) return false;
+  } while (!running_.compare_exchange_weak(running, running + 1));
   std::vector<Popped> reads, jobs, stale;
-  for (;;) {
-    const uint64_t seen = progress_.load(std::memory_order_acquire);
-    const int limit = static_cast<int>(Value(workers_));
-    int running = running_.load(std::memory_order_relaxed);
-    do {
-      if (running >= limit) return;  // a running worker will see our progress and continue
-    } while (!running_.compare_exchange_weak(running, running + 1, std::memory_order_acq_rel));
-    bool ran_any = false;
-    for (;;) {
-      PopBatch(&reads, &jobs, &stale);
-      if (reads.empty() && jobs.empty() && stale.empty()) break;
-      ran_any = true;
-      RunBatch(reads, jobs, stale);
-    }
-    running_.fetch_sub(1, std::memory_order_acq_rel);
-    // Work submitted or budget released while this thread held the slot may have found the slot
-    // taken and returned; look again if anything changed since we started.
-    if (!ran_any && progress_.load(std::memory_order_acquire) == seen) return;
-    if (queued_.load(std::memory_order_relaxed) == 0) return;
-  }
+  PopBatch(&reads, &jobs, &stale);
+  const bool ran = !reads.empty() || !jobs.empty() || !stale.empty();
+  if (ran) RunBatch(reads, jobs, stale);
+  running_.fetch_sub(1);
+  // Sequentially consistent with Submit's increment of queued_ and its own Pump's look at
+  // running_: either that Pump found this slot free, or this thread sees the task now.
+  if (ran) return queued_.load() > 0;
+  return progress_.load() != seen && queued_.load() > 0;
 }
 
 void RequestEngine::PopBatch(std::vector<Popped>* reads, std::vector<Popped>* jobs,

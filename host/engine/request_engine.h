@@ -6,7 +6,8 @@
 // a CAR stream). Submit either queues the task or refuses it at once (the frontend answers 429 or
 // 503 with Retry-After). Tasks run on the threads that call Pump: the frontends' I/O threads call
 // it after submitting and after writing responses, so a request usually runs to completion on the
-// thread that parsed it, with no hand-off. `engine.workers` bounds how many threads run tasks at
+// thread that parsed it, with no hand-off; a thread takes one batch per call and yields to its
+// other connections between batches. `engine.workers` bounds how many threads run tasks at
 // once, which bounds concurrent store I/O. When a frontend has written a task's response it calls
 // Complete, which releases the task's bytes from its peer's budget and tells the prioritizer.
 //
@@ -29,6 +30,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,17 +80,24 @@ class RequestEngine {
   RequestEngine(const RequestEngine&) = delete;
   RequestEngine& operator=(const RequestEngine&) = delete;
 
-  // Re-reads the engine tunables and settings after a reload.
+  // Re-reads the engine tunables and settings after a reload, then wakes the frontends: a swap
+  // hands queued tasks to the new prioritizer, and nothing else may come along to run them.
   void Refresh();
+
+  // How to make the frontends' threads call Pump soon (each posts a Pump to its threads). Empty
+  // to unregister, before the frontend goes away.
+  void SetWakeup(std::function<void()> wake);
 
   // Queues `work` as a task of `task_class` for `peer`, expecting about `cost_bytes` of response
   // (0 when unknown). On refusal the work is not called and the caller answers the client.
   SubmitResult Submit(TaskClass task_class, std::string peer, uint64_t cost_bytes,
                       std::shared_ptr<Work> work);
 
-  // Runs queued tasks on this thread while a worker slot is free and tasks are runnable. A call
-  // from inside a task (a Work callback) returns at once: the running loop picks up new tasks.
-  void Pump();
+  // Runs one batch of queued tasks on this thread if a worker slot is free. Returns true when
+  // runnable tasks remain: the caller should call again soon, after serving its other events
+  // (one batch at a time keeps an I/O thread responsive to its other connections). A call from
+  // inside a task (a Work callback) returns false at once.
+  bool Pump();
 
   // The response of `task` was written (bytes_sent of it) or abandoned (connection closed).
   void Complete(const Task& task, uint64_t bytes_sent);
@@ -129,7 +138,8 @@ class RequestEngine {
   std::atomic<runtime::Tunable*> max_batch_{nullptr};
   std::atomic<runtime::Tunable*> max_wait_ms_{nullptr};
   std::atomic<runtime::Tunable*> peer_budget_{nullptr};
-  std::mutex refresh_mu_;
+  std::mutex refresh_mu_;  // also guards wake_
+  std::function<void()> wake_;
   std::vector<std::shared_ptr<runtime::Tunable>> keep_alive_;
 
   std::mutex mu_;

@@ -318,6 +318,10 @@ class GatewayServer::Impl {
   }
   uint64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
 
+  // Runs one batch of engine tasks on this worker's thread, and queues another turn behind the
+  // thread's pending socket events while tasks remain.
+  void RunEngine(Worker& worker);
+
   const runtime::GatewayConfig config_;
   runtime::Runtime& runtime_;
   engine::RequestEngine& engine_;
@@ -358,6 +362,7 @@ struct GatewayServer::Impl::Worker {
   asio::steady_timer sweep_timer;
   asio::steady_timer accept_retry{ioc};
   uint64_t next_serial = 0;
+  bool engine_turn_posted = false;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
   int64_t last_snapshot_ns = 0;
   std::mutex snapshot_mu;
@@ -671,7 +676,7 @@ void GatewayServer::Impl::Connection::OnRead(const beast::error_code& ec, size_t
   last_activity_ns_ = SteadyNs();
   in_handler_ = true;
   ParseAll();
-  server_.engine_.Pump();
+  server_.RunEngine(worker_);
   in_handler_ = false;
   Flush();
   Read();
@@ -812,7 +817,7 @@ void GatewayServer::Impl::Connection::SubmitNextChunk(const std::shared_ptr<Slot
     slot->producing = false;
     return;
   }
-  server_.engine_.Pump();  // a no-op when this thread is already running tasks
+  server_.RunEngine(worker_);  // a no-op when this thread is already running tasks
 }
 
 void GatewayServer::Impl::Connection::ErrorSlot(const std::shared_ptr<Slot>& slot, int status,
@@ -918,7 +923,7 @@ void GatewayServer::Impl::Connection::OnWritten(const beast::error_code& ec, siz
     return;
   }
   in_handler_ = true;
-  server_.engine_.Pump();  // completions may have released peer budget
+  server_.RunEngine(worker_);  // completions may have released peer budget
   in_handler_ = false;
   if (close_after_write_ && slots_.empty()) {
     Close();
@@ -971,6 +976,15 @@ bool GatewayServer::Impl::Connection::Expire(int64_t now_ns) {
     return true;
   }
   return false;
+}
+
+void GatewayServer::Impl::RunEngine(Worker& worker) {
+  if (!engine_.Pump() || worker.engine_turn_posted) return;
+  worker.engine_turn_posted = true;
+  asio::post(worker.ioc, [this, &worker] {
+    worker.engine_turn_posted = false;
+    RunEngine(worker);
+  });
 }
 
 Status GatewayServer::Impl::Listen(Worker& worker, const tcp::endpoint& endpoint) {
@@ -1026,6 +1040,10 @@ Status GatewayServer::Impl::Start() {
     Sweep(*worker);
     threads_.emplace_back([w = worker.get()] { w->ioc.run(); });
   }
+  engine_.SetWakeup([this] {
+    for (auto& worker : workers_)
+      asio::post(worker->ioc, [this, w = worker.get()] { RunEngine(*w); });
+  });
   maintainer_ = std::thread([this] { MaintainLoop(); });
   spdlog::info("gateway listening on {} with {} I/O threads", bound_address(), config_.io_threads);
   return Status::OK();
@@ -1084,6 +1102,8 @@ void GatewayServer::Impl::Sweep(Worker& worker) {
     std::vector<std::shared_ptr<Connection>> expired;
     for (const auto& [id, conn] : worker.connections) expired.push_back(conn);
     for (const auto& conn : expired) conn->Expire(now);
+    // A safety net for work nothing else would run (e.g. budget released by a closed peer).
+    if (engine_.queued() > 0) RunEngine(worker);
     if (now - worker.last_snapshot_ns >= kSnapshotIntervalNs) {
       worker.last_snapshot_ns = now;
       std::vector<ConnInfo> snapshot;
@@ -1165,6 +1185,7 @@ void GatewayServer::Impl::Drain(int64_t timeout_ms) {
 }
 
 void GatewayServer::Impl::Stop() {
+  engine_.SetWakeup(nullptr);
   {
     std::lock_guard lock(maintain_mu_);
     if (stopped_) return;

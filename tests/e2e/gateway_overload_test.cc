@@ -125,8 +125,12 @@ TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the 
   const fs::path fault = dir / "fault";
   WriteFile(fault, "ok");
   const json tiers = {{{"plugin", "faulty"}, {"params", {{"fault_file", fault.string()}}}}};
-  // One worker taking one task at a time from a queue of 40: bulk is refused from 30 queued.
-  const json engine = {{"workers", 1}, {"max_batch", 1}, {"queue_limit", 40}, {"retry_after_s", 2}};
+  // One worker taking one task at a time: bulk is refused from 90 queued, interactive at 120.
+  const json engine = {{"workers", 1},
+                       {"max_batch", 1},
+                       {"queue_limit", 120},
+                       {"max_queue_wait_ms", 30000},
+                       {"retry_after_s", 2}};
   NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, engine).dump(2)));
   REQUIRE(node.WaitReady());
   Import(node, "subdir-with-mixed-block-files.car");
@@ -134,12 +138,15 @@ TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the 
   const std::string raw = "/ipfs/" + root + "?format=raw";
   const std::string car = "/ipfs/" + root + "?format=car";
 
-  WriteFile(fault, "slow:40");
-  Client flood(node.gateway(), std::chrono::seconds(30));
+  WriteFile(fault, "slow:25");  // 40 reads a second
   std::string batch;
-  for (int i = 0; i < 36; ++i) batch += RequestText("GET", raw);
-  REQUIRE(flood.Send(batch));
-  CHECK(Eventually([&] { return Metric(node, "boxcar_engine_queued_tasks") >= 30; },
+  for (int i = 0; i < 58; ++i) batch += RequestText("GET", raw);
+  std::vector<std::unique_ptr<Client>> floods;
+  for (int i = 0; i < 2; ++i) {
+    floods.push_back(std::make_unique<Client>(node.gateway(), std::chrono::seconds(30)));
+    REQUIRE(floods.back()->Send(batch));
+  }
+  CHECK(Eventually([&] { return Metric(node, "boxcar_engine_queued_tasks") >= 100; },
                    std::chrono::seconds(3)));
 
   const Response shed = Fetch(node.gateway(), "GET", car);
@@ -148,7 +155,9 @@ TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the 
   Client interactive(node.gateway(), std::chrono::seconds(30));
   REQUIRE(interactive.Send(RequestText("GET", raw)));  // still below the interactive limit
 
-  for (int i = 0; i < 36; ++i) CHECK(flood.Receive().status == 200);
+  for (auto& flood : floods) {
+    for (int i = 0; i < 58; ++i) CHECK(flood->Receive().status == 200);
+  }
   CHECK(interactive.Receive().status == 200);
   CHECK(Metric(node, "boxcar_engine_tasks_total{class=\"bulk\",outcome=\"shed\"}") >= 1);
   CHECK(Metric(node, "boxcar_engine_tasks_total{class=\"interactive\",outcome=\"shed\"}") == 0);
@@ -157,6 +166,57 @@ TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the 
   const Response recovered = Fetch(node.gateway(), "GET", car);
   CHECK(recovered.status == 200);
   CHECK(recovered.trailers.empty());
+}
+
+TEST_CASE("overload: a peer over its budget waits, then gets 429; other peers are served") {
+  TempDir dir;
+  const fs::path fault = dir / "fault";
+  WriteFile(fault, "ok");
+  const json tiers = {{{"plugin", "faulty"}, {"params", {{"fault_file", fault.string()}}}}};
+  // A CAR chunk is charged 256 KiB: one fits the budget, a second waits, a third is refused.
+  const json engine = {{"workers", 1},
+                       {"peer_budget_bytes", 300000},
+                       {"peer_budget_min_bytes", 300000},
+                       {"peer_budget_max_bytes", 300000},
+                       {"peer_backlog_limit", 1}};
+  json config = Config(dir, tiers, engine);
+  config["gateway"]["peer_header"] = "X-Peer";
+  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
+  REQUIRE(node.WaitReady());
+  Import(node, "subdir-with-mixed-block-files.car");
+  const std::string car = "/ipfs/" + RootOf("subdir-with-mixed-block-files.car") + "?format=car";
+  WriteFile(fault, "slow:100");
+
+  Client greedy(node.gateway(), std::chrono::seconds(30));
+  std::string three;
+  for (int i = 0; i < 3; ++i) three += RequestText("GET", car, {"X-Peer: greedy"});
+  REQUIRE(greedy.Send(three));
+  Client other(node.gateway(), std::chrono::seconds(30));
+  REQUIRE(other.Send(RequestText("GET", car, {"X-Peer: polite"})));
+  CHECK(greedy.Receive().status == 200);
+  CHECK(greedy.Receive().status == 200);  // waited in the backlog, then ran
+  const Response refused = greedy.Receive();
+  CHECK(refused.status == 429);
+  CHECK(refused.Has("retry-after"));
+  CHECK(other.Receive().status == 200);
+  CHECK(Metric(node, "boxcar_engine_peer_refusals_total") == 1);
+  CHECK(Metric(node, "boxcar_engine_backlogged_total") >= 1);
+}
+
+TEST_CASE("overload: the per-peer budget grows while the node is idle") {
+  TempDir dir;
+  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
+  const json engine = {{"peer_budget_bytes", 1 << 20}, {"peer_budget_min_bytes", 1 << 20}};
+  NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, engine).dump(2)));
+  REQUIRE(node.WaitReady());
+  CHECK(Metric(node, "boxcar_engine_peer_budget_bytes") == 1 << 20);
+  // The budget adapts as tasks are taken from the queue, at most every 100 ms.
+  CHECK(Eventually(
+      [&] {
+        Fetch(node.gateway(), "GET", "/ipfs/bafkqaaa?format=raw");
+        return Metric(node, "boxcar_engine_peer_budget_bytes") > 2 << 20;
+      },
+      std::chrono::seconds(5)));
 }
 
 TEST_CASE("overload: the conn_manager refuses connections over max_conns and trims idle ones") {
@@ -185,6 +245,66 @@ TEST_CASE("overload: the conn_manager refuses connections over max_conns and tri
   for (auto& c : clients) closed += c->WaitClosed(std::chrono::seconds(5)) ? 1 : 0;
   CHECK(closed == 4);
   CHECK(Metric(node, "boxcar_gateway_connections_closed_total{reason=\"trimmed\"}") == 4);
+}
+
+TEST_CASE("swap under load: prioritizer and batcher swapped while loadgen runs, no request fails") {
+  TempDir dir;
+  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
+  json config = Config(dir, tiers, json::object());
+  const fs::path config_file = dir.Write("boxcar.json", config.dump(2));
+  NodeProcess node(config_file);
+  REQUIRE(node.WaitReady());
+  std::string cids;
+  for (const char* fixture :
+       {"subdir-with-mixed-block-files.car", "single-layer-hamt-with-multi-block-files.car"}) {
+    Import(node, fixture);
+    std::ifstream in(kFixtures / fixture, std::ios::binary);
+    format::CarReader reader(in);
+    format::CarHeader header;
+    REQUIRE(reader.ReadHeader(&header).ok());
+    for (;;) {
+      format::Cid cid;
+      uint64_t size = 0;
+      bool end = false;
+      REQUIRE(reader.NextSection(&cid, &size, &end).ok());
+      if (end) break;
+      std::string body;
+      REQUIRE(reader.ReadBody(&body).ok());
+      cids += cid.ToString() + "\n";
+    }
+  }
+  const fs::path cid_file = dir.Write("cids.txt", cids);
+  const fs::path report = dir / "loadgen.json";
+
+  CommandResult load;
+  std::thread loadgen([&] {
+    load = RunCommand(
+        {(fs::path(BOXCAR_BINARY_DIR) / "bin" / "loadgen").string(), "--target", node.gateway(),
+         "--cids", cid_file.string(), "--mix", "raw=80,head=10,car=10", "--connections", "32",
+         "--depth", "4", "--duration", "5", "--max-failures", "0", "--json", report.string()},
+        std::chrono::seconds(60));
+  });
+  int swaps = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(4500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  while (std::chrono::steady_clock::now() < end) {
+    const bool odd = swaps % 2 == 1;
+    config["strategies"]["prioritizer"]["plugin"] = odd ? "fair" : "fifo";
+    config["strategies"]["batcher"]["plugin"] = odd ? "fixed" : "adaptive";
+    dir.Write("boxcar.json", config.dump(2));
+    const HttpResult r = HttpRequest(node.admin(), "POST", "/admin/reload");
+    CHECK_MESSAGE(r.status == 200, r.body);
+    ++swaps;
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  loadgen.join();
+  INFO(load.out);
+  CHECK(load.exit_code == 0);
+  CHECK(swaps >= 15);
+  const json result = json::parse(ReadFile(report));
+  CHECK(result["failures"] == 0);
+  CHECK(result["requests"].get<uint64_t>() > 1000);
+  CHECK(result["status"].contains("200"));
 }
 
 }  // namespace boxcar::testing

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# boxcar's gateway against nginx serving the same blocks as static files, with the same load
+# from tools/loadgen, in one run on this machine (both on 127.0.0.1). Reports req/s, p50, p99
+# and RSS for each, and their ratio; then CAR streaming in blocks/s, the memory of 10,000 idle
+# connections, and p99 before and during strategy hot swaps.
+#
+#   tools/bench/gateway-vs-nginx.sh [--build-dir DIR] [--duration S] [--json FILE]
+#
+# Needs a Release build (tools/dev.sh build) and nginx (tools/install-deps.sh --bench).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$root/build"
+duration=8
+json_out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build="$(cd "$2" && pwd)"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --json) json_out="$2"; shift 2 ;;
+    *) echo "usage: $0 [--build-dir DIR] [--duration S] [--json FILE]" >&2; exit 2 ;;
+  esac
+done
+for tool in "$build/bin/boxcar" "$build/bin/loadgen" "$build/bin/bench-gateway-data"; do
+  [ -x "$tool" ] || { echo "missing $tool: build first (tools/dev.sh build)" >&2; exit 2; }
+done
+command -v nginx >/dev/null || { echo "nginx is missing: run tools/install-deps.sh --bench" >&2; exit 2; }
+
+work="$(mktemp -d /tmp/boxcar-bench.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A port for nginx (boxcar picks its own and reports it in the ready file).
+free_port() { shuf -i 20000-60000 -n 1; }
+rss_kib() { # total VmRSS of a process and its children
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+echo "== data" >&2
+"$build/bin/bench-gateway-data" --blocks 20000 --size 1024 --out "$work/k1" >/dev/null
+"$build/bin/bench-gateway-data" --blocks 400 --size 262144 --out "$work/k256" --seed 2 >/dev/null
+mkdir -p "$work/www/ipfs"
+cp -l "$work"/k1/www/ipfs/* "$work"/k256/www/ipfs/* "$work/www/ipfs/"
+
+gw_port=0
+admin_port=0
+ng_port=$(free_port)
+write_config() { # prioritizer batcher
+  cat >"$work/boxcar.json" <<EOF
+{
+  "admin": {"listen": "127.0.0.1:$admin_port"},
+  "gateway": {"listen": "127.0.0.1:$gw_port", "io_threads": 2, "max_pipeline": 64},
+  "engine": {"queue_limit": 100000},
+  "plugins": {"path": ["$build/lib/boxcar/plugins"]},
+  "strategies": {
+    "prioritizer": {"plugin": "$1"},
+    "batcher": {"plugin": "$2"},
+    "conn_manager": {"plugin": "watermark", "params": {"max_conns": 19000, "high_water": 18000, "low_water": 17000}},
+    "tuner": {"plugin": "static"}
+  },
+  "store": {
+    "path": "$work/data",
+    "tiers": [{"plugin": "lru", "params": {"capacity_bytes": 1073741824}}, {"plugin": "leveldb"}]
+  },
+  "log": {"level": "warn"},
+  "reload": {"watch_config": false}
+}
+EOF
+}
+write_config fair adaptive
+"$build/bin/boxcar" run --config "$work/boxcar.json" --ready-file "$work/ready" >"$work/boxcar.log" 2>&1 &
+boxcar_pid=$!
+pids+=("$boxcar_pid")
+for _ in $(seq 100); do [ -f "$work/ready" ] && break; sleep 0.1; done
+gw_port=$(jq -r .gateway "$work/ready" | sed 's/.*://')
+admin_port=$(jq -r .admin "$work/ready" | sed 's/.*://')
+write_config fair adaptive  # the reload config keeps the ports the node bound
+for set in k1 k256; do
+  curl -sf -X POST --data-binary "@$work/$set/blocks.car" "http://127.0.0.1:$admin_port/admin/import" >/dev/null
+done
+
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+error_log $work/nginx/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 20000; }
+worker_rlimit_nofile 20000;
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  open_file_cache max=50000 inactive=60s;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  default_type application/vnd.ipld.raw;
+  server {
+    listen 127.0.0.1:$ng_port reuseport backlog=4096;
+    location /ipfs/ { root $work/www; }
+  }
+}
+EOF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+nginx_pid=$!
+pids+=("$nginx_pid")
+sleep 0.5
+
+results="$work/results.jsonl"
+: >"$results"
+# run NAME TARGET_PID PORT LOADGEN_ARGS...: one loadgen run, its JSON plus the server's RSS.
+run() {
+  local name=$1 pid=$2 port=$3
+  shift 3
+  "$build/bin/loadgen" --target "127.0.0.1:$port" --threads 2 --warmup 1 --json "$work/run.json" "$@" \
+    >/dev/null 2>"$work/loadgen.err" || true
+  local rss
+  rss=$(rss_kib "$pid")
+  jq -c --arg name "$name" --argjson rss "$rss" \
+    '{name: $name, rps, p50_us: .latency_us.p50, p99_us: .latency_us.p99, failures, rss_kib: $rss, status}' \
+    "$work/run.json" | tee -a "$results"
+}
+compare() { # NAME LOADGEN_ARGS...: the same load against nginx, then boxcar
+  local name=$1
+  shift
+  echo "== $name" >&2
+  run "nginx/$name" "$nginx_pid" "$ng_port" "$@"
+  run "boxcar/$name" "$boxcar_pid" "$gw_port" "$@"
+}
+
+k1="--cids $work/k1/cids.txt --mix raw=100 --duration $duration"
+k256="--cids $work/k256/cids.txt --mix raw=100 --duration $duration"
+compare 1k-c64 $k1 --connections 64
+compare 1k-c256 $k1 --connections 256
+compare 256k-c64 $k256 --connections 64
+compare 256k-c256 $k256 --connections 256
+compare 1k-c64-pipelined-d16 $k1 --connections 64 --depth 16
+compare 1k-10k-conns $k1 --connections 10000 --connect-burst 512 --timeout-ms 30000
+
+echo "== idle connections" >&2
+idle() { # NAME PID PORT: RSS growth while 10,000 connections are open and nearly idle
+  local before during
+  before=$(rss_kib "$2")
+  "$build/bin/loadgen" --target "127.0.0.1:$3" --cids "$work/k1/cids.txt" --connections 10000 \
+    --connect-burst 512 --rate 200 --duration 6 --threads 1 --json "$work/idle.json" >/dev/null 2>&1 &
+  local lg=$!
+  sleep 5
+  during=$(rss_kib "$2")
+  wait "$lg" || true
+  jq -cn --arg name "$1" --argjson b "$before" --argjson d "$during" \
+    '{name: $name, rss_before_kib: $b, rss_with_10k_kib: $d, bytes_per_conn: (($d - $b) * 1024 / 10000)}' |
+    tee -a "$results"
+}
+idle nginx/idle-10k "$nginx_pid" "$ng_port"
+idle boxcar/idle-10k "$boxcar_pid" "$gw_port"
+
+echo "== CAR streaming" >&2
+blocks_per_car=$(($(wc -l <"$work/k1/cids.txt") + 1))
+"$build/bin/loadgen" --target "127.0.0.1:$gw_port" --cids "$work/k1/root.txt" --mix car=100 \
+  --connections 4 --threads 2 --duration "$duration" --warmup 1 --json "$work/car.json" >/dev/null 2>&1 || true
+jq -c --argjson n "$blocks_per_car" \
+  '{name: "boxcar/car-stream", cars_per_s: .rps, blocks_per_s: (.rps * $n), rx_mb_per_s: (.rx_bytes_per_s / 1e6), failures}' \
+  "$work/car.json" | tee -a "$results"
+
+echo "== p99 before and during hot swaps" >&2
+swap_run() { # NAME: open loop at 15k req/s; p99 is corrected for coordinated omission
+  "$build/bin/loadgen" --target "127.0.0.1:$gw_port" --cids "$work/k1/cids.txt" --connections 64 \
+    --threads 2 --rate 15000 --duration "$duration" --warmup 1 --json "$work/swap.json" >/dev/null 2>&1 || true
+  jq -c --arg name "$1" '{name: $name, rps, p50_us: .latency_us.p50, p99_us: .latency_us.p99, failures}' \
+    "$work/swap.json" | tee -a "$results"
+}
+swap_run boxcar/steady-15k
+(
+  i=0
+  end=$((SECONDS + duration + 2))
+  while [ $SECONDS -lt $end ]; do
+    if [ $((i % 2)) -eq 0 ]; then write_config fifo fixed; else write_config fair adaptive; fi
+    curl -sf -X POST "http://127.0.0.1:$admin_port/admin/reload" >/dev/null
+    i=$((i + 1))
+    sleep 0.25
+  done
+  echo "$i" >"$work/swaps"
+) &
+swapper=$!
+swap_run boxcar/during-swaps-15k
+wait "$swapper"
+echo "swaps: $(cat "$work/swaps")" >&2
+
+echo >&2
+echo "| run | nginx req/s | boxcar req/s | ratio | nginx p50/p99 ms | boxcar p50/p99 ms | nginx RSS MiB | boxcar RSS MiB |"
+echo "|---|---|---|---|---|---|---|---|"
+for name in 1k-c64 1k-c256 256k-c64 256k-c256 1k-c64-pipelined-d16 1k-10k-conns; do
+  jq -rs --arg n "$name" '
+    (map(select(.name == "nginx/" + $n))[0]) as $a | (map(select(.name == "boxcar/" + $n))[0]) as $b |
+    "| \($n) | \($a.rps|floor) | \($b.rps|floor) | \(($b.rps / $a.rps * 100 | floor) / 100)x | " +
+    "\($a.p50_us/1000*100|floor/100)/\($a.p99_us/1000*100|floor/100) | " +
+    "\($b.p50_us/1000*100|floor/100)/\($b.p99_us/1000*100|floor/100) | " +
+    "\($a.rss_kib/1024|floor) | \($b.rss_kib/1024|floor) |"' "$results"
+done
+jq -rs '
+  (map(select(.name == "boxcar/steady-15k"))[0].p99_us) as $s |
+  (map(select(.name == "boxcar/during-swaps-15k"))[0].p99_us) as $d |
+  "\np99 steady \($s/1000) ms, during swaps \($d/1000) ms: \(($d / $s * 100 | floor) / 100)x"' "$results"
+[ -z "$json_out" ] || cp "$results" "$json_out"
