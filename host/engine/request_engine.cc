@@ -207,7 +207,10 @@ void RequestEngine::PopBatch(std::vector<Popped>* reads, std::vector<Popped>* jo
       break;  // a job (a CAR chunk) is long: run it before taking more
     }
   }
-  queue_gauge_.Set(static_cast<double>(queued_.load(std::memory_order_relaxed)));
+  // An idle pop also publishes, so the gauge does not keep a stale depth once the queue empties.
+  if (reads->empty() && jobs->empty() && stale->empty()) {
+    queue_gauge_.Set(static_cast<double>(queued_.load(std::memory_order_relaxed)));
+  }
 }
 
 void RequestEngine::RunBatch(std::vector<Popped>& reads, std::vector<Popped>& jobs,
@@ -286,6 +289,9 @@ void RequestEngine::AdaptBudget(int64_t now_ns) {
     value *= kBudgetGrowth;
   }
   value = budget->Clamp(value);
+  // Published here, at most every 100 ms, rather than on every pop: a gauge update is a
+  // compare-and-swap loop on a shared double.
+  queue_gauge_.Set(static_cast<double>(queued_.load(std::memory_order_relaxed)));
   budget->value.store(value, std::memory_order_relaxed);
   budget_gauge_.Set(value);
 }

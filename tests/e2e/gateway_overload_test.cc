@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/car.h"
+#include "support/car_fixture.h"
 #include "support/http_client.h"
 #include "support/node_process.h"
 #include "support/temp_dir.h"
@@ -20,15 +21,6 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-const fs::path kFixtures = fs::path(BOXCAR_SOURCE_DIR) / "tests/fixtures/trustless-gateway";
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void WriteFile(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.string() + ".tmp";
@@ -62,17 +54,11 @@ json Config(const TempDir& dir, const json& tiers, const json& engine,
           {"reload", {{"debounce_ms", 50}, {"watch_config", false}}}};
 }
 
-std::string RootOf(const std::string& fixture) {
-  std::ifstream in(kFixtures / fixture, std::ios::binary);
-  format::CarReader reader(in);
-  format::CarHeader header;
-  REQUIRE(reader.ReadHeader(&header).ok());
-  return header.roots.at(0).ToString();
-}
+std::string RootOf(const std::string& fixture) { return LoadFixture(fixture).root().ToString(); }
 
 void Import(const NodeProcess& node, const std::string& fixture) {
   const HttpResult r =
-      HttpRequest(node.admin(), "POST", "/admin/import", ReadFile(kFixtures / fixture));
+      HttpRequest(node.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / fixture));
   REQUIRE_MESSAGE(r.status == 200, r.body);
 }
 
@@ -258,20 +244,7 @@ TEST_CASE("swap under load: prioritizer and batcher swapped while loadgen runs, 
   for (const char* fixture :
        {"subdir-with-mixed-block-files.car", "single-layer-hamt-with-multi-block-files.car"}) {
     Import(node, fixture);
-    std::ifstream in(kFixtures / fixture, std::ios::binary);
-    format::CarReader reader(in);
-    format::CarHeader header;
-    REQUIRE(reader.ReadHeader(&header).ok());
-    for (;;) {
-      format::Cid cid;
-      uint64_t size = 0;
-      bool end = false;
-      REQUIRE(reader.NextSection(&cid, &size, &end).ok());
-      if (end) break;
-      std::string body;
-      REQUIRE(reader.ReadBody(&body).ok());
-      cids += cid.ToString() + "\n";
-    }
+    for (const std::string& cid : LoadFixture(fixture).CidStrings()) cids += cid + "\n";
   }
   const fs::path cid_file = dir.Write("cids.txt", cids);
   const fs::path report = dir / "loadgen.json";
@@ -301,7 +274,7 @@ TEST_CASE("swap under load: prioritizer and batcher swapped while loadgen runs, 
   INFO(load.out);
   CHECK(load.exit_code == 0);
   CHECK(swaps >= 15);
-  const json result = json::parse(ReadFile(report));
+  const json result = json::parse(ReadWholeFile(report));
   CHECK(result["failures"] == 0);
   CHECK(result["requests"].get<uint64_t>() > 1000);
   CHECK(result["status"].contains("200"));

@@ -14,6 +14,7 @@
 #include "format/car.h"
 #include "format/cid.h"
 #include "format/walk.h"
+#include "support/car_fixture.h"
 #include "support/http_client.h"
 #include "support/node_process.h"
 #include "support/temp_dir.h"
@@ -25,64 +26,16 @@ using format::Cid;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const fs::path kFixtures = fs::path(BOXCAR_SOURCE_DIR) / "tests/fixtures/trustless-gateway";
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Fixture {
-  Cid root;
-  std::vector<std::pair<Cid, std::string>> blocks;  // in file order
-};
-
-Fixture LoadFixture(const std::string& name) {
-  std::ifstream in(kFixtures / name, std::ios::binary);
-  format::CarReader reader(in);
-  format::CarHeader header;
-  REQUIRE(reader.ReadHeader(&header).ok());
-  Fixture f;
-  f.root = header.roots.at(0);
-  for (;;) {
-    Cid cid;
-    uint64_t size = 0;
-    bool end = false;
-    REQUIRE(reader.NextSection(&cid, &size, &end).ok());
-    if (end) break;
-    std::string body;
-    REQUIRE(reader.ReadBody(&body).ok());
-    f.blocks.emplace_back(cid, std::move(body));
-  }
-  return f;
-}
-
-// The CIDs of a CAR response body, in order, after its header.
+// The CIDs of a CAR response body, in order, after its header (each block verified).
 std::vector<std::string> CarBlockOrder(const std::string& car, std::vector<Cid>* roots = nullptr) {
   std::istringstream in(car);
-  format::CarReader reader(in);
-  format::CarHeader header;
-  REQUIRE(reader.ReadHeader(&header).ok());
-  if (roots) *roots = header.roots;
-  std::vector<std::string> order;
-  for (;;) {
-    Cid cid;
-    uint64_t size = 0;
-    bool end = false;
-    const Status s = reader.NextSection(&cid, &size, &end);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    if (end) break;
-    std::string body;
-    REQUIRE(reader.ReadBody(&body).ok());  // verified against its CID
-    order.push_back(cid.ToString());
-  }
-  return order;
+  const CarContents contents = ReadCar(in);
+  if (roots) *roots = contents.roots;
+  return contents.CidStrings();
 }
 
 // The order the spec prescribes (dfs), from the fixture's own blocks.
-std::vector<std::string> ExpectedOrder(const Fixture& f, format::DagScope scope, bool dups) {
+std::vector<std::string> ExpectedOrder(const CarContents& f, format::DagScope scope, bool dups) {
   std::map<std::string, std::string> by_cid;
   for (const auto& [cid, data] : f.blocks) by_cid[cid.bytes()] = data;
   std::vector<std::string> order;
@@ -90,7 +43,7 @@ std::vector<std::string> ExpectedOrder(const Fixture& f, format::DagScope scope,
   options.scope = scope;
   options.dups = dups;
   format::Walk(
-      f.root, options,
+      f.root(), options,
       [&](const Cid& cid, std::string* data) {
         auto it = by_cid.find(cid.bytes());
         if (it == by_cid.end()) return Status::NotFound("missing");
@@ -125,7 +78,7 @@ json BaseConfig(const TempDir& dir, const json& gateway = json::object(),
 
 void Import(const NodeProcess& node, const std::string& fixture) {
   const HttpResult r =
-      HttpRequest(node.admin(), "POST", "/admin/import", ReadFile(kFixtures / fixture));
+      HttpRequest(node.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / fixture));
   REQUIRE_MESSAGE(r.status == 200, fixture << ": " << r.body);
 }
 
@@ -152,7 +105,7 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
     Client client(node.gateway());
     size_t served = 0;
     for (const char* name : kAllFixtures) {
-      const Fixture f = LoadFixture(name);
+      const CarContents f = LoadFixture(name);
       for (const auto& [cid, data] : f.blocks) {
         const std::string text = cid.ToString();
         client.Send(RequestText("GET", "/ipfs/" + text + "?format=raw"));
@@ -174,7 +127,7 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
   }
 
   SUBCASE("Accept chooses raw and sets Content-Location; HEAD sends the headers only") {
-    const Fixture f = LoadFixture("gateway-raw-block.car");
+    const CarContents f = LoadFixture("gateway-raw-block.car");
     const std::string cid = f.blocks[1].first.ToString();
     Response r = Fetch(node.gateway(), "GET", "/ipfs/" + cid, {kRawAccept});
     CHECK(r.status == 200);
@@ -189,8 +142,8 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
   SUBCASE("CAR responses follow dfs order for each dag-scope, with dups as asked") {
     for (const char* name : kAllFixtures) {
       if (std::string(name) == "file-3k-and-3-blocks-missing-block.car") continue;
-      const Fixture f = LoadFixture(name);
-      const std::string root = f.root.ToString();
+      const CarContents f = LoadFixture(name);
+      const std::string root = f.root().ToString();
       for (const char* scope : {"all", "entity", "block"}) {
         format::DagScope parsed;
         REQUIRE(format::ParseDagScope(scope, &parsed).ok());
@@ -210,26 +163,26 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
           std::vector<Cid> roots;
           CHECK(CarBlockOrder(r.body, &roots) == ExpectedOrder(f, parsed, dups));
           REQUIRE(roots.size() == 1);
-          CHECK(roots[0] == f.root);
+          CHECK(roots[0] == f.root());
         }
       }
     }
   }
 
   SUBCASE("a CAR through a path includes the blocks that resolve it") {
-    const Fixture f = LoadFixture("subdir-with-two-single-block-files.car");
-    const Response r =
-        Fetch(node.gateway(), "GET", "/ipfs/" + f.root.ToString() + "/subdir/ascii.txt?format=car");
+    const CarContents f = LoadFixture("subdir-with-two-single-block-files.car");
+    const Response r = Fetch(node.gateway(), "GET",
+                             "/ipfs/" + f.root().ToString() + "/subdir/ascii.txt?format=car");
     REQUIRE(r.status == 200);
     const std::vector<std::string> order = CarBlockOrder(r.body);
     REQUIRE(order.size() == 3);  // root directory, subdir, the file
-    CHECK(order[0] == f.root.ToString());
-    CHECK(r.Header("x-ipfs-roots").find(f.root.ToString()) == 0);
+    CHECK(order[0] == f.root().ToString());
+    CHECK(r.Header("x-ipfs-roots").find(f.root().ToString()) == 0);
   }
 
   SUBCASE("an incomplete DAG ends the stream with an X-Stream-Error trailer") {
-    const Fixture f = LoadFixture("file-3k-and-3-blocks-missing-block.car");
-    const Response r = Fetch(node.gateway(), "GET", "/ipfs/" + f.root.ToString() + "?format=car");
+    const CarContents f = LoadFixture("file-3k-and-3-blocks-missing-block.car");
+    const Response r = Fetch(node.gateway(), "GET", "/ipfs/" + f.root().ToString() + "?format=car");
     REQUIRE(r.status == 200);
     REQUIRE(r.trailers.count("x-stream-error") == 1);
     CHECK(r.trailers.find("x-stream-error")->second.find("missing") != std::string::npos);
@@ -250,31 +203,31 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
               "/ipfs/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy?format=raw",
               {"Cache-Control: only-if-cached"});
     CHECK(r.status == 412);
-    const Fixture f = LoadFixture("gateway-raw-block.car");
-    r = Fetch(gw, "GET", "/ipfs/" + f.root.ToString() + "?format=dag-json");
+    const CarContents f = LoadFixture("gateway-raw-block.car");
+    r = Fetch(gw, "GET", "/ipfs/" + f.root().ToString() + "?format=dag-json");
     CHECK(r.status == 406);
-    r = Fetch(gw, "GET", "/ipfs/" + f.root.ToString(),
+    r = Fetch(gw, "GET", "/ipfs/" + f.root().ToString(),
               {"Accept: application/vnd.ipld.car; version=2"});
     CHECK(r.status == 406);
-    r = Fetch(gw, "GET", "/ipfs/" + f.root.ToString() + "?format=car&dag-scope=nope");
+    r = Fetch(gw, "GET", "/ipfs/" + f.root().ToString() + "?format=car&dag-scope=nope");
     CHECK(r.status == 400);
-    r = Fetch(gw, "GET", "/ipfs/" + f.root.ToString() + "?format=raw",
-              {"If-None-Match: \"" + f.root.ToString() + ".raw\""});
+    r = Fetch(gw, "GET", "/ipfs/" + f.root().ToString() + "?format=raw",
+              {"If-None-Match: \"" + f.root().ToString() + ".raw\""});
     CHECK(r.status == 304);
     CHECK(r.body.empty());
-    r = Fetch(gw, "POST", "/ipfs/" + f.root.ToString() + "?format=raw");
+    r = Fetch(gw, "POST", "/ipfs/" + f.root().ToString() + "?format=raw");
     CHECK(r.status == 405);
     CHECK(r.Header("allow") == "GET, HEAD");
     r = Fetch(gw, "GET", "/ipfs/bafkqaaa?format=raw");
     CHECK(r.status == 200);
     CHECK(r.body.empty());
-    r = Fetch(gw, "GET", "/ipfs/" + f.root.ToString() + "?format=raw",
+    r = Fetch(gw, "GET", "/ipfs/" + f.root().ToString() + "?format=raw",
               {"X-Padding: " + std::string(20000, 'a')});
     CHECK(r.status == 431);
   }
 
   SUBCASE("16 pipelined requests in one write come back in order") {
-    const Fixture f = LoadFixture("subdir-with-mixed-block-files.car");
+    const CarContents f = LoadFixture("subdir-with-mixed-block-files.car");
     std::string batch;
     std::vector<const std::pair<Cid, std::string>*> asked;
     for (size_t i = 0; i < 16; ++i) {
@@ -308,16 +261,16 @@ TEST_CASE("gateway: a bad CAR on /admin/import is refused with the reason and pi
   TempDir dir;
   NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir).dump(2)));
   REQUIRE(node.WaitReady());
-  std::string car = ReadFile(kFixtures / "dag-pb.car");
+  std::string car = ReadWholeFile(kFixtureDir / "dag-pb.car");
   car[car.size() - 3] ^= 0x40;  // a flipped bit in the last block
   const HttpResult r = HttpRequest(node.admin(), "POST", "/admin/import", car);
   CHECK(r.status == 400);
   CHECK(r.body.find("do not match CID") != std::string::npos);
   CHECK(r.body.find("bytes_read") != std::string::npos);
-  const Fixture f = LoadFixture("dag-pb.car");
+  const CarContents f = LoadFixture("dag-pb.car");
   // The root was pinned by nobody: the import refused the CAR before pinning.
   const json store = json::parse(HttpRequest(node.admin(), "GET", "/admin/store").body);
-  CHECK(store.dump().find(f.root.ToString()) == std::string::npos);
+  CHECK(store.dump().find(f.root().ToString()) == std::string::npos);
 }
 
 TEST_CASE("gateway: slowloris clients are cut off while others are served") {
@@ -326,8 +279,8 @@ TEST_CASE("gateway: slowloris clients are cut off while others are served") {
   NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir, gateway).dump(2)));
   REQUIRE(node.WaitReady());
   Import(node, "gateway-raw-block.car");
-  const Fixture f = LoadFixture("gateway-raw-block.car");
-  const std::string request = RequestText("GET", "/ipfs/" + f.root.ToString() + "?format=raw");
+  const CarContents f = LoadFixture("gateway-raw-block.car");
+  const std::string request = RequestText("GET", "/ipfs/" + f.root().ToString() + "?format=raw");
 
   std::vector<std::unique_ptr<Client>> slow;
   for (int i = 0; i < 20; ++i) {
@@ -338,7 +291,7 @@ TEST_CASE("gateway: slowloris clients are cut off while others are served") {
   for (size_t step = 0; step < 3; ++step) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     for (auto& c : slow) c->Send(request.substr(10 + step, 1));
-    const Response r = Fetch(node.gateway(), "GET", "/ipfs/" + f.root.ToString() + "?format=raw");
+    const Response r = Fetch(node.gateway(), "GET", "/ipfs/" + f.root().ToString() + "?format=raw");
     CHECK(r.status == 200);
   }
   for (auto& c : slow) CHECK(c->WaitClosed(std::chrono::seconds(3)));
@@ -354,11 +307,11 @@ TEST_CASE("gateway: SIGTERM finishes the response in flight and exits 0") {
   NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir).dump(2)));
   REQUIRE(node.WaitReady());
   Import(node, "single-layer-hamt-with-multi-block-files.car");
-  const Fixture f = LoadFixture("single-layer-hamt-with-multi-block-files.car");
+  const CarContents f = LoadFixture("single-layer-hamt-with-multi-block-files.car");
   Client client(node.gateway());
   // A keep-alive connection with a request in flight, and one idle connection.
   Client idle(node.gateway());
-  REQUIRE(client.Send(RequestText("GET", "/ipfs/" + f.root.ToString() + "?format=car")));
+  REQUIRE(client.Send(RequestText("GET", "/ipfs/" + f.root().ToString() + "?format=car")));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the request is being served
   node.Signal(SIGTERM);
   const Response r = client.Receive();

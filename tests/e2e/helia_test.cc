@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "format/car.h"
+#include "support/car_fixture.h"
 #include "support/node_process.h"
 #include "support/temp_dir.h"
 
@@ -17,36 +17,7 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const fs::path kFixtures = fs::path(BOXCAR_SOURCE_DIR) / "tests/fixtures/trustless-gateway";
 const fs::path kHelia = fs::path(BOXCAR_SOURCE_DIR) / "tests/interop/helia";
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Every block CID of a fixture, in the text form the CAR names it (CIDv0 stays Qm...).
-std::vector<std::string> BlockCids(const std::string& name, std::string* root) {
-  std::ifstream in(kFixtures / name, std::ios::binary);
-  format::CarReader reader(in);
-  format::CarHeader header;
-  REQUIRE(reader.ReadHeader(&header).ok());
-  *root = header.roots.at(0).ToString();
-  std::vector<std::string> cids;
-  for (;;) {
-    format::Cid cid;
-    uint64_t size = 0;
-    bool end = false;
-    REQUIRE(reader.NextSection(&cid, &size, &end).ok());
-    if (end) break;
-    std::string body;
-    REQUIRE(reader.ReadBody(&body).ok());
-    cids.push_back(cid.ToString());
-  }
-  return cids;
-}
 
 }  // namespace
 
@@ -76,14 +47,14 @@ TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixtur
         "single-layer-hamt-with-multi-block-files.car", "dir-with-dag-cbor-with-links.car",
         "dag-pb.car", "file-3k-and-3-blocks-missing-block.car"}) {
     const HttpResult imported =
-        HttpRequest(node.admin(), "POST", "/admin/import", ReadFile(kFixtures / name));
+        HttpRequest(node.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / name));
     REQUIRE_MESSAGE(imported.status == 200, imported.body);
-    std::string root;
-    for (const std::string& cid : BlockCids(name, &root)) {
+    const CarContents car = LoadFixture(name);
+    for (const std::string& cid : car.CidStrings()) {
       cid_list += cid + "\n";
       ++count;
     }
-    roots.push_back(root);
+    roots.push_back(car.root().ToString());
   }
   const fs::path list = dir.Write("cids.txt", cid_list);
   const std::string gateway = "http://" + node.gateway();

@@ -27,10 +27,15 @@ done
 command -v nginx >/dev/null || { echo "nginx is missing: run tools/install-deps.sh --bench" >&2; exit 2; }
 
 work="$(mktemp -d /tmp/boxcar-bench.XXXXXX)"
+chmod 755 "$work"  # nginx's workers run as nobody
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # Keep the servers' logs of the last run for a look after the fact.
+  rm -rf /tmp/boxcar-bench-logs
+  mkdir -p /tmp/boxcar-bench-logs
+  cp "$work"/boxcar.log "$work"/nginx/error.log /tmp/boxcar-bench-logs/ 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,9 +52,10 @@ rss_kib() { # total VmRSS of a process and its children
 
 echo "== data" >&2
 "$build/bin/bench-gateway-data" --blocks 20000 --size 1024 --out "$work/k1" >/dev/null
-"$build/bin/bench-gateway-data" --blocks 400 --size 262144 --out "$work/k256" --seed 2 >/dev/null
-mkdir -p "$work/www/ipfs"
-cp -l "$work"/k1/www/ipfs/* "$work"/k256/www/ipfs/* "$work/www/ipfs/"
+"$build/bin/bench-gateway-data" --blocks 200 --size 262144 --out "$work/k256" --seed 2 >/dev/null
+mkdir -p "$work/www"
+cp -rl "$work/k1/www/ipfs" "$work/www/"
+find "$work/k256/www/ipfs" -type f -exec cp -l -t "$work/www/ipfs/" {} +
 
 gw_port=0
 admin_port=0
@@ -101,7 +107,7 @@ http {
   sendfile on;
   tcp_nopush on;
   tcp_nodelay on;
-  open_file_cache max=50000 inactive=60s;
+  open_file_cache max=5000 inactive=60s;  # fds: 5000 files + 10,000 connections < 20,000
   keepalive_requests 10000000;
   keepalive_timeout 120s;
   default_type application/vnd.ipld.raw;
@@ -138,15 +144,7 @@ compare() { # NAME LOADGEN_ARGS...: the same load against nginx, then boxcar
   run "boxcar/$name" "$boxcar_pid" "$gw_port" "$@"
 }
 
-k1="--cids $work/k1/cids.txt --mix raw=100 --duration $duration"
-k256="--cids $work/k256/cids.txt --mix raw=100 --duration $duration"
-compare 1k-c64 $k1 --connections 64
-compare 1k-c256 $k1 --connections 256
-compare 256k-c64 $k256 --connections 64
-compare 256k-c256 $k256 --connections 256
-compare 1k-c64-pipelined-d16 $k1 --connections 64 --depth 16
-compare 1k-10k-conns $k1 --connections 10000 --connect-burst 512 --timeout-ms 30000
-
+# Idle connections first, so neither server has memory left over from earlier runs to reuse.
 echo "== idle connections" >&2
 idle() { # NAME PID PORT: RSS growth while 10,000 connections are open and nearly idle
   local before during
@@ -163,6 +161,15 @@ idle() { # NAME PID PORT: RSS growth while 10,000 connections are open and nearl
 }
 idle nginx/idle-10k "$nginx_pid" "$ng_port"
 idle boxcar/idle-10k "$boxcar_pid" "$gw_port"
+
+k1="--cids $work/k1/cids.txt --mix raw=100 --duration $duration"
+k256="--cids $work/k256/cids.txt --mix raw=100 --duration $duration"
+compare 1k-c64 $k1 --connections 64
+compare 1k-c256 $k1 --connections 256
+compare 256k-c64 $k256 --connections 64
+compare 256k-c256 $k256 --connections 256
+compare 1k-c64-pipelined-d16 $k1 --connections 64 --depth 16
+compare 1k-10k-conns $k1 --connections 10000 --connect-burst 512 --timeout-ms 30000
 
 echo "== CAR streaming" >&2
 blocks_per_car=$(($(wc -l <"$work/k1/cids.txt") + 1))
@@ -187,7 +194,7 @@ swap_run boxcar/steady-15k
     if [ $((i % 2)) -eq 0 ]; then write_config fifo fixed; else write_config fair adaptive; fi
     curl -sf -X POST "http://127.0.0.1:$admin_port/admin/reload" >/dev/null
     i=$((i + 1))
-    sleep 0.25
+    sleep 1
   done
   echo "$i" >"$work/swaps"
 ) &
