@@ -1,5 +1,6 @@
 #include "gateway/request.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -425,6 +426,16 @@ bool ParseRequest(std::string_view method, std::string_view target, const Reques
     return Fail(error, 405, "method " + Quote(method) + " is not allowed (use GET or HEAD)");
   }
   out->head = method == "HEAD";
+  // Control characters and spaces are not allowed in a request target (RFC 9112 3.2), and some
+  // of the target is echoed in response headers.
+  for (size_t i = 0; i < target.size(); ++i) {
+    const auto c = static_cast<unsigned char>(target[i]);
+    if (c <= 0x20 || c == 0x7f) {
+      return Fail(error, 400,
+                  "the request target has a control character or space at offset " +
+                      std::to_string(i) + "; percent-encode it");
+    }
+  }
   const size_t question = target.find('?');
   const std::string_view path = target.substr(0, question);
   if (question != std::string_view::npos) out->query = target.substr(question + 1);
@@ -442,7 +453,14 @@ bool ParseRequest(std::string_view method, std::string_view target, const Reques
   } else if (!ApplyCarParams(params, accepted, out, error)) {
     return false;
   }
-  if (params.filename) out->filename = *params.filename;
+  if (params.filename) {
+    // Percent-decoding can yield CR or LF, which must never reach Content-Disposition.
+    if (std::any_of(params.filename->begin(), params.filename->end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return Fail(error, 400, "filename contains a control character; remove it");
+    }
+    out->filename = *params.filename;
+  }
   out->only_if_cached = HasOnlyIfCached(headers.cache_control);
   out->if_none_match = headers.if_none_match;
   return true;

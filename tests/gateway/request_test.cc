@@ -266,3 +266,15 @@ TEST_CASE("headers: CAR response and 304") {
 }
 
 }  // namespace
+
+TEST_CASE("request: control characters never reach a header (found by the fuzzer)") {
+  const std::string root = "bafkreihhpc5y2pqvl5rbe5uuyhqjouybfs3rvlmisccgzue2kkt5zq6upq";
+  Parsed p = Try("/ipfs/" + root + "?format=raw&x=\r\nSet-Cookie:%20a");
+  CHECK_FALSE(p.ok);
+  CHECK(p.error.status == 400);
+  CHECK(p.error.message.find("offset") != std::string::npos);
+  p = Try("/ipfs/" + root + "?format=raw&filename=a%0D%0ASet-Cookie:x.bin");
+  CHECK_FALSE(p.ok);
+  CHECK(p.error.status == 400);
+  CHECK(p.error.message.find("filename") != std::string::npos);
+}
