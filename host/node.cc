@@ -385,14 +385,15 @@ int Node::Run() {
   stop_cv_.notify_all();
   uint64_t one = 1;
   if (::write(wake_fd_, &one, sizeof one) < 0) log->warn("cannot wake the file watcher");
-  gateway_->Drain(loaded.config->gateway.drain_timeout_ms);
-  gateway_->Stop();
-  engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
-  gateway_.reset();
+  // Reload triggers first (admin, file watcher), so no reload touches the engine as it goes.
   admin_->Stop();  // finishes requests in flight
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
+  gateway_->Drain(loaded.config->gateway.drain_timeout_ms);
+  gateway_->Stop();
+  engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
+  gateway_.reset();
   store_.reset();  // stops the store's threads before the tiers go
   runtime_->Shutdown();
   log->info("stopped");
