@@ -228,12 +228,13 @@ void RequestEngine::RunBatch(std::vector<Popped>& reads, std::vector<Popped>& jo
     store_.GetMany(cids, &blocks, &results);
     for (size_t i = 0; i < reads.size(); ++i) {
       served_[ClassIndex(reads[i].task.task_class)]->Increment();
-      reads[i].work->RunRead(reads[i].task, results[i], std::move(blocks[i]));
+      ReadResult read{std::move(results[i]), std::move(blocks[i])};
+      reads[i].work->Run(reads[i].task, &read);
     }
   }
   for (Popped& p : jobs) {
     served_[ClassIndex(p.task.task_class)]->Increment();
-    p.work->RunJob(p.task);
+    p.work->Run(p.task, nullptr);
   }
 }
 

@@ -48,16 +48,22 @@
 
 namespace boxcar::engine {
 
-// One unit of work. Exactly one of the Run* methods or Shed is called, once.
+// What a block read found: the store's status, and the bytes when it is OK.
+struct ReadResult {
+  Status status;
+  BlockData data;
+};
+
+// One unit of work. Exactly one of Run or Shed is called, once; after it the frontend calls
+// RequestEngine::Complete once the task's response is written or abandoned.
 class Work {
  public:
   virtual ~Work() = default;
-  // The block this work reads through the batched store path, or nullptr for a job (RunJob).
+  // The block this work reads through the batched store path before it runs, or nullptr for a
+  // job that does its own reading (a CAR chunk).
   virtual const format::Cid* block() const = 0;
-  // Block work: the store's answer (data is null unless status is OK).
-  virtual void RunRead(const Task& task, const Status& status, BlockData data) = 0;
-  // Job work: do it on this thread.
-  virtual void RunJob(const Task& task) = 0;
+  // Does the work on this thread. `read` is the block read's result, or null for a job.
+  virtual void Run(const Task& task, ReadResult* read) = 0;
   // The task waited longer than engine.max_queue_wait_ms; answer 503 with Retry-After.
   virtual void Shed(const Task& task, int retry_after_s) = 0;
 };

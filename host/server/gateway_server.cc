@@ -468,8 +468,7 @@ class RawWork final : public engine::Work {
       : conn_(std::move(conn)), slot_(std::move(slot)), request_(std::move(request)) {}
 
   const format::Cid* block() const override { return &request_.root; }
-  void RunRead(const Task& task, const Status& status, BlockData data) override;
-  void RunJob(const Task& task) override { RunRead(task, Status::Internal("not a job"), nullptr); }
+  void Run(const Task& task, engine::ReadResult* read) override;
   void Shed(const Task& task, int retry_after_s) override;
 
  private:
@@ -487,8 +486,7 @@ class CarWork final : public engine::Work {
       : conn_(std::move(conn)), slot_(std::move(slot)) {}
 
   const format::Cid* block() const override { return nullptr; }
-  void RunRead(const Task& task, const Status&, BlockData) override { RunJob(task); }
-  void RunJob(const Task& task) override;
+  void Run(const Task& task, engine::ReadResult* read) override;
   void Shed(const Task& task, int retry_after_s) override;
 
  private:
@@ -524,7 +522,9 @@ std::string ErrorHead(int status, size_t body_size, int retry_after_s) {
   return head;
 }
 
-void RawWork::RunRead(const Task& task, const Status& status, BlockData data) {
+void RawWork::Run(const Task& task, engine::ReadResult* read) {
+  const Status& status = read->status;
+  BlockData data = std::move(read->data);
   if (!status.ok()) {
     const int code = StatusFor(status, request_);
     std::string text = status.message() + "\n";
@@ -561,7 +561,7 @@ void RawWork::Deliver(const Task& task, int status, std::string head, BlockData 
                  });
 }
 
-void CarWork::RunJob(const Task& task) {
+void CarWork::Run(const Task& task, engine::ReadResult*) {
   CarStream& stream = *slot_->stream;
   std::string head;
   std::string framed;
