@@ -1185,13 +1185,13 @@ void GatewayServer::Impl::Drain(int64_t timeout_ms) {
 }
 
 void GatewayServer::Impl::Stop() {
-  engine_.SetWakeup(nullptr);
   {
     std::lock_guard lock(maintain_mu_);
-    if (stopped_) return;
+    if (stopped_) return;  // the destructor's Stop may come after the engine is gone
     stopped_ = true;
     stopping_ = true;
   }
+  engine_.SetWakeup(nullptr);
   maintain_cv_.notify_all();
   if (maintainer_.joinable()) maintainer_.join();
   for (auto& worker : workers_) {
