@@ -123,7 +123,7 @@ SubmitResult RequestEngine::Submit(TaskClass task_class, std::string peer, uint6
       backlogged_.Increment();
       works_.emplace(task.id, std::move(work));
       p.backlog.push_back(std::move(task));
-      queued_.fetch_add(1, std::memory_order_relaxed);
+      queued_.fetch_add(1);  // sequentially consistent: Pump's handshake reads it
     } else {
       const uint64_t id = task.id;
       works_.emplace(id, std::move(work));
@@ -149,7 +149,7 @@ bool RequestEngine::PushLocked(Task&& task) {
     spdlog::debug("prioritizer refused task {}: {}", task.id, status.ToString());
     return false;
   }
-  queued_.fetch_add(1, std::memory_order_relaxed);
+  queued_.fetch_add(1);  // sequentially consistent: Pump's handshake reads it
   return true;
 }
 

@@ -230,6 +230,9 @@ struct Slot {
   int64_t started_ns = 0;                        // when the request was parsed
   std::vector<std::pair<Task, uint64_t>> tasks;  // completed once their bytes are written
   std::shared_ptr<struct CarStream> stream;
+  // A parsed request not yet given to the engine, because a CAR stream ahead of it is unfinished.
+  std::optional<gateway::GatewayRequest> held;
+  std::string peer;  // whose budget the held request is charged to
 };
 
 struct CarStream {
@@ -416,6 +419,9 @@ class GatewayServer::Impl::Connection : public std::enable_shared_from_this<Conn
   void OnRead(const beast::error_code& ec, size_t n);
   void ParseAll();
   void HandleRequest();
+  void Submit(const std::shared_ptr<Slot>& slot, gateway::GatewayRequest request,
+              const std::string& peer);
+  void SubmitHeld();
   void ErrorSlot(const std::shared_ptr<Slot>& slot, int status, std::string_view message,
                  std::vector<gateway::Header> headers = {});
   void SubmitRaw(const std::shared_ptr<Slot>& slot, gateway::GatewayRequest request,
@@ -442,6 +448,11 @@ class GatewayServer::Impl::Connection : public std::enable_shared_from_this<Conn
   std::optional<HeadParser> parser_;
 
   std::deque<std::shared_ptr<Slot>> slots_;
+  // The CAR stream still producing chunks; requests parsed after it are held until it ends. A
+  // response produced behind it could not be written before the stream's end, yet would hold
+  // the peer budget the stream's next chunk needs: pipelined CARs would wedge their own peer.
+  std::shared_ptr<Slot> open_stream_;
+  size_t held_ = 0;  // slots whose request is held
   struct Piece {
     std::string text;
     BlockData block;
@@ -759,11 +770,46 @@ void GatewayServer::Impl::Connection::HandleRequest() {
     return;
   }
   const std::string& peer = head_.peer.empty() ? address_ : head_.peer;
+  if (open_stream_ || held_ > 0) {
+    slot->held = std::move(request);
+    slot->peer = peer;
+    ++held_;
+    return;
+  }
+  Submit(slot, std::move(request), peer);
+}
+
+void GatewayServer::Impl::Connection::Submit(const std::shared_ptr<Slot>& slot,
+                                             gateway::GatewayRequest request,
+                                             const std::string& peer) {
   if (request.format == gateway::ResponseFormat::kRaw) {
     SubmitRaw(slot, std::move(request), peer);
   } else {
     SubmitCar(slot, std::move(request), peer);
+    if (slot->streaming) open_stream_ = slot;
   }
+}
+
+// Once the open stream has produced its last chunk, gives the held requests to the engine in
+// order, up to and including the next CAR stream.
+void GatewayServer::Impl::Connection::SubmitHeld() {
+  if (!open_stream_ || open_stream_->streaming) return;
+  open_stream_.reset();
+  if (held_ == 0) return;
+  const bool nested = in_handler_;
+  in_handler_ = true;
+  for (const std::shared_ptr<Slot>& slot : slots_) {
+    if (open_stream_) break;
+    if (!slot->held) continue;
+    --held_;
+    gateway::GatewayRequest request = std::move(*slot->held);
+    slot->held.reset();
+    Submit(slot, std::move(request), slot->peer);
+  }
+  in_handler_ = nested;
+  if (nested) return;
+  server_.RunEngine(worker_);
+  Flush();
 }
 
 void GatewayServer::Impl::Connection::SubmitRaw(const std::shared_ptr<Slot>& slot,
@@ -815,6 +861,7 @@ void GatewayServer::Impl::Connection::SubmitNextChunk(const std::shared_ptr<Slot
     slot->text.append("0\r\nX-Stream-Error: the node is overloaded\r\n\r\n");
     slot->streaming = false;
     slot->producing = false;
+    SubmitHeld();
     return;
   }
   server_.RunEngine(worker_);  // a no-op when this thread is already running tasks
@@ -842,6 +889,7 @@ void GatewayServer::Impl::Connection::OnSlotReady(const std::shared_ptr<Slot>& s
   if (slot->streaming && !slot->producing && slot->text.size() < kCarChunkBytes) {
     SubmitNextChunk(slot);
   }
+  SubmitHeld();
   if (!in_handler_) Flush();
 }
 
@@ -950,6 +998,8 @@ void GatewayServer::Impl::Connection::Close() {
   for (const auto& [task, bytes] : written_tasks_) server_.engine_.Complete(task, 0);
   written_tasks_.clear();
   slots_.clear();
+  open_stream_.reset();
+  held_ = 0;
   server_.open_.fetch_sub(1, std::memory_order_relaxed);
   server_.metrics_.open.Decrement();
   worker_.connections.erase(id_);  // may release the last reference: touch nothing after

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -11,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "format/car.h"
+#include "format/dagpb.h"
+#include "format/multihash.h"
 #include "support/car_fixture.h"
 #include "support/http_client.h"
 #include "support/node_process.h"
@@ -60,6 +63,43 @@ void Import(const NodeProcess& node, const std::string& fixture) {
   const HttpResult r =
       HttpRequest(node.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / fixture));
   REQUIRE_MESSAGE(r.status == 200, r.body);
+}
+
+// A dag-pb root linking `count` random raw blocks, as a CAR in the order a dfs CAR request for
+// the root answers with.
+struct Dag {
+  std::string root;
+  std::vector<std::string> leaves;
+  std::string car;
+};
+
+Dag ImportDag(const NodeProcess& node, size_t count, size_t size) {
+  std::mt19937_64 rng(count * size);
+  format::PbNode root_node;
+  std::vector<std::pair<format::Cid, std::string>> blocks;
+  Dag dag;
+  for (size_t i = 0; i < count; ++i) {
+    std::string data(size, '\0');
+    for (char& c : data) c = static_cast<char>(rng());
+    const format::Cid cid =
+        format::Cid::V1(format::kRaw, format::Multihash::Sum(format::kSha2_256, data));
+    root_node.links.push_back({cid, std::nullopt, data.size()});
+    dag.leaves.push_back(cid.ToString());
+    blocks.emplace_back(cid, std::move(data));
+  }
+  const std::string root_block = format::EncodePbNode(root_node);
+  const format::Cid root =
+      format::Cid::V1(format::kDagPb, format::Multihash::Sum(format::kSha2_256, root_block));
+  dag.root = root.ToString();
+  std::ostringstream out;
+  format::CarWriter writer(out);
+  REQUIRE(writer.WriteHeader({root}).ok());
+  REQUIRE(writer.WriteBlock(root, root_block).ok());
+  for (const auto& [cid, data] : blocks) REQUIRE(writer.WriteBlock(cid, data).ok());
+  dag.car = out.str();
+  const HttpResult r = HttpRequest(node.admin(), "POST", "/admin/import", dag.car);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  return dag;
 }
 
 }  // namespace
@@ -156,37 +196,91 @@ TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the 
 
 TEST_CASE("overload: a peer over its budget waits, then gets 429; other peers are served") {
   TempDir dir;
-  const fs::path fault = dir / "fault";
-  WriteFile(fault, "ok");
-  const json tiers = {{{"plugin", "faulty"}, {"params", {{"fault_file", fault.string()}}}}};
-  // A CAR chunk is charged 256 KiB: one fits the budget, a second waits, a third is refused.
-  const json engine = {{"workers", 1},
-                       {"peer_budget_bytes", 300000},
+  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
+  // A CAR chunk is charged 256 KiB: one fits the budget, the next waits in the backlog.
+  const json engine = {{"peer_budget_bytes", 300000},
                        {"peer_budget_min_bytes", 300000},
                        {"peer_budget_max_bytes", 300000},
-                       {"peer_backlog_limit", 1}};
+                       {"peer_backlog_limit", 2}};
   json config = Config(dir, tiers, engine);
   config["gateway"]["peer_header"] = "X-Peer";
   NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
   REQUIRE(node.WaitReady());
-  Import(node, "subdir-with-mixed-block-files.car");
-  const std::string car = "/ipfs/" + RootOf("subdir-with-mixed-block-files.car") + "?format=car";
-  WriteFile(fault, "slow:100");
+  const Dag big = ImportDag(node, 200, 64 << 10);  // 12.5 MiB: more than the socket buffers hold
+  const std::string car = "/ipfs/" + big.root + "?format=car";
 
-  Client greedy(node.gateway(), std::chrono::seconds(30));
-  std::string three;
-  for (int i = 0; i < 3; ++i) three += RequestText("GET", car, {"X-Peer: greedy"});
-  REQUIRE(greedy.Send(three));
-  Client other(node.gateway(), std::chrono::seconds(30));
-  REQUIRE(other.Send(RequestText("GET", car, {"X-Peer: polite"})));
-  CHECK(greedy.Receive().status == 200);
-  CHECK(greedy.Receive().status == 200);  // waited in the backlog, then ran
-  const Response refused = greedy.Receive();
+  // A client that stops reading: its stream fills the socket, and its next chunk waits for budget.
+  Client stalled(node.gateway(), std::chrono::seconds(30));
+  REQUIRE(stalled.Send(RequestText("GET", car, {"X-Peer: greedy"})));
+  // Each chunk produced while the previous one is still being written waits in the backlog; once
+  // the socket is full, the count stops rising.
+  double backlogged = 0;
+  REQUIRE(Eventually([&] {
+    const double before = Metric(node, "boxcar_engine_backlogged_total");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    backlogged = Metric(node, "boxcar_engine_backlogged_total");
+    return backlogged > 0 && backlogged == before;
+  }));
+  // The same peer on another connection waits behind it; a third request finds the backlog full.
+  Client waiting(node.gateway(), std::chrono::seconds(30));
+  REQUIRE(waiting.Send(RequestText("GET", car, {"X-Peer: greedy"})));
+  REQUIRE(
+      Eventually([&] { return Metric(node, "boxcar_engine_backlogged_total") == backlogged + 1; }));
+  const Response refused = Fetch(node.gateway(), "GET", car, {"X-Peer: greedy"});
   CHECK(refused.status == 429);
   CHECK(refused.Has("retry-after"));
-  CHECK(other.Receive().status == 200);
   CHECK(Metric(node, "boxcar_engine_peer_refusals_total") == 1);
-  CHECK(Metric(node, "boxcar_engine_backlogged_total") >= 1);
+  // Another peer is served meanwhile.
+  const Response polite = Fetch(node.gateway(), "GET", car, {"X-Peer: polite"});
+  CHECK(polite.status == 200);
+  CHECK(polite.body == big.car);
+
+  // Once the stalled client reads, both of the greedy peer's streams finish, byte for byte.
+  Response first, second;
+  std::thread reader([&] { first = stalled.Receive(); });
+  second = waiting.Receive();
+  reader.join();
+  CHECK_MESSAGE(first.status == 200, first.error);
+  CHECK(first.body == big.car);
+  CHECK_MESSAGE(second.status == 200, second.error);
+  CHECK(second.body == big.car);
+}
+
+TEST_CASE("overload: pipelined CAR requests of one peer on many connections all complete") {
+  TempDir dir;
+  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
+  json config = Config(dir, tiers, json::object());
+  // Four chunks per peer in the prioritizer: fewer than the connections' first chunks.
+  config["strategies"]["prioritizer"]["params"] = {{"max_outstanding_bytes_per_peer", 1 << 20}};
+  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
+  REQUIRE(node.WaitReady());
+  const Dag dag = ImportDag(node, 40, 64 << 10);
+  const std::string car = "/ipfs/" + dag.root + "?format=car";
+  const std::string raw = "/ipfs/" + dag.leaves.front() + "?format=raw";
+
+  constexpr int kClients = 8;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(node.gateway(), std::chrono::seconds(20)));
+    REQUIRE(clients.back()->Send(RequestText("GET", car) + RequestText("GET", car) +
+                                 RequestText("GET", raw)));
+  }
+  std::vector<std::vector<Response>> responses(kClients);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kClients; ++i) {
+    readers.emplace_back([&, i] {
+      for (int r = 0; r < 3; ++r) responses[i].push_back(clients[i]->Receive());
+    });
+  }
+  for (std::thread& reader : readers) reader.join();
+  for (const std::vector<Response>& answers : responses) {
+    CHECK_MESSAGE(answers[0].status == 200, answers[0].error);
+    CHECK(answers[0].body == dag.car);
+    CHECK_MESSAGE(answers[1].status == 200, answers[1].error);
+    CHECK(answers[1].body == dag.car);
+    CHECK_MESSAGE(answers[2].status == 200, answers[2].error);
+    CHECK(answers[2].body.size() == 64 << 10);
+  }
 }
 
 TEST_CASE("overload: the per-peer budget grows while the node is idle") {
