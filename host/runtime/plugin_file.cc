@@ -2,12 +2,12 @@
 
 #include <unistd.h>
 
-#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -27,27 +27,6 @@ struct PluginLibrary::Handle {
 namespace {
 
 std::string Quote(const fs::path& file) { return file.string(); }
-
-// A directory private to this process for the copies; created on first use and removed at exit
-// (the copies themselves are unlinked as soon as they are mapped).
-class PrivateDir {
- public:
-  static const fs::path& Get() {
-    static PrivateDir dir;
-    return dir.path_;
-  }
-
- private:
-  PrivateDir() {
-    std::string pattern = (fs::temp_directory_path() / "boxcar-plugins-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~PrivateDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  fs::path path_;
-};
 
 std::string ToHex(const unsigned char* bytes, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -76,16 +55,25 @@ std::string Sha256Hex(std::string_view bytes) {
   return ToHex(digest, len);
 }
 
-// Writes `bytes` to a fresh unique path in the private directory.
+// Writes `bytes` into a new private directory (mode 0700: no other user can replace the copy
+// between this write and the load). The caller removes the directory once the copy is mapped, so
+// nothing is left in the temporary directory even when the process is killed later.
 Status WritePrivateCopy(const fs::path& source, std::string_view bytes, fs::path* copy) {
-  static std::atomic<uint64_t> counter{0};
-  const fs::path& dir = PrivateDir::Get();
-  if (dir.empty()) return Status::IOError("cannot create a private directory for plugin copies");
-  *copy = dir / (source.stem().string() + "." + std::to_string(++counter) + ".so");
+  std::error_code ec;
+  const fs::path temp = fs::temp_directory_path(ec);
+  std::string dir = (temp / "boxcar-plugins-XXXXXX").string();
+  if (ec || mkdtemp(dir.data()) == nullptr) {
+    return Status::IOError("cannot create a private directory for plugin copies in " + Quote(temp) +
+                           ": " + std::strerror(errno) + " (set TMPDIR to a writable directory)");
+  }
+  *copy = fs::path(dir) / source.filename();
   std::ofstream out(*copy, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) return Status::IOError(Quote(*copy) + ": cannot write the private copy");
+  if (!out) {
+    fs::remove_all(dir, ec);
+    return Status::IOError(Quote(*copy) + ": cannot write the private copy");
+  }
   return Status::OK();
 }
 
@@ -248,7 +236,7 @@ Status PluginLibrary::Open(const fs::path& file, const std::optional<std::string
   lib->handle_ = std::make_unique<Handle>();
   Status mapped = MapLibrary(file, lib->private_copy_, &lib->handle_->library);
   std::error_code ignored;
-  fs::remove(lib->private_copy_, ignored);
+  fs::remove_all(lib->private_copy_.parent_path(), ignored);
   if (!mapped.ok()) return report(mapped);
   lib->descriptor_ = &lib->handle_->library.get<const PluginDescriptor>(kDescriptorSymbol);
   if (Status s = CheckDescriptor(file, *lib->descriptor_, &lib->info_); !s.ok()) return report(s);

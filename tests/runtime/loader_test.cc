@@ -212,7 +212,8 @@ TEST_CASE("objects from a plugin keep its library mapped; the last one unmaps it
   std::shared_ptr<PluginLibrary> lib;
   REQUIRE(PluginLibrary::Open(TestPlugin("probe-v1"), std::nullopt, &lib).ok());
   const std::string copy = lib->private_copy().string();
-  CHECK(!std::filesystem::exists(copy));  // unlinked once mapped
+  CHECK(!std::filesystem::exists(copy));  // unlinked once mapped, with its private directory
+  CHECK(!std::filesystem::exists(lib->private_copy().parent_path()));
   CHECK(MappedCopies(copy) == 1);
 
   std::shared_ptr<Instance> inst;
