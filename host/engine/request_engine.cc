@@ -109,7 +109,8 @@ SubmitResult RequestEngine::Submit(TaskClass task_class, std::string peer, uint6
   task.peer = std::move(peer);
   task.task_class = task_class;
   task.cost_bytes = cost_bytes;
-  task.enqueued_ns = NowNs();
+  const int64_t now = NowNs();
+  task.enqueued_ns = now;
   {
     std::lock_guard lock(mu_);
     task.id = next_id_++;
@@ -121,12 +122,12 @@ SubmitResult RequestEngine::Submit(TaskClass task_class, std::string peer, uint6
         return {Refusal::kPeerBacklogFull, retry_after_s_};
       }
       backlogged_.Increment();
-      works_.emplace(task.id, std::move(work));
+      works_.emplace(task.id, Queued{std::move(work), now});
       p.backlog.push_back(std::move(task));
       queued_.fetch_add(1);  // sequentially consistent: Pump's handshake reads it
     } else {
       const uint64_t id = task.id;
-      works_.emplace(id, std::move(work));
+      works_.emplace(id, Queued{std::move(work), now});
       if (!PushLocked(std::move(task))) {
         works_.erase(id);
         if (p.outstanding == 0 && p.backlog.empty()) peers_.erase(task.peer);
@@ -198,9 +199,9 @@ void RequestEngine::PopBatch(std::vector<Popped>* reads, std::vector<Popped>* jo
     Popped popped{std::move(*task), std::move(it->second)};
     works_.erase(it);
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    if (now - popped.task.enqueued_ns > max_wait_ns) {
+    if (now - popped.queued.submitted_ns > max_wait_ns) {
       stale->push_back(std::move(popped));
-    } else if (popped.work->block() != nullptr) {
+    } else if (popped.queued.work->block() != nullptr) {
       reads->push_back(std::move(popped));
     } else {
       jobs->push_back(std::move(popped));
@@ -217,24 +218,24 @@ void RequestEngine::RunBatch(std::vector<Popped>& reads, std::vector<Popped>& jo
                              std::vector<Popped>& stale) {
   for (Popped& p : stale) {
     stale_[ClassIndex(p.task.task_class)]->Increment();
-    p.work->Shed(p.task, retry_after_s_);
+    p.queued.work->Shed(p.task, retry_after_s_);
   }
   if (!reads.empty()) {
     std::vector<format::Cid> cids;
     cids.reserve(reads.size());
-    for (const Popped& p : reads) cids.push_back(*p.work->block());
+    for (const Popped& p : reads) cids.push_back(*p.queued.work->block());
     std::vector<BlockData> blocks;
     std::vector<Status> results;
     store_.GetMany(cids, &blocks, &results);
     for (size_t i = 0; i < reads.size(); ++i) {
       served_[ClassIndex(reads[i].task.task_class)]->Increment();
       ReadResult read{std::move(results[i]), std::move(blocks[i])};
-      reads[i].work->Run(reads[i].task, &read);
+      reads[i].queued.work->Run(reads[i].task, &read);
     }
   }
   for (Popped& p : jobs) {
     served_[ClassIndex(p.task.task_class)]->Increment();
-    p.work->Run(p.task, nullptr);
+    p.queued.work->Run(p.task, nullptr);
   }
 }
 
@@ -259,6 +260,9 @@ void RequestEngine::Complete(const Task& task, uint64_t bytes_sent) {
       p.outstanding += cost;
       Task next = std::move(p.backlog.front());
       p.backlog.pop_front();
+      // Its age, for the prioritizer, starts now: time spent over budget is not time the
+      // prioritizer kept it waiting, and would have it rescued ahead of interactive work.
+      next.enqueued_ns = NowNs();
       queued_.fetch_sub(1, std::memory_order_relaxed);  // PushLocked counts it again
       if (!PushLocked(std::move(next))) {
         auto work = works_.find(next.id);
@@ -270,7 +274,7 @@ void RequestEngine::Complete(const Task& task, uint64_t bytes_sent) {
   }
   for (Popped& r : refused) {
     shed_[ClassIndex(r.task.task_class)]->Increment();
-    r.work->Shed(r.task, retry_after_s_);
+    r.queued.work->Shed(r.task, retry_after_s_);
   }
   progress_.fetch_add(1, std::memory_order_release);
 }

@@ -118,9 +118,16 @@ class RequestEngine {
     uint64_t outstanding = 0;
     std::deque<Task> backlog;
   };
+  // A task's work, and when it was submitted: the task's own enqueued_ns is set when the
+  // prioritizer first gets it, after any wait in the peer's backlog, while a client's wait
+  // (engine.max_queue_wait_ms) counts from the submission.
+  struct Queued {
+    std::shared_ptr<Work> work;
+    int64_t submitted_ns = 0;
+  };
   struct Popped {
     Task task;
-    std::shared_ptr<Work> work;
+    Queued queued;
   };
 
   bool ShouldShed(TaskClass task_class) const;
@@ -149,7 +156,7 @@ class RequestEngine {
   std::vector<std::shared_ptr<runtime::Tunable>> keep_alive_;
 
   std::mutex mu_;
-  std::unordered_map<uint64_t, std::shared_ptr<Work>> works_;  // queued in the prioritizer
+  std::unordered_map<uint64_t, Queued> works_;  // by task id, from Submit until popped
   std::unordered_map<std::string, Peer> peers_;
   uint64_t next_id_ = 1;
   int64_t last_adapt_ns_ = 0;

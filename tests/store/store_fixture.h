@@ -20,20 +20,24 @@
 
 namespace boxcar::testing {
 
-// The default strategies plus the given store section.
-inline nlohmann::json StoreConfig(nlohmann::json store) {
-  return {{"plugins", {{"path", nlohmann::json::array({BOXCAR_PLUGIN_DIR})}}},
-          {"strategies",
-           {{"prioritizer", {{"plugin", "fifo"}}},
-            {"batcher", {{"plugin", "fixed"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store", std::move(store)}};
+// The default strategies plus the given store section, with `overrides` merged in (RFC 7386).
+inline nlohmann::json StoreConfig(nlohmann::json store,
+                                  const nlohmann::json& overrides = nlohmann::json::object()) {
+  nlohmann::json config = {{"plugins", {{"path", nlohmann::json::array({BOXCAR_PLUGIN_DIR})}}},
+                           {"strategies",
+                            {{"prioritizer", {{"plugin", "fifo"}}},
+                             {"batcher", {{"plugin", "fixed"}}},
+                             {"conn_manager", {{"plugin", "watermark"}}},
+                             {"tuner", {{"plugin", "static"}}}}},
+                           {"store", std::move(store)}};
+  config.merge_patch(overrides);
+  return config;
 }
 
 class StoreFixture {
  public:
-  explicit StoreFixture(nlohmann::json store) {
+  explicit StoreFixture(nlohmann::json store, nlohmann::json overrides = nlohmann::json::object())
+      : overrides_(std::move(overrides)) {
     runtime_ = std::make_unique<runtime::Runtime>(runtime::MakeHostContext(metrics_.registry()),
                                                   *metrics_.registry());
     blocks_ = std::make_unique<store::BlockStore>(*runtime_, *metrics_.registry());
@@ -48,7 +52,7 @@ class StoreFixture {
 
   // Writes the config and reloads it, as a node does on SIGHUP.
   Status Apply(nlohmann::json store) {
-    const auto file = dir_.Write("boxcar.json", StoreConfig(std::move(store)).dump(2));
+    const auto file = dir_.Write("boxcar.json", StoreConfig(std::move(store), overrides_).dump(2));
     runtime::LoadResult loaded = runtime::LoadConfig(file, {}, BOXCAR_BINARY_DIR);
     if (!loaded.config) {
       return Status::InvalidArgument(runtime::FormatError(file, loaded.errors.front()));
@@ -82,6 +86,7 @@ class StoreFixture {
   }
 
  private:
+  const nlohmann::json overrides_;
   TempDir dir_;
   obs::MetricsRegistry metrics_;
   std::unique_ptr<runtime::Runtime> runtime_;

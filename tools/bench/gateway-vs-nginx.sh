@@ -10,45 +10,16 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$root/build"
 duration=8
-json_out=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --build-dir) build="$(cd "$2" && pwd)"; shift 2 ;;
-    --duration) duration="$2"; shift 2 ;;
-    --json) json_out="$2"; shift 2 ;;
-    *) echo "usage: $0 [--build-dir DIR] [--duration S] [--json FILE]" >&2; exit 2 ;;
-  esac
-done
-for tool in "$build/bin/boxcar" "$build/bin/loadgen" "$build/bin/bench-gateway-data"; do
-  [ -x "$tool" ] || { echo "missing $tool: build first (tools/dev.sh build)" >&2; exit 2; }
-done
+# shellcheck source=tools/bench/lib.sh
+source "$root/tools/bench/lib.sh"
+bench_parse_args "$@"
+bench_require_boxcar
 command -v nginx >/dev/null || { echo "nginx is missing: run tools/install-deps.sh --bench" >&2; exit 2; }
-
-work="$(mktemp -d /tmp/boxcar-bench.XXXXXX)"
-chmod 755 "$work"  # nginx's workers run as nobody
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  # Keep the servers' logs of the last run for a look after the fact.
-  rm -rf /tmp/boxcar-bench-logs
-  mkdir -p /tmp/boxcar-bench-logs
-  cp "$work"/boxcar.log "$work"/nginx/error.log /tmp/boxcar-bench-logs/ 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 # A port for nginx (boxcar picks its own and reports it in the ready file).
 free_port() { shuf -i 20000-60000 -n 1; }
-rss_kib() { # total VmRSS of a process and its children
-  local total=0 p
-  for p in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
 
 echo "== data" >&2
 "$build/bin/bench-gateway-data" --blocks 20000 --size 1024 --out "$work/k1" >/dev/null
@@ -61,38 +32,13 @@ gw_port=0
 admin_port=0
 ng_port=$(free_port)
 write_config() { # prioritizer batcher
-  cat >"$work/boxcar.json" <<EOF
-{
-  "admin": {"listen": "127.0.0.1:$admin_port"},
-  "gateway": {"listen": "127.0.0.1:$gw_port", "io_threads": 2, "max_pipeline": 64},
-  "engine": {"queue_limit": 100000},
-  "plugins": {"path": ["$build/lib/boxcar/plugins"]},
-  "strategies": {
-    "prioritizer": {"plugin": "$1"},
-    "batcher": {"plugin": "$2"},
-    "conn_manager": {"plugin": "watermark", "params": {"max_conns": 19000, "high_water": 18000, "low_water": 17000}},
-    "tuner": {"plugin": "static"}
-  },
-  "store": {
-    "path": "$work/data",
-    "tiers": [{"plugin": "lru", "params": {"capacity_bytes": 1073741824}}, {"plugin": "leveldb"}]
-  },
-  "log": {"level": "warn"},
-  "reload": {"watch_config": false}
-}
-EOF
+  bench_write_config "$1" "$2" '"max_pipeline": 64, ' '{"queue_limit": 100000}' \
+    '{"max_conns": 19000, "high_water": 18000, "low_water": 17000}'
 }
 write_config fair adaptive
-"$build/bin/boxcar" run --config "$work/boxcar.json" --ready-file "$work/ready" >"$work/boxcar.log" 2>&1 &
-boxcar_pid=$!
-pids+=("$boxcar_pid")
-for _ in $(seq 100); do [ -f "$work/ready" ] && break; sleep 0.1; done
-gw_port=$(jq -r .gateway "$work/ready" | sed 's/.*://')
-admin_port=$(jq -r .admin "$work/ready" | sed 's/.*://')
+bench_start_boxcar
 write_config fair adaptive  # the reload config keeps the ports the node bound
-for set in k1 k256; do
-  curl -sf -X POST --data-binary "@$work/$set/blocks.car" "http://127.0.0.1:$admin_port/admin/import" >/dev/null
-done
+for set in k1 k256; do bench_import "$work/$set/blocks.car"; done
 
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
