@@ -13,6 +13,7 @@ packages=(
   libssl-dev              # SHA-256 (SHA-NI through OpenSSL)
   libleveldb-dev libzstd-dev
   clang-format
+  ccache                  # compiler cache: CI's three builds of an unchanged tree take seconds
   clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
 )
 # Node.js runs the Helia interop test; Debian's package only when none is installed.
