@@ -15,6 +15,7 @@
 #include "format/dagpb.h"
 #include "format/multihash.h"
 #include "support/car_fixture.h"
+#include "support/gateway_node.h"
 #include "support/http_client.h"
 #include "support/node_process.h"
 #include "support/temp_dir.h"
@@ -44,26 +45,15 @@ double Metric(const NodeProcess& node, const std::string& series) {
 
 json Config(const TempDir& dir, const json& tiers, const json& engine,
             const json& conn_manager = {{"plugin", "watermark"}}) {
-  return {{"admin", {{"listen", "127.0.0.1:0"}}},
-          {"gateway", {{"listen", "127.0.0.1:0"}, {"io_threads", 2}}},
-          {"engine", engine},
-          {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
-          {"strategies",
-           {{"prioritizer", {{"plugin", "fair"}}},
-            {"batcher", {{"plugin", "fixed"}}},
-            {"conn_manager", conn_manager},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store", {{"path", (dir / "data").string()}, {"tiers", tiers}}},
-          {"reload", {{"debounce_ms", 50}, {"watch_config", false}}}};
+  json config = GatewayNodeConfig(dir);
+  config["engine"] = engine;
+  config["strategies"]["batcher"] = {{"plugin", "fixed"}};
+  config["strategies"]["conn_manager"] = conn_manager;
+  config["store"]["tiers"] = tiers;
+  return config;
 }
 
 std::string RootOf(const std::string& fixture) { return LoadFixture(fixture).root().ToString(); }
-
-void Import(const NodeProcess& node, const std::string& fixture) {
-  const HttpResult r =
-      HttpRequest(node.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / fixture));
-  REQUIRE_MESSAGE(r.status == 200, r.body);
-}
 
 // A dag-pb root linking `count` random raw blocks, as a CAR in the order a dfs CAR request for
 // the root answers with.
@@ -114,7 +104,7 @@ TEST_CASE("overload: the breaker opens on a failing tier, answers 503 fast and r
        {{"failure_threshold", 3}, {"open_ms", 400}, {"max_open_ms", 2000}, {"recovery_ms", 300}}}};
   NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, engine).dump(2)));
   REQUIRE(node.WaitReady());
-  Import(node, "gateway-raw-block.car");
+  ImportFixture(node, "gateway-raw-block.car");
   const std::string target = "/ipfs/" + RootOf("gateway-raw-block.car") + "?format=raw";
   REQUIRE(Fetch(node.gateway(), "GET", target).status == 200);
 
@@ -159,7 +149,7 @@ TEST_CASE("overload: bulk is shed before interactive, with Retry-After, and the 
                        {"retry_after_s", 2}};
   NodeProcess node(dir.Write("boxcar.json", Config(dir, tiers, engine).dump(2)));
   REQUIRE(node.WaitReady());
-  Import(node, "subdir-with-mixed-block-files.car");
+  ImportFixture(node, "subdir-with-mixed-block-files.car");
   const std::string root = RootOf("subdir-with-mixed-block-files.car");
   const std::string raw = "/ipfs/" + root + "?format=raw";
   const std::string car = "/ipfs/" + root + "?format=car";
@@ -337,7 +327,7 @@ TEST_CASE("swap under load: prioritizer and batcher swapped while loadgen runs, 
   std::string cids;
   for (const char* fixture :
        {"subdir-with-mixed-block-files.car", "single-layer-hamt-with-multi-block-files.car"}) {
-    Import(node, fixture);
+    ImportFixture(node, fixture);
     for (const std::string& cid : LoadFixture(fixture).CidStrings()) cids += cid + "\n";
   }
   const fs::path cid_file = dir.Write("cids.txt", cids);

@@ -15,6 +15,7 @@
 #include "format/cid.h"
 #include "format/walk.h"
 #include "support/car_fixture.h"
+#include "support/gateway_node.h"
 #include "support/http_client.h"
 #include "support/node_process.h"
 #include "support/temp_dir.h"
@@ -57,31 +58,6 @@ std::vector<std::string> ExpectedOrder(const CarContents& f, format::DagScope sc
   return order;
 }
 
-json BaseConfig(const TempDir& dir, const json& gateway = json::object(),
-                const json& engine = json::object()) {
-  json gw = {{"listen", "127.0.0.1:0"}, {"io_threads", 2}};
-  gw.update(gateway);
-  return {{"admin", {{"listen", "127.0.0.1:0"}}},
-          {"gateway", gw},
-          {"engine", engine},
-          {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
-          {"strategies",
-           {{"prioritizer", {{"plugin", "fair"}}},
-            {"batcher", {{"plugin", "adaptive"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store",
-           {{"path", (dir / "data").string()},
-            {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}},
-          {"reload", {{"debounce_ms", 50}}}};
-}
-
-void Import(const NodeProcess& node, const std::string& fixture) {
-  const HttpResult r =
-      HttpRequest(node.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / fixture));
-  REQUIRE_MESSAGE(r.status == 200, fixture << ": " << r.body);
-}
-
 const char* kAllFixtures[] = {"gateway-raw-block.car",
                               "subdir-with-two-single-block-files.car",
                               "subdir-with-mixed-block-files.car",
@@ -97,9 +73,9 @@ const std::string kRawAccept = "Accept: application/vnd.ipld.raw";
 
 TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and status codes") {
   TempDir dir;
-  NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir).dump(2)));
+  NodeProcess node(dir.Write("boxcar.json", GatewayNodeConfig(dir).dump(2)));
   REQUIRE(node.WaitReady());
-  for (const char* name : kAllFixtures) Import(node, name);
+  for (const char* name : kAllFixtures) ImportFixture(node, name);
 
   SUBCASE("raw blocks on one keep-alive connection, with the spec's headers") {
     Client client(node.gateway());
@@ -259,7 +235,7 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
 
 TEST_CASE("gateway: a bad CAR on /admin/import is refused with the reason and pins nothing") {
   TempDir dir;
-  NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir).dump(2)));
+  NodeProcess node(dir.Write("boxcar.json", GatewayNodeConfig(dir).dump(2)));
   REQUIRE(node.WaitReady());
   std::string car = ReadWholeFile(kFixtureDir / "dag-pb.car");
   car[car.size() - 3] ^= 0x40;  // a flipped bit in the last block
@@ -275,10 +251,11 @@ TEST_CASE("gateway: a bad CAR on /admin/import is refused with the reason and pi
 
 TEST_CASE("gateway: slowloris clients are cut off while others are served") {
   TempDir dir;
-  const json gateway = {{"header_timeout_ms", 400}, {"idle_timeout_ms", 1500}};
-  NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir, gateway).dump(2)));
+  json config = GatewayNodeConfig(dir);
+  config["gateway"].update({{"header_timeout_ms", 400}, {"idle_timeout_ms", 1500}});
+  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
   REQUIRE(node.WaitReady());
-  Import(node, "gateway-raw-block.car");
+  ImportFixture(node, "gateway-raw-block.car");
   const CarContents f = LoadFixture("gateway-raw-block.car");
   const std::string request = RequestText("GET", "/ipfs/" + f.root().ToString() + "?format=raw");
 
@@ -304,9 +281,9 @@ TEST_CASE("gateway: slowloris clients are cut off while others are served") {
 
 TEST_CASE("gateway: SIGTERM finishes the response in flight and exits 0") {
   TempDir dir;
-  NodeProcess node(dir.Write("boxcar.json", BaseConfig(dir).dump(2)));
+  NodeProcess node(dir.Write("boxcar.json", GatewayNodeConfig(dir).dump(2)));
   REQUIRE(node.WaitReady());
-  Import(node, "single-layer-hamt-with-multi-block-files.car");
+  ImportFixture(node, "single-layer-hamt-with-multi-block-files.car");
   const CarContents f = LoadFixture("single-layer-hamt-with-multi-block-files.car");
   Client client(node.gateway());
   // A keep-alive connection with a request in flight, and one idle connection.

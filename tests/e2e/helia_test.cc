@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/car_fixture.h"
+#include "support/gateway_node.h"
 #include "support/node_process.h"
 #include "support/temp_dir.h"
 
@@ -25,17 +26,7 @@ TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixtur
   REQUIRE_MESSAGE(fs::exists(kHelia / "node_modules"),
                   "run tools/install-deps.sh: it installs the Helia client's npm packages");
   TempDir dir;
-  const json config = {{"admin", {{"listen", "127.0.0.1:0"}}},
-                       {"gateway", {{"listen", "127.0.0.1:0"}}},
-                       {"plugins", {{"path", {BOXCAR_PLUGIN_DIR}}}},
-                       {"strategies",
-                        {{"prioritizer", {{"plugin", "fair"}}},
-                         {"batcher", {{"plugin", "adaptive"}}},
-                         {"conn_manager", {{"plugin", "watermark"}}},
-                         {"tuner", {{"plugin", "static"}}}}},
-                       {"store",
-                        {{"path", (dir / "data").string()},
-                         {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}}};
+  const json config = GatewayNodeConfig(dir);
   NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
   REQUIRE(node.WaitReady());
 
