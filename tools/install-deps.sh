@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev doctest-dev
   libssl-dev              # SHA-256 (SHA-NI through OpenSSL)
   libleveldb-dev libzstd-dev
+  libjemalloc-dev         # the node's allocator
   clang-format
   ccache                  # compiler cache: CI's three builds of an unchanged tree take seconds
   clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
