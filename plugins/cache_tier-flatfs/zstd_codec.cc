@@ -1,5 +1,7 @@
 #include "zstd_codec.h"
 
+#include <zstd.h>
+
 namespace flatfs_tier {
 namespace {
 
@@ -22,24 +24,6 @@ std::string SumFrameSizes(std::string_view payload, uint64_t* total) {
 
 }  // namespace
 
-bool ZstdCodec::CompressFrame(std::string_view data, int level, std::string* out) {
-  const size_t start = out->size();
-  out->resize(start + ZSTD_compressBound(data.size()));
-  auto lease = compressors_.Take();
-  ZSTD_CCtx* cctx = lease.get();
-  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  const size_t n =
-      ZSTD_compress2(cctx, out->data() + start, out->size() - start, data.data(), data.size());
-  if (ZSTD_isError(n)) {
-    out->resize(start);
-    return false;
-  }
-  out->resize(start + n);
-  return true;
-}
-
 std::string ZstdCodec::Decompress(std::string_view payload, uint64_t size, std::string* out) {
   // Checked before allocating, so a damaged size cannot ask for a huge buffer.
   uint64_t content = 0;
@@ -49,9 +33,7 @@ std::string ZstdCodec::Decompress(std::string_view payload, uint64_t size, std::
            std::to_string(size);
   }
   out->resize(size);
-  auto lease = decompressors_.Take();
-  const size_t n =
-      ZSTD_decompressDCtx(lease.get(), out->data(), out->size(), payload.data(), payload.size());
+  const size_t n = zstd_.DecodeInto(payload, out);
   if (ZSTD_isError(n)) {
     return std::string("the zstd frames do not decode: ") + ZSTD_getErrorName(n);
   }
@@ -76,8 +58,7 @@ std::string ZstdCodec::DecompressFrame(std::string_view input, uint64_t max_cont
     return std::string("a zstd frame is truncated or damaged: ") + ZSTD_getErrorName(length);
   }
   out->resize(content);
-  auto lease = decompressors_.Take();
-  const size_t n = ZSTD_decompressDCtx(lease.get(), out->data(), out->size(), input.data(), length);
+  const size_t n = zstd_.DecodeInto(input.substr(0, length), out);
   if (ZSTD_isError(n)) return std::string("a zstd frame does not decode: ") + ZSTD_getErrorName(n);
   if (n != content) {
     return "a zstd frame decodes to " + std::to_string(n) + " bytes, it declares " +

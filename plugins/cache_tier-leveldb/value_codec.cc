@@ -1,5 +1,7 @@
 #include "value_codec.h"
 
+#include <zstd.h>
+
 #include <utility>
 
 namespace leveldb_tier {
@@ -22,26 +24,15 @@ std::string_view EncodedRecord::Join(std::string* scratch) const {
 EncodedRecord ValueCodec::Encode(std::string_view data, const CompressionPolicy& policy,
                                  uint64_t* saved) {
   *saved = 0;
-  if (!policy.zstd || data.size() < policy.min_bytes) return RawRecord(data);
+  if (!policy.Applies(data.size())) return RawRecord(data);
   std::string record = EncodeRecordHeader(RecordFormat::kZstd, data.size());
   const size_t header_bytes = record.size();
-  record.resize(header_bytes + ZSTD_compressBound(data.size()));
-  size_t frame_bytes = 0;
-  {
-    auto lease = compressors_.Take();
-    ZSTD_CCtx* cctx = lease.get();
-    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, policy.level);
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-    frame_bytes = ZSTD_compress2(cctx, record.data() + header_bytes, record.size() - header_bytes,
-                                 data.data(), data.size());
-  }
   // A failure to compress only costs the saving: the block is stored raw.
-  if (ZSTD_isError(frame_bytes) || frame_bytes > data.size() - data.size() / 8) {
+  if (!zstd_.AppendFrame(data, policy.level, &record) ||
+      !boxcar_plugins::WorthKeeping(record.size() - header_bytes, data.size())) {
     return RawRecord(data);
   }
-  record.resize(header_bytes + frame_bytes);
-  *saved = data.size() - frame_bytes;
+  *saved = data.size() - (record.size() - header_bytes);
   return EncodedRecord{RecordFormat::kZstd, std::move(record), {}};
 }
 
@@ -61,9 +52,7 @@ std::string ValueCodec::Decode(std::string_view record, const RecordHeader& head
            std::to_string(header.size);
   }
   out->resize(header.size);
-  auto lease = decompressors_.Take();
-  const size_t n =
-      ZSTD_decompressDCtx(lease.get(), out->data(), out->size(), payload.data(), payload.size());
+  const size_t n = zstd_.DecodeInto(payload, out);
   if (ZSTD_isError(n)) return std::string("zstd frame does not decode: ") + ZSTD_getErrorName(n);
   if (n != header.size) {
     return "zstd frame decodes to " + std::to_string(n) + " bytes, the header says " +

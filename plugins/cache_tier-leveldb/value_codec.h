@@ -1,76 +1,22 @@
 // Encoding of raw and zstd records (see record_format.h): the compression decision on the way in,
 // verified decoding on the way out.
 //
-// Thread safety: every method may be called concurrently. zstd contexts are costly to create
-// (a level-3 compression context holds about a megabyte), so they are pooled and reused.
+// Thread safety: every method may be called concurrently; the zstd contexts are pooled (see
+// boxcar_plugins/zstd_pool.h).
 #pragma once
 
-#include <zstd.h>
-
+#include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "boxcar_plugins/zstd_pool.h"
 #include "record_format.h"
 
 namespace leveldb_tier {
 
-struct CompressionPolicy {
-  bool zstd = false;
-  int level = 3;
-  uint64_t min_bytes = 512;
-};
-
-// Idle contexts of one kind, created on demand and freed with the pool.
-template <class Context, Context* (*Create)(), size_t (*Free)(Context*)>
-class ContextPool {
- public:
-  ContextPool() = default;
-  ContextPool(const ContextPool&) = delete;
-  ContextPool& operator=(const ContextPool&) = delete;
-  ~ContextPool() {
-    for (Context* c : idle_) Free(c);
-  }
-
-  // A context for one call; it goes back to the pool when the lease ends.
-  class Lease {
-   public:
-    Lease(ContextPool* pool, Context* context) : pool_(pool), context_(context) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    ~Lease() { pool_->Return(context_); }
-    Context* get() const { return context_; }
-
-   private:
-    ContextPool* pool_;
-    Context* context_;
-  };
-
-  Lease Take() {
-    {
-      std::lock_guard lock(mutex_);
-      if (!idle_.empty()) {
-        Context* c = idle_.back();
-        idle_.pop_back();
-        return Lease(this, c);
-      }
-    }
-    Context* c = Create();
-    if (c == nullptr) throw std::bad_alloc();
-    return Lease(this, c);
-  }
-
- private:
-  void Return(Context* c) {
-    std::lock_guard lock(mutex_);
-    idle_.push_back(c);
-  }
-
-  std::mutex mutex_;
-  std::vector<Context*> idle_;  // guarded by mutex_
-};
+// The policy is the same as the flatfs tier's.
+using boxcar_plugins::CompressionPolicy;
 
 // An encoded record: `head` followed by `tail`. A raw record's payload stays in the caller's
 // buffer (`tail`), so the bytes of a block are copied once, into the WriteBatch, rather than
@@ -97,8 +43,7 @@ class ValueCodec {
   std::string Decode(std::string_view record, const RecordHeader& header, std::string* out);
 
  private:
-  ContextPool<ZSTD_CCtx, ZSTD_createCCtx, ZSTD_freeCCtx> compressors_;
-  ContextPool<ZSTD_DCtx, ZSTD_createDCtx, ZSTD_freeDCtx> decompressors_;
+  boxcar_plugins::ZstdPool zstd_;
 };
 
 }  // namespace leveldb_tier

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "boxcar/cache_tier.h"
-#include "boxcar_plugins/testing/cache_tier.h"
+#include "boxcar_plugins/testing/stored_tier.h"
 #include "plugin_harness.h"
 #include "support/temp_dir.h"
 
@@ -30,45 +30,21 @@ using boxcar::PutReason;
 using boxcar::Status;
 using boxcar::testing::PluginHarness;
 using boxcar::testing::TempDir;
-using boxcar_plugins::testing::MetricValue;
+using boxcar_plugins::testing::CheckTwentyDeleteTwo;
+using boxcar_plugins::testing::CheckWriterContract;
+using boxcar_plugins::testing::Data;
+using boxcar_plugins::testing::GetBytes;
+using boxcar_plugins::testing::MhKey;
+using boxcar_plugins::testing::PutTwentyDeleteTwo;
+using boxcar_plugins::testing::RandomBytes;
+using boxcar_plugins::testing::ReadStreamed;
+using boxcar_plugins::testing::TextBytes;
+using boxcar_plugins::testing::Tier;
+using boxcar_plugins::testing::WriteStreamed;
 
 constexpr size_t kKiB = 1024;
 constexpr size_t kMiB = 1024 * 1024;
 constexpr size_t kHeaderBytes = 13;
-
-uint64_t SplitMix(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// Incompressible bytes.
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::string out(n, '\0');
-  uint64_t state = seed;
-  for (size_t i = 0; i < n; i += 8) {
-    const uint64_t word = SplitMix(&state);
-    for (size_t j = 0; j < 8 && i + j < n; ++j) out[i + j] = static_cast<char>(word >> (8 * j));
-  }
-  return out;
-}
-
-// Compressible bytes that still differ along the block, so a misplaced piece shows.
-std::string TextBytes(size_t n, int seed = 0) {
-  std::string out;
-  out.reserve(n + 64);
-  for (size_t line = 0; out.size() < n; ++line) {
-    out += "line " + std::to_string(line) + " of block " + std::to_string(seed) + ": lorem ipsum\n";
-  }
-  out.resize(n);
-  return out;
-}
-
-// A binary sha2-256 multihash shape: 0x12 0x20 and 32 digest bytes.
-std::string MhKey(int i) { return "\x12\x20" + RandomBytes(32, 1000 + static_cast<uint64_t>(i)); }
-
-BlockData Data(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
 
 std::string Base32(std::string_view bytes) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -106,72 +82,6 @@ std::vector<fs::path> FilesStartingWith(const fs::path& dir, std::string_view pr
     if (entry.path().filename().string().starts_with(prefix)) found.push_back(entry.path());
   }
   return found;
-}
-
-// An instance of the tier on a data directory, re-creatable to test persistence.
-class Tier {
- public:
-  explicit Tier(const fs::path& dir, std::string_view params = "{}")
-      : harness_(std::make_unique<PluginHarness>()) {
-    harness_->SetDataDir(dir.string());
-    Open(params);
-  }
-
-  CacheTier* operator->() { return tier_.get(); }
-  CacheTier& operator*() { return *tier_; }
-  PluginHarness& harness() { return *harness_; }
-
-  void Open(std::string_view params = "{}") {
-    auto plugin = harness_->Create(params);
-    tier_.reset(static_cast<CacheTier*>(plugin.release()));
-  }
-  void Close() { tier_.reset(); }
-
-  double Metric(const std::string& name) {
-    const std::string value = MetricValue(harness_->MetricsText(), "boxcar_plugin_" + name);
-    return value.empty() ? 0 : std::stod(value);
-  }
-
- private:
-  std::unique_ptr<PluginHarness> harness_;
-  std::unique_ptr<CacheTier> tier_;  // before the harness, which keeps the library mapped
-};
-
-std::string GetBytes(CacheTier& tier, const std::string& key) {
-  BlockData out;
-  const Status s = tier.Get(key, &out);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return *out;
-}
-
-Status WriteStreamed(CacheTier& tier, const std::string& key, std::string_view data,
-                     PutReason reason = PutReason::kWrite) {
-  std::unique_ptr<boxcar::BlockWriter> writer;
-  if (Status s = tier.OpenWriter(key, data.size(), reason, &writer); !s.ok()) return s;
-  for (size_t at = 0; at < data.size(); at += 64 * kKiB) {
-    if (Status s = writer->Append(data.substr(at, 64 * kKiB)); !s.ok()) return s;
-  }
-  return writer->Commit();
-}
-
-std::string ReadStreamed(CacheTier& tier, const std::string& key) {
-  std::unique_ptr<boxcar::BlockReader> reader;
-  Status s = tier.OpenReader(key, &reader);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  std::string out;
-  std::vector<char> buf(64 * kKiB);
-  while (true) {
-    size_t got = 0;
-    s = reader->Read(out.size(), buf.size(), buf.data(), &got);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    if (got == 0) break;
-    out.append(buf.data(), got);
-  }
-  CHECK(out.size() == reader->size());
-  return out;
 }
 
 }  // namespace
@@ -259,26 +169,15 @@ TEST_CASE("flatfs: a streamed block is invisible before commit and checked again
   TempDir dir;
   Tier t(dir.path());
   const std::string data = RandomBytes(2 * kMiB, 4);
-  std::unique_ptr<boxcar::BlockWriter> writer;
-  REQUIRE(t->OpenWriter(MhKey(1), data.size(), PutReason::kWrite, &writer).ok());
-  REQUIRE(writer->Append(std::string_view(data).substr(0, kMiB)).ok());
-  uint64_t size = 0;
-  CHECK(t->Contains(MhKey(1), &size).IsNotFound());
-  const Status early = writer->Commit();
-  CHECK(early.code() == Status::Code::kInvalidArgument);
-  CHECK(early.message().find("declared") != std::string::npos);
-  REQUIRE(writer->Append(std::string_view(data).substr(kMiB)).ok());
-  const Status over = writer->Append("x");
-  CHECK(over.code() == Status::Code::kInvalidArgument);
-  CHECK(over.message().find("exceeds the declared size") != std::string::npos);
-  REQUIRE(writer->Commit().ok());
-  CHECK(GetBytes(*t, MhKey(1)) == data);
+  CheckWriterContract(*t, MhKey(1), data);
 
   // A writer dropped before commit leaves no file behind, temporary or not.
+  std::unique_ptr<boxcar::BlockWriter> writer;
   REQUIRE(t->OpenWriter(MhKey(2), data.size(), PutReason::kWrite, &writer).ok());
   REQUIRE(writer->Append(std::string_view(data).substr(0, kMiB)).ok());
   CHECK(FilesStartingWith(dir.path(), ".put-").size() == 1);
   writer.reset();
+  uint64_t size = 0;
   CHECK(t->Contains(MhKey(2), &size).IsNotFound());
   CHECK(FilesStartingWith(dir.path(), ".put-").empty());
   CHECK(t->Stats().entries == 1);
@@ -288,19 +187,7 @@ TEST_CASE("flatfs: data and exact stats survive closing and reopening") {
   TempDir dir;
   Tier t(dir.path(), R"({"compression": "zstd"})");
   uint64_t bytes = 0;
-  std::vector<std::string> blocks;
-  for (int i = 0; i < 20; ++i) {
-    const size_t size = (i % 5 == 0) ? 2 * kMiB + static_cast<size_t>(i) : 1000 * (i + 1);
-    blocks.push_back(i % 2 == 0 ? TextBytes(size, i) : RandomBytes(size, i));
-    REQUIRE(t->Put(MhKey(i), Data(blocks.back()), PutReason::kWrite).ok());
-    bytes += size;
-  }
-  for (int i : {1, 5}) {
-    uint64_t size = 0;
-    REQUIRE(t->Contains(MhKey(i), &size).ok());
-    REQUIRE(t->Delete(MhKey(i)).ok());
-    bytes -= size;
-  }
+  const std::vector<std::string> blocks = PutTwentyDeleteTwo(*t, &bytes);
   CHECK(t->Stats().entries == 18);
   CHECK(t->Stats().bytes == bytes);
 
@@ -308,14 +195,7 @@ TEST_CASE("flatfs: data and exact stats survive closing and reopening") {
   t.Open();
   CHECK(t->Stats().entries == 18);
   CHECK(t->Stats().bytes == bytes);
-  for (int i = 0; i < 20; ++i) {
-    BlockData out;
-    if (i == 1 || i == 5) {
-      CHECK(t->Get(MhKey(i), &out).IsNotFound());
-    } else {
-      CHECK(GetBytes(*t, MhKey(i)) == blocks[i]);
-    }
-  }
+  CheckTwentyDeleteTwo(*t, blocks);
 }
 
 TEST_CASE("flatfs: scan visits every block with its size; delete removes the file") {

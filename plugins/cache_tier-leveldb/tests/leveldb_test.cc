@@ -19,56 +19,31 @@
 #include <vector>
 
 #include "boxcar/cache_tier.h"
-#include "boxcar_plugins/testing/cache_tier.h"
+#include "boxcar_plugins/testing/stored_tier.h"
 #include "plugin_harness.h"
 #include "support/temp_dir.h"
 
 namespace {
 
 using boxcar::BlockData;
-using boxcar::CacheTier;
 using boxcar::PutReason;
 using boxcar::Status;
 using boxcar::testing::PluginHarness;
 using boxcar::testing::TempDir;
-using boxcar_plugins::testing::MetricValue;
+using boxcar_plugins::testing::CheckTwentyDeleteTwo;
+using boxcar_plugins::testing::CheckWriterContract;
+using boxcar_plugins::testing::Data;
+using boxcar_plugins::testing::GetBytes;
+using boxcar_plugins::testing::MhKey;
+using boxcar_plugins::testing::PutTwentyDeleteTwo;
+using boxcar_plugins::testing::RandomBytes;
+using boxcar_plugins::testing::ReadStreamed;
+using boxcar_plugins::testing::TextBytes;
+using boxcar_plugins::testing::Tier;
+using boxcar_plugins::testing::WriteStreamed;
 
 constexpr size_t kKiB = 1024;
 constexpr size_t kMiB = 1024 * 1024;
-
-uint64_t SplitMix(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// Incompressible bytes.
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::string out(n, '\0');
-  uint64_t state = seed;
-  for (size_t i = 0; i < n; i += 8) {
-    const uint64_t word = SplitMix(&state);
-    for (size_t j = 0; j < 8 && i + j < n; ++j) out[i + j] = static_cast<char>(word >> (8 * j));
-  }
-  return out;
-}
-
-// Compressible bytes that still differ along the block, so a wrong chunk order shows.
-std::string TextBytes(size_t n, int seed = 0) {
-  std::string out;
-  out.reserve(n + 64);
-  for (size_t line = 0; out.size() < n; ++line) {
-    out += "line " + std::to_string(line) + " of block " + std::to_string(seed) + ": lorem ipsum\n";
-  }
-  out.resize(n);
-  return out;
-}
-
-// A binary sha2-256 multihash shape: 0x12 0x20 and 32 digest bytes.
-std::string MhKey(int i) { return "\x12\x20" + RandomBytes(32, 1000 + static_cast<uint64_t>(i)); }
-
-BlockData Data(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -77,72 +52,6 @@ std::string Hex(std::string_view bytes) {
     out.push_back(kDigits[static_cast<uint8_t>(c) >> 4]);
     out.push_back(kDigits[static_cast<uint8_t>(c) & 0xf]);
   }
-  return out;
-}
-
-// An instance of the tier on a data directory, re-creatable to test persistence.
-class Tier {
- public:
-  explicit Tier(const std::filesystem::path& dir, std::string_view params = "{}")
-      : harness_(std::make_unique<PluginHarness>()) {
-    harness_->SetDataDir(dir.string());
-    Open(params);
-  }
-
-  CacheTier* operator->() { return tier_.get(); }
-  CacheTier& operator*() { return *tier_; }
-  PluginHarness& harness() { return *harness_; }
-
-  void Open(std::string_view params = "{}") {
-    auto plugin = harness_->Create(params);
-    tier_.reset(static_cast<CacheTier*>(plugin.release()));
-  }
-  void Close() { tier_.reset(); }
-
-  double Metric(const std::string& name) {
-    const std::string value = MetricValue(harness_->MetricsText(), "boxcar_plugin_" + name);
-    return value.empty() ? 0 : std::stod(value);
-  }
-
- private:
-  std::unique_ptr<PluginHarness> harness_;
-  std::unique_ptr<CacheTier> tier_;  // before the harness, which keeps the library mapped
-};
-
-std::string GetBytes(CacheTier& tier, const std::string& key) {
-  BlockData out;
-  const Status s = tier.Get(key, &out);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return *out;
-}
-
-Status WriteStreamed(CacheTier& tier, const std::string& key, std::string_view data,
-                     PutReason reason = PutReason::kWrite) {
-  std::unique_ptr<boxcar::BlockWriter> writer;
-  if (Status s = tier.OpenWriter(key, data.size(), reason, &writer); !s.ok()) return s;
-  for (size_t at = 0; at < data.size(); at += 64 * kKiB) {
-    if (Status s = writer->Append(data.substr(at, 64 * kKiB)); !s.ok()) return s;
-  }
-  return writer->Commit();
-}
-
-std::string ReadStreamed(CacheTier& tier, const std::string& key) {
-  std::unique_ptr<boxcar::BlockReader> reader;
-  Status s = tier.OpenReader(key, &reader);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  std::string out;
-  std::vector<char> buf(64 * kKiB);
-  while (true) {
-    size_t got = 0;
-    s = reader->Read(out.size(), buf.size(), buf.data(), &got);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    if (got == 0) break;
-    out.append(buf.data(), got);
-  }
-  CHECK(out.size() == reader->size());
   return out;
 }
 
@@ -248,25 +157,14 @@ TEST_CASE("leveldb: a streamed block is invisible before commit and checked agai
   TempDir dir;
   Tier t(dir.path());
   const std::string data = RandomBytes(2 * kMiB, 4);
-  std::unique_ptr<boxcar::BlockWriter> writer;
-  REQUIRE(t->OpenWriter(MhKey(1), data.size(), PutReason::kWrite, &writer).ok());
-  REQUIRE(writer->Append(std::string_view(data).substr(0, kMiB)).ok());
-  uint64_t size = 0;
-  CHECK(t->Contains(MhKey(1), &size).IsNotFound());
-  const Status early = writer->Commit();
-  CHECK(early.code() == Status::Code::kInvalidArgument);
-  CHECK(early.message().find("declared") != std::string::npos);
-  REQUIRE(writer->Append(std::string_view(data).substr(kMiB)).ok());
-  const Status over = writer->Append("x");
-  CHECK(over.code() == Status::Code::kInvalidArgument);
-  CHECK(over.message().find("exceeds the declared size") != std::string::npos);
-  REQUIRE(writer->Commit().ok());
-  CHECK(GetBytes(*t, MhKey(1)) == data);
+  CheckWriterContract(*t, MhKey(1), data);
 
   // A writer dropped before commit leaves nothing behind, not even its chunks.
+  std::unique_ptr<boxcar::BlockWriter> writer;
   REQUIRE(t->OpenWriter(MhKey(2), data.size(), PutReason::kWrite, &writer).ok());
   REQUIRE(writer->Append(std::string_view(data).substr(0, 3 * kMiB / 2)).ok());
   writer.reset();
+  uint64_t size = 0;
   CHECK(t->Contains(MhKey(2), &size).IsNotFound());
   t.Close();
   RawDb db(dir.path());
@@ -278,21 +176,9 @@ TEST_CASE("leveldb: data and exact stats survive closing and reopening") {
   TempDir dir;
   Tier t(dir.path());
   uint64_t bytes = 0;
-  std::vector<std::string> blocks;
-  for (int i = 0; i < 20; ++i) {
-    const size_t size = (i % 5 == 0) ? 2 * kMiB + static_cast<size_t>(i) : 1000 * (i + 1);
-    blocks.push_back(RandomBytes(size, i));
-    REQUIRE(t->Put(MhKey(i), Data(blocks.back()), PutReason::kWrite).ok());
-    bytes += size;
-  }
+  const std::vector<std::string> blocks = PutTwentyDeleteTwo(*t, &bytes);
   REQUIRE(WriteStreamed(*t, MhKey(100), TextBytes(3 * kMiB)).ok());
   bytes += 3 * kMiB;
-  for (int i : {1, 5}) {
-    uint64_t size = 0;
-    REQUIRE(t->Contains(MhKey(i), &size).ok());
-    REQUIRE(t->Delete(MhKey(i)).ok());
-    bytes -= size;
-  }
   CHECK(t->Stats().entries == 19);
   CHECK(t->Stats().bytes == bytes);
 
@@ -300,14 +186,7 @@ TEST_CASE("leveldb: data and exact stats survive closing and reopening") {
   t.Open();
   CHECK(t->Stats().entries == 19);
   CHECK(t->Stats().bytes == bytes);
-  for (int i = 0; i < 20; ++i) {
-    BlockData out;
-    if (i == 1 || i == 5) {
-      CHECK(t->Get(MhKey(i), &out).IsNotFound());
-    } else {
-      CHECK(GetBytes(*t, MhKey(i)) == blocks[i]);
-    }
-  }
+  CheckTwentyDeleteTwo(*t, blocks);
   CHECK(GetBytes(*t, MhKey(100)) == TextBytes(3 * kMiB));
 
   // Without its stats record, the database is counted again at open.
