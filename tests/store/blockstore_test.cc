@@ -269,7 +269,10 @@ TEST_CASE("memory tiers swap while readers run; the persistent tier cannot be sw
 
 TEST_CASE("multi-gets are grouped by the batcher plugin and answer like single gets") {
   json store = LruOverLevelDb({{"populate_on_write", false}});
-  StoreFixture f(store);
+  // Groups flush on item count only: a sanitizer build on a busy machine can take longer than
+  // the default 200 us wait to gather 32 reads, which would flush a group early.
+  const json batcher = {{"plugin", "fixed"}, {"params", {{"max_delay_us", 1000000}}}};
+  StoreFixture f(store, {{"strategies", {{"batcher", batcher}}}});
   std::vector<format::Cid> cids;
   for (int i = 0; i < 100; ++i) {
     const TestBlock b = MakeBlock(512, 400 + i);
