@@ -256,16 +256,21 @@ void Node::WatchLoop() {
     auto gen = runtime_->Current();
     if (gen && gen->number != watched_generation) {
       watched_generation = gen->number;
-      for (const auto& [wd, dir] : dirs) inotify_rm_watch(fd, wd);
-      dirs.clear();
       files.clear();
+      std::map<int, fs::path> kept;
       for (const fs::path& f : WatchedFiles()) {
         files.insert(f);
         // Completed writes and renames only: a linker creating the file must not trigger a
-        // reload of a half-written library.
+        // reload of a half-written library. Adding a directory that is already watched returns
+        // its existing descriptor, so a write landing during this update is not lost; removing
+        // and re-adding every watch would drop it.
         int wd = inotify_add_watch(fd, f.parent_path().c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
-        if (wd >= 0) dirs[wd] = f.parent_path();
+        if (wd >= 0) kept[wd] = f.parent_path();
       }
+      for (const auto& [wd, dir] : dirs) {
+        if (kept.count(wd) == 0) inotify_rm_watch(fd, wd);
+      }
+      dirs = std::move(kept);
     }
     int timeout_ms = -1;
     if (!pending.empty()) {
