@@ -45,6 +45,9 @@ constexpr size_t kInitialReadBuffer = 4096;
 // CAR streams are produced in chunks of this size, each one engine task; a stream holds at most
 // one chunk being written and one being produced, which bounds its memory.
 constexpr size_t kCarChunkBytes = 256 * 1024;
+// About the size of a raw response's head (status line and headers): the cost of a HEAD
+// request, and what a GET costs on top of its block.
+constexpr uint64_t kResponseHeadBytes = 512;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr int64_t kSnapshotIntervalNs = 1'000'000'000;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
@@ -815,9 +818,17 @@ void GatewayServer::Impl::Connection::SubmitHeld() {
 void GatewayServer::Impl::Connection::SubmitRaw(const std::shared_ptr<Slot>& slot,
                                                 gateway::GatewayRequest request,
                                                 const std::string& peer) {
+  // The response's size when the store knows the block's: budgets count bytes, and the fair
+  // prioritizer charges a size-less task as a 256 KiB chunk, which would cap a peer with many
+  // connections (a proxy, a gateway cluster) at a few dozen 1 KiB responses in flight.
+  uint64_t cost = kResponseHeadBytes;
+  if (!request.head) {
+    const uint64_t size = server_.engine_.store().KnownSize(request.root);
+    cost = size == 0 ? 0 : cost + size;
+  }
   auto work = std::make_shared<RawWork>(shared_from_this(), slot, std::move(request));
   const engine::SubmitResult result =
-      server_.engine_.Submit(TaskClass::kInteractive, peer, 0, std::move(work));
+      server_.engine_.Submit(TaskClass::kInteractive, peer, cost, std::move(work));
   if (result.refusal != engine::Refusal::kNone) {
     ErrorSlot(slot, result.http_status(), "the node is overloaded: retry later",
               {{"Retry-After", std::to_string(result.retry_after_s)}});

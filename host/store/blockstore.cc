@@ -513,6 +513,8 @@ Status BlockStore::GetFrom(const Chain& chain, const Cid& cid, BlockData* out) {
       return s;
     }
     if (Status v = CheckRead(chain, i, cid, data); !v.ok()) return v;
+    // Learned sizes let the frontends price a request before reading (KnownSize).
+    if (below_memory) key_cache_->RecordFound(key, data->size(), ticket);
     if (i > 0) {
       read_hits_.Increment();
       MaybePromote(chain, i, key, data);
@@ -575,6 +577,7 @@ Status BlockStore::GetGroup(const Chain& chain, const std::vector<Cid>& cids, si
     }
   }
   bool below_memory = false;
+  std::vector<uint64_t> tickets(end - begin);  // taken as a key goes below the memory tiers
   for (size_t t = 0; t < chain.tiers.size() && !missing.empty(); ++t) {
     if (chain.tiers[t].persistent && !below_memory) {
       below_memory = true;
@@ -583,6 +586,7 @@ Status BlockStore::GetGroup(const Chain& chain, const std::vector<Cid>& cids, si
         (*results)[i] = Status::NotFound("block " + cids[i].ToString() + " is not in the store");
         return true;
       });
+      for (size_t i : missing) tickets[i - begin] = key_cache_->Ticket(cids[i].hash().bytes());
     }
     std::vector<std::string_view> keys;
     for (size_t i : missing) keys.push_back(cids[i].hash().bytes());
@@ -613,6 +617,7 @@ Status BlockStore::GetGroup(const Chain& chain, const std::vector<Cid>& cids, si
           ReportCorruption(chain.tiers[t].label, cids[i], status[k].message());
         }
       } else if (status[k] = CheckRead(chain, t, cids[i], found[k]); status[k].ok()) {
+        if (below_memory) key_cache_->RecordFound(keys[k], found[k]->size(), tickets[i - begin]);
         if (t > 0) MaybePromote(chain, t, keys[k], found[k]);
         (*blocks)[i] = std::move(found[k]);
       }
@@ -681,12 +686,20 @@ Status BlockStore::Has(const Cid& cid, uint64_t* size) {
     for (size_t i = 0; i < chain->tiers.size(); ++i) {
       Status s = CallTier(*chain, i, [&](CacheTier& t) { return t.Contains(key, size); });
       if (s.IsNotFound()) continue;
-      if (s.ok()) key_cache_->RecordPresent(key, *size);
+      if (s.ok()) key_cache_->RecordFound(key, *size, ticket);
       return s;
     }
     key_cache_->RecordAbsent(key, ticket);
     return Status::NotFound("block " + cid.ToString() + " is not in the store");
   });
+}
+
+uint64_t BlockStore::KnownSize(const Cid& cid) {
+  if (cid.IsIdentity()) return cid.hash().digest().size();
+  uint64_t size = 0;
+  if (!key_cache_ || key_cache_->Lookup(cid.hash().bytes(), &size) != KeyCache::Answer::kPresent)
+    return 0;
+  return size;
 }
 
 Status BlockStore::OpenStream(const Cid& cid, std::unique_ptr<BlockStream>* out) {

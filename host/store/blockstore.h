@@ -108,6 +108,9 @@ class BlockStore final : private ShrinkableMemory {
                std::vector<Status>* results);
   // OK with the block's size, or NotFound. Reads no block bytes when avoidable.
   Status Has(const format::Cid& cid, uint64_t* size);
+  // The block's size when the store knows it without asking a tier (identity CIDs, the key
+  // cache); 0 otherwise. One hash lookup: cheap enough to price every request.
+  uint64_t KnownSize(const format::Cid& cid);
   // Any block as a stream; large blocks are never held whole.
   Status OpenStream(const format::Cid& cid, std::unique_ptr<BlockStream>* out);
 

@@ -112,6 +112,14 @@ void KeyCache::RecordAbsent(std::string_view key, uint64_t ticket) {
   if (shard.writes == ticket) shard.Insert(key, kAbsentSize);
 }
 
+void KeyCache::RecordFound(std::string_view key, uint64_t size, uint64_t ticket) {
+  if (shard_count_ == 0) return;
+  uint64_t hash;
+  Shard& shard = ShardOf(key, &hash);
+  std::lock_guard lock(shard.mu);
+  if (shard.writes == ticket) shard.Insert(key, size);
+}
+
 void KeyCache::RecordPresent(std::string_view key, uint64_t size) {
   if (shard_count_ == 0) return;
   uint64_t hash;

@@ -32,6 +32,9 @@ class KeyCache {
   uint64_t Ticket(std::string_view key);
   // Records that the tiers lacked `key`, unless a write touched its shard since `ticket`.
   void RecordAbsent(std::string_view key, uint64_t ticket);
+  // Records that a tier held `key` with `size` bytes, unless a write touched its shard since
+  // `ticket`: a read racing a delete must not leave the deleted block cached as present.
+  void RecordFound(std::string_view key, uint64_t size, uint64_t ticket);
   void RecordPresent(std::string_view key, uint64_t size);
   void Forget(std::string_view key);
 

@@ -273,6 +273,31 @@ TEST_CASE("overload: pipelined CAR requests of one peer on many connections all 
   }
 }
 
+TEST_CASE("overload: a raw request costs its block's size, so small reads share a peer budget") {
+  TempDir dir;
+  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
+  json config = Config(dir, tiers, json::object());
+  // One task of unknown size (charged 256 KiB) fills this; 64 priced 1 KiB responses do not.
+  config["strategies"]["prioritizer"]["params"] = {{"max_outstanding_bytes_per_peer", 256 << 10}};
+  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
+  REQUIRE(node.WaitReady());
+  const Dag dag = ImportDag(node, 64, 1024);  // the import tells the store every block's size
+
+  Client client(node.gateway(), std::chrono::seconds(20));
+  std::string pipelined;
+  for (const std::string& leaf : dag.leaves) {
+    pipelined += RequestText("GET", "/ipfs/" + leaf + "?format=raw");
+  }
+  REQUIRE(client.Send(pipelined));
+  for (size_t i = 0; i < dag.leaves.size(); ++i) {
+    const Response answer = client.Receive();
+    REQUIRE_MESSAGE(answer.status == 200, answer.error);
+    CHECK(answer.body.size() == 1024);
+  }
+  CHECK(Metric(node,
+               "boxcar_plugin_fair_budget_skips_total{plugin=\"fair\",slot=\"prioritizer\"}") == 0);
+}
+
 TEST_CASE("overload: the per-peer budget grows while the node is idle") {
   TempDir dir;
   const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};

@@ -67,6 +67,26 @@ TEST_CASE("identity CIDs are answered from the CID and never stored") {
   CHECK(f.Stats(1).entries == 0);
 }
 
+TEST_CASE("KnownSize answers from the key cache and identity CIDs, never from a tier") {
+  TempDir keep;
+  const TestBlock b = MakeBlock(1500, 9);
+  {
+    StoreFixture f(LruOverLevelDb({{"path", keep.path().string()}}));
+    CHECK(f.store().KnownSize(b.cid) == 0);
+    REQUIRE(f.store().Put(b.cid, b.data).ok());
+    CHECK(f.store().KnownSize(b.cid) == 1500);
+    format::Cid inlined;
+    REQUIRE(format::Cid::Parse("bafkqaf3imvwgy3zaneqgc3janfxgy2lomvscay3jmqfa", &inlined).ok());
+    CHECK(f.store().KnownSize(inlined) == 23);
+  }
+  // A restarted store has an empty key cache: the size is unknown until a read learns it.
+  StoreFixture again(LruOverLevelDb({{"path", keep.path().string()}}));
+  CHECK(again.store().KnownSize(b.cid) == 0);
+  BlockData got;
+  REQUIRE(again.store().Get(b.cid, &got).ok());
+  CHECK(again.store().KnownSize(b.cid) == 1500);
+}
+
 TEST_CASE("a hit below the top tier is promoted only once it is read again") {
   StoreFixture f(LruOverLevelDb({{"populate_on_write", false}, {"promote_after_hits", 2}}));
   const TestBlock b = MakeBlock(2048, 4);
