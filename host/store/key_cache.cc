@@ -105,14 +105,14 @@ uint64_t KeyCache::Ticket(std::string_view key) {
 }
 
 void KeyCache::RecordAbsent(std::string_view key, uint64_t ticket) {
-  if (shard_count_ == 0) return;
-  uint64_t hash;
-  Shard& shard = ShardOf(key, &hash);
-  std::lock_guard lock(shard.mu);
-  if (shard.writes == ticket) shard.Insert(key, kAbsentSize);
+  InsertUnlessWritten(key, kAbsentSize, ticket);
 }
 
 void KeyCache::RecordFound(std::string_view key, uint64_t size, uint64_t ticket) {
+  InsertUnlessWritten(key, size, ticket);
+}
+
+void KeyCache::InsertUnlessWritten(std::string_view key, uint64_t size, uint64_t ticket) {
   if (shard_count_ == 0) return;
   uint64_t hash;
   Shard& shard = ShardOf(key, &hash);

@@ -43,6 +43,8 @@ class KeyCache {
  private:
   struct Shard;
   Shard& ShardOf(std::string_view key, uint64_t* hash);
+  // What a read learned (`size`, or the absent marker), unless a write came after its ticket.
+  void InsertUnlessWritten(std::string_view key, uint64_t size, uint64_t ticket);
 
   uint64_t shard_count_ = 0;
   std::unique_ptr<Shard[]> shards_;
