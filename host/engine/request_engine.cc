@@ -199,7 +199,8 @@ void RequestEngine::PopBatch(std::vector<Popped>* reads, std::vector<Popped>* jo
     Popped popped{std::move(*task), std::move(it->second)};
     works_.erase(it);
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    if (now - popped.queued.submitted_ns > max_wait_ns) {
+    if (now - popped.queued.submitted_ns > max_wait_ns &&
+        !popped.queued.work->continues_response()) {
       stale->push_back(std::move(popped));
     } else if (popped.queued.work->block() != nullptr) {
       reads->push_back(std::move(popped));

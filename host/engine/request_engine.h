@@ -21,7 +21,10 @@
 // Shedding, lowest class first: background is refused once the queue holds half the queue limit,
 // bulk at 75%, interactive at the limit (503, node overload); a peer whose backlog is full gets
 // 429. A task that waited longer than engine.max_queue_wait_ms is answered 503 instead of being
-// served late, which bounds the latency of what is served. Everything recovers as the queue drains.
+// served late, which bounds the latency of what is served. The next part of a response already
+// under way (Work::continues_response) is exempt: it waits on its own client's reading, not on the
+// node, and cutting it would throw away what the client has received. Everything recovers as
+// the queue drains.
 //
 // Thread safety: every method may be called from any thread. Work callbacks run on the thread
 // that runs the task, never under an engine lock.
@@ -64,8 +67,13 @@ class Work {
   virtual const format::Cid* block() const = 0;
   // Does the work on this thread. `read` is the block read's result, or null for a job.
   virtual void Run(const Task& task, ReadResult* read) = 0;
-  // The task waited longer than engine.max_queue_wait_ms; answer 503 with Retry-After.
+  // The task waited longer than engine.max_queue_wait_ms, or the prioritizer refused it when it
+  // left the peer's backlog; answer 503 with Retry-After.
   virtual void Shed(const Task& task, int retry_after_s) = 0;
+  // True for the next part of a response the client is already receiving (a CAR stream's next
+  // chunk). Its wait is mostly its client's: the part before it is still being written, and
+  // holds the peer's budget until the client reads it. It is never shed as stale.
+  virtual bool continues_response() const { return false; }
 };
 
 // Why Submit refused a task.

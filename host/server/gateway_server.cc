@@ -496,16 +496,20 @@ class RawWork final : public engine::Work {
 // Work for the next chunk of a CAR stream (the first one also resolves the path).
 class CarWork final : public engine::Work {
  public:
-  CarWork(std::shared_ptr<GatewayServer::Impl::Connection> conn, std::shared_ptr<Slot> slot)
-      : conn_(std::move(conn)), slot_(std::move(slot)) {}
+  // `continuation`: every chunk after the first, whose stream the client is already reading.
+  CarWork(std::shared_ptr<GatewayServer::Impl::Connection> conn, std::shared_ptr<Slot> slot,
+          bool continuation)
+      : conn_(std::move(conn)), slot_(std::move(slot)), continuation_(continuation) {}
 
   const format::Cid* block() const override { return nullptr; }
   void Run(const Task& task, engine::ReadResult* read) override;
   void Shed(const Task& task, int retry_after_s) override;
+  bool continues_response() const override { return continuation_; }
 
  private:
   std::shared_ptr<GatewayServer::Impl::Connection> conn_;
   std::shared_ptr<Slot> slot_;
+  const bool continuation_;
 };
 
 // The status and message a failed store read or path resolution answers with.
@@ -852,7 +856,7 @@ void GatewayServer::Impl::Connection::SubmitCar(const std::shared_ptr<Slot>& slo
   slot->stream = std::move(stream);
   slot->streaming = true;
   slot->producing = true;
-  auto work = std::make_shared<CarWork>(shared_from_this(), slot);
+  auto work = std::make_shared<CarWork>(shared_from_this(), slot, false);
   const engine::SubmitResult result =
       server_.engine_.Submit(TaskClass::kBulk, peer, kCarChunkBytes, std::move(work));
   if (result.refusal != engine::Refusal::kNone) {
@@ -865,7 +869,7 @@ void GatewayServer::Impl::Connection::SubmitCar(const std::shared_ptr<Slot>& slo
 
 void GatewayServer::Impl::Connection::SubmitNextChunk(const std::shared_ptr<Slot>& slot) {
   slot->producing = true;
-  auto work = std::make_shared<CarWork>(shared_from_this(), slot);
+  auto work = std::make_shared<CarWork>(shared_from_this(), slot, true);
   const engine::SubmitResult result =
       server_.engine_.Submit(TaskClass::kBulk, slot->stream->peer, kCarChunkBytes, std::move(work));
   if (result.refusal != engine::Refusal::kNone) {

@@ -21,9 +21,11 @@ using nlohmann::json;
 // Records what the engine did with one task.
 class RecordingWork final : public engine::Work {
  public:
-  explicit RecordingWork(std::optional<format::Cid> cid = std::nullopt) : cid_(std::move(cid)) {}
+  explicit RecordingWork(std::optional<format::Cid> cid = std::nullopt, bool continuation = false)
+      : cid_(std::move(cid)), continuation_(continuation) {}
 
   const format::Cid* block() const override { return cid_ ? &*cid_ : nullptr; }
+  bool continues_response() const override { return continuation_; }
   void Run(const Task& given, engine::ReadResult* read) override {
     ran = true;
     task = given;
@@ -47,6 +49,7 @@ class RecordingWork final : public engine::Work {
 
  private:
   std::optional<format::Cid> cid_;
+  bool continuation_;
 };
 
 const json kTiers = {{"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}};
@@ -205,7 +208,18 @@ TEST_CASE(
   CHECK(late->shed);
   CHECK_FALSE(late->ran);
   CHECK(late->retry_after > 0);
+
+  // The next chunk of a stream the client is reading waits on that client, not on the node:
+  // however long it waited, it runs, so the stream is not cut.
+  auto next_chunk = std::make_shared<RecordingWork>(std::nullopt, true);
+  REQUIRE(f.engine().Submit(TaskClass::kBulk, "p", kChunk, next_chunk).refusal ==
+          engine::Refusal::kNone);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   f.engine().Complete(late->task, 0);
+  f.RunAll();
+  CHECK(next_chunk->ran);
+  CHECK_FALSE(next_chunk->shed);
+  f.engine().Complete(next_chunk->task, kChunk);
 }
 
 }  // namespace boxcar::testing
