@@ -179,7 +179,7 @@ TEST_CASE(
 TEST_CASE(
     "engine: a task's prioritizer age starts after its backlog wait; its client wait does not") {
   json section = kFixedBudget;
-  section["max_queue_wait_ms"] = 100;
+  section["max_queue_wait_ms"] = 500;  // far above the 30 ms wait below, even under a sanitizer
   EngineFixture f(section);
   constexpr uint64_t kChunk = 256 << 10;
   auto first = std::make_shared<RecordingWork>();
@@ -202,7 +202,7 @@ TEST_CASE(
   // A task that waited past max_queue_wait_ms in the backlog is answered 503, not served late.
   auto late = std::make_shared<RecordingWork>();
   REQUIRE(f.engine().Submit(TaskClass::kBulk, "p", kChunk, late).refusal == engine::Refusal::kNone);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   f.engine().Complete(second->task, kChunk);
   f.RunAll();
   CHECK(late->shed);
@@ -214,7 +214,7 @@ TEST_CASE(
   auto next_chunk = std::make_shared<RecordingWork>(std::nullopt, true);
   REQUIRE(f.engine().Submit(TaskClass::kBulk, "p", kChunk, next_chunk).refusal ==
           engine::Refusal::kNone);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   f.engine().Complete(late->task, 0);
   f.RunAll();
   CHECK(next_chunk->ran);
