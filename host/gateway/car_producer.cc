@@ -116,7 +116,9 @@ Status CarProducer::Begin() {
   }
   const Follow follow = TerminalFollow(current, data);
   terminal_data_ = std::move(data);
-  stack_.push_back({current, follow, 0});
+  Frame terminal{current.bytes(), 0, follow, {}, 0};
+  if (follow == Follow::kFileRange) terminal.offsets.push_back(0);
+  PushFrame(std::move(terminal));
   begun_ = true;
   return Status::OK();
 }
@@ -284,9 +286,27 @@ Status CarProducer::Next(size_t max_bytes, std::string* out, bool* done) {
   return Status::OK();
 }
 
+CarProducer::Pending CarProducer::PopPending() {
+  Frame& frame = stack_.back();
+  std::string_view rest(frame.cids);
+  rest.remove_prefix(frame.next);
+  Pending item;
+  // Cannot fail: every CID in a frame was parsed when its block's links were decoded.
+  (void)Cid::Read(&rest, &item.cid);
+  item.follow = frame.follow;
+  if (!frame.offsets.empty()) item.offset = frame.offsets[frame.index];
+  ++frame.index;
+  frame.next = frame.cids.size() - rest.size();
+  if (rest.empty()) stack_.pop_back();
+  return item;
+}
+
+void CarProducer::PushFrame(Frame frame) {
+  if (!frame.cids.empty()) stack_.push_back(std::move(frame));
+}
+
 Status CarProducer::Step(std::string* out) {
-  const Pending item = std::move(stack_.back());
-  stack_.pop_back();
+  const Pending item = PopPending();
   if (!req_.dups && !item.cid.IsIdentity() && !seen_.insert(item.cid.bytes()).second) {
     return Status::OK();
   }
@@ -302,15 +322,20 @@ Status CarProducer::Step(std::string* out) {
 }
 
 Status CarProducer::PushChildren(const Pending& item, std::string_view data) {
+  Frame children;
   switch (item.follow) {
     case Follow::kNone:
       return Status::OK();
     case Follow::kAll: {
-      const Status status = format::BlockLinks(item.cid, data, &links_);
+      std::vector<Cid> links;
+      const Status status = format::BlockLinks(item.cid, data, &links);
       if (!status.ok()) return status;
-      for (auto it = links_.rbegin(); it != links_.rend(); ++it) {
-        stack_.push_back({std::move(*it), Follow::kAll, 0});
-      }
+      children.follow = Follow::kAll;
+      size_t bytes = 0;
+      for (const Cid& link : links) bytes += link.bytes().size();
+      children.cids.reserve(bytes);  // it stays allocated until its last link is written
+      for (const Cid& link : links) children.cids.append(link.bytes());
+      PushFrame(std::move(children));
       return Status::OK();
     }
     case Follow::kFileRange:
@@ -327,16 +352,15 @@ Status CarProducer::PushChildren(const Pending& item, std::string_view data) {
   if (unixfs.type == UnixfsType::kHamtShard) {
     if (!unixfs.fanout || *unixfs.fanout < 2) return Status::OK();
     const size_t prefix = HamtPrefixLength(*unixfs.fanout);
-    for (auto it = node.links.rbegin(); it != node.links.rend(); ++it) {
-      if (it->name && it->name->size() == prefix) stack_.push_back({it->cid, Follow::kShard, 0});
+    children.follow = Follow::kShard;
+    for (const format::PbLink& link : node.links) {
+      if (link.name && link.name->size() == prefix) children.cids.append(link.cid.bytes());
     }
-    return Status::OK();
+  } else if (item.follow == Follow::kEntity && IsFileType(unixfs.type)) {
+    children.follow = Follow::kAll;
+    for (const format::PbLink& link : node.links) children.cids.append(link.cid.bytes());
   }
-  if (item.follow == Follow::kEntity && IsFileType(unixfs.type)) {
-    for (auto it = node.links.rbegin(); it != node.links.rend(); ++it) {
-      stack_.push_back({it->cid, Follow::kAll, 0});
-    }
-  }
+  PushFrame(std::move(children));
   return Status::OK();
 }
 
@@ -353,18 +377,18 @@ Status CarProducer::PushFileRange(const Pending& item, std::string_view data) {
                               std::to_string(unixfs.blocksizes.size()) + " blocksizes");
   }
   // A file node's own data comes before its children's bytes.
-  std::vector<uint64_t> starts(node.links.size());
-  uint64_t offset = item.offset + (unixfs.data ? unixfs.data->size() : 0);
+  Frame children;
+  children.follow = Follow::kFileRange;
+  uint64_t first = item.offset + (unixfs.data ? unixfs.data->size() : 0);
   for (size_t i = 0; i < node.links.size(); ++i) {
-    starts[i] = offset;
-    offset += unixfs.blocksizes[i];
+    const uint64_t size = unixfs.blocksizes[i];
+    if (size != 0 && first <= range_to_ && first + size - 1 >= range_from_) {
+      children.cids.append(node.links[i].cid.bytes());
+      children.offsets.push_back(first);
+    }
+    first += size;
   }
-  for (size_t i = node.links.size(); i > 0; --i) {
-    const uint64_t size = unixfs.blocksizes[i - 1];
-    const uint64_t first = starts[i - 1];
-    if (size == 0 || first > range_to_ || first + size - 1 < range_from_) continue;
-    stack_.push_back({node.links[i - 1].cid, Follow::kFileRange, first});
-  }
+  PushFrame(std::move(children));
   return Status::OK();
 }
 
