@@ -53,6 +53,14 @@ json Config(const TempDir& dir, const json& tiers, const json& engine,
   return config;
 }
 
+// lru over leveldb, with the fair prioritizer skipping a peer once `budget` bytes it was given
+// are not yet written.
+json FairBudgetConfig(const TempDir& dir, int budget) {
+  json config = Config(dir, {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}, json::object());
+  config["strategies"]["prioritizer"]["params"] = {{"max_outstanding_bytes_per_peer", budget}};
+  return config;
+}
+
 std::string RootOf(const std::string& fixture) { return LoadFixture(fixture).root().ToString(); }
 
 // A dag-pb root linking `count` random raw blocks, as a CAR in the order a dfs CAR request for
@@ -247,11 +255,8 @@ TEST_CASE("overload: a peer over its budget waits, then gets 429; other peers ar
 
 TEST_CASE("overload: pipelined CAR requests of one peer on many connections all complete") {
   TempDir dir;
-  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
-  json config = Config(dir, tiers, json::object());
   // Four chunks per peer in the prioritizer: fewer than the connections' first chunks.
-  config["strategies"]["prioritizer"]["params"] = {{"max_outstanding_bytes_per_peer", 1 << 20}};
-  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
+  NodeProcess node(dir.Write("boxcar.json", FairBudgetConfig(dir, 1 << 20).dump(2)));
   REQUIRE(node.WaitReady());
   const Dag dag = ImportDag(node, 40, 64 << 10);
   const std::string car = "/ipfs/" + dag.root + "?format=car";
@@ -284,11 +289,8 @@ TEST_CASE("overload: pipelined CAR requests of one peer on many connections all 
 
 TEST_CASE("overload: a raw request costs its block's size, so small reads share a peer budget") {
   TempDir dir;
-  const json tiers = {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}};
-  json config = Config(dir, tiers, json::object());
   // One task of unknown size (charged 256 KiB) fills this; 64 priced 1 KiB responses do not.
-  config["strategies"]["prioritizer"]["params"] = {{"max_outstanding_bytes_per_peer", 256 << 10}};
-  NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
+  NodeProcess node(dir.Write("boxcar.json", FairBudgetConfig(dir, 256 << 10).dump(2)));
   REQUIRE(node.WaitReady());
   const Dag dag = ImportDag(node, 64, 1024);  // the import tells the store every block's size
 
