@@ -11,7 +11,7 @@ packages=(
   libboost-dev            # Asio, Beast, DLL (header-only)
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev doctest-dev
   libssl-dev              # SHA-256 (SHA-NI through OpenSSL)
-  libleveldb-dev libzstd-dev
+  libleveldb-dev libsnappy-dev libzstd-dev  # LevelDB's CMake package links snappy
   libjemalloc-dev         # the node's allocator
   clang-format
   ccache                  # compiler cache: CI's three builds of an unchanged tree take seconds
