@@ -17,8 +17,7 @@ packages=(
   ccache                  # compiler cache: CI's three builds of an unchanged tree take seconds
   clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
 )
-# Node.js runs the Helia interop test; Debian's package only when none is installed.
-command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+packages+=(curl ca-certificates openssl)  # tools/install-node.sh: the pinned Node.js
 [ "${1:-}" = "--bench" ] && packages+=(nginx wrk jq)
 
 missing=()
@@ -35,9 +34,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm ci only when the lockfile changed since the last install.
+# The project's own Node.js (Debian 12's is too old), then, only when the lockfile changed since
+# the last install, the interop clients' npm packages.
+"$root/tools/install-node.sh" >/dev/null
 helia="$root/tests/interop/helia"
 if [ ! -f "$helia/node_modules/.package-lock.json" ] ||
-  [ "$helia/package-lock.json" -nt "$helia/node_modules/.package-lock.json" ]; then
+  [ "$helia/package-lock.json" -nt "$helia/node_modules/.package-lock.json" ] ||
+  [ "$root/tools/install-node.sh" -nt "$helia/node_modules/.package-lock.json" ]; then
   bash "$helia/install.sh"
 fi

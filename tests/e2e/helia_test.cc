@@ -23,8 +23,9 @@ const fs::path kHelia = fs::path(BOXCAR_SOURCE_DIR) / "tests/interop/helia";
 }  // namespace
 
 TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixture block") {
-  REQUIRE_MESSAGE(fs::exists(kHelia / "node_modules"),
-                  "run tools/install-deps.sh: it installs the Helia client's npm packages");
+  REQUIRE_MESSAGE(
+      fs::exists(BOXCAR_NODEJS) && fs::exists(kHelia / "node_modules"),
+      "run tools/install-deps.sh: it installs Node.js and the Helia client's npm packages");
   TempDir dir;
   const json config = GatewayNodeConfig(dir);
   NodeProcess node(dir.Write("boxcar.json", config.dump(2)));
@@ -51,9 +52,9 @@ TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixtur
   const std::string gateway = "http://" + node.gateway();
   const std::string script = (kHelia / "fetch-blocks.mjs").string();
 
-  const CommandResult blocks = RunCommand(
-      {"/usr/bin/env", "node", script, "--gateway", gateway, "--cids-file", list.string()},
-      std::chrono::seconds(120));
+  const CommandResult blocks =
+      RunCommand({BOXCAR_NODEJS, script, "--gateway", gateway, "--cids-file", list.string()},
+                 std::chrono::seconds(120));
   INFO(blocks.out);
   REQUIRE(blocks.exit_code == 0);
   CHECK(blocks.out.find("\"total\":" + std::to_string(count) + ",\"ok\":" + std::to_string(count) +
@@ -61,14 +62,13 @@ TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixtur
 
   // A missing block is a failure Helia reports, not a silent success.
   const CommandResult missing =
-      RunCommand({"/usr/bin/env", "node", script, "--gateway", gateway,
+      RunCommand({BOXCAR_NODEJS, script, "--gateway", gateway,
                   "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.out.find("404") != std::string::npos);
 
-  const CommandResult car =
-      RunCommand({"/usr/bin/env", "node", script, "--gateway", gateway, "--car", roots[1]},
-                 std::chrono::seconds(60));
+  const CommandResult car = RunCommand(
+      {BOXCAR_NODEJS, script, "--gateway", gateway, "--car", roots[1]}, std::chrono::seconds(60));
   INFO(car.out);
   CHECK(car.exit_code == 0);
 }

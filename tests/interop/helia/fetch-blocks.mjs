@@ -11,7 +11,6 @@
 // Nothing but loopback is ever contacted: there is no libp2p, no delegated
 // routing and no DNS; the only "router" returns the given gateway, and
 // loopback-guard.mjs throws on any other destination.
-import './node20-polyfill.mjs'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { fallbackRouter } from '@helia/fallback-router'
