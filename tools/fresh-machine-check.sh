@@ -40,7 +40,6 @@ work=$(mktemp -d /var/tmp/boxcar-fresh.XXXXXX)
 root="$work/root"
 logs="$work/logs"
 mkdir -p "$logs"
-mounts=()
 started=()
 
 # Stops every process whose root is the chroot (whatever started it), then the ones we started,
@@ -53,9 +52,11 @@ cleanup() {
     [ "$(readlink "$link" 2>/dev/null)" = "$root" ] && kill -KILL "$pid" 2>/dev/null
   done
   for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" 2>/dev/null || true
+  # Every mount below the root, deepest first: ours, and any an interrupted mmdebstrap left.
+  local target
+  for target in $(awk -v prefix="$root/" 'index($2, prefix) == 1 { print $2 }' /proc/mounts |
+    sort -r); do
+    umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
   done
   if [ $keep_root -eq 0 ] && ! grep -qF " $root/" /proc/mounts; then rm -rf "$root"; fi
 }
@@ -91,7 +92,6 @@ mount_into() {  # mount args... target
   local target=${*: -1}
   mkdir -p "$target"
   mount "$@"
-  mounts+=("$target")
 }
 mount_into -t proc proc "$root/proc"
 mount_into --bind /sys "$root/sys"
