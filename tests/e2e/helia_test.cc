@@ -23,8 +23,9 @@ const fs::path kHelia = fs::path(BOXCAR_SOURCE_DIR) / "tests/interop/helia";
 }  // namespace
 
 TEST_CASE("helia: the trustless-gateway client fetches and verifies every fixture block") {
+  const bool installed = fs::exists(BOXCAR_NODEJS) && fs::exists(kHelia / "node_modules");
   REQUIRE_MESSAGE(
-      fs::exists(BOXCAR_NODEJS) && fs::exists(kHelia / "node_modules"),
+      installed,
       "run tools/install-deps.sh: it installs Node.js and the Helia client's npm packages");
   TempDir dir;
   const json config = GatewayNodeConfig(dir);
