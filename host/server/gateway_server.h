@@ -1,5 +1,10 @@
 // GatewayServer: the IPFS Trustless Gateway over HTTP/1.1 (Boost.Asio and Beast's parser).
 //
+// Files: this server (accept, sweep, trim, drain) in gateway_server.cc; a client connection with
+// its pipeline of pending responses and CAR streams in gateway_connection.*; the engine work that
+// maps store results to HTTP responses in gateway_work.*; its Prometheus series in
+// gateway_metrics.*; the HTTP/1 head parser and writer in host/http.
+//
 // Threads: gateway.io_threads threads, each with its own io_context and its own SO_REUSEPORT
 // acceptor on the same port, so the kernel spreads connections and a connection lives on one
 // thread for its whole life (no strands, no locks on the connection). Requests are parsed with
@@ -28,12 +33,14 @@
 #include <memory>
 #include <string>
 
-#include <prometheus/registry.h>
-
 #include "boxcar/status.h"
 #include "engine/request_engine.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace boxcar::server {
 
@@ -59,9 +66,8 @@ class GatewayServer {
   std::string bound_address() const;
   uint64_t open_connections() const;
 
-  class Impl;  // defined in the .cc; public only so that file's helpers can name it
-
  private:
+  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 
