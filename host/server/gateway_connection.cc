@@ -34,7 +34,8 @@ Connection::Connection(ConnectionOwner& owner, asio::ip::tcp::socket socket, uin
       id_(id),
       address_(std::move(address)),
       opened_ns_(SteadyNs()),
-      last_activity_ns_(opened_ns_) {}
+      last_activity_ns_(opened_ns_),
+      header_started_ns_(opened_ns_) {}
 
 void Connection::CloseWhenDone() {
   closing_ = true;
@@ -58,6 +59,11 @@ ConnInfo Connection::Info() const {
 void Connection::Read() {
   if (reading_ || closed_ || closing_) return;
   if (pipeline_.size() >= static_cast<size_t>(config_.max_pipeline)) return;
+  if (parse_paused_) {
+    // The client may have sent everything already: nothing would ever be read to wake these.
+    ResumeParsing();
+    if (closed_ || closing_ || parse_paused_) return;
+  }
   if (buffer_.size() - buffered_ < 1024) {
     const size_t limit = config_.max_header_bytes + kInitialReadBuffer;
     if (buffer_.size() >= limit) {
@@ -98,6 +104,16 @@ void Connection::OnRead(const error_code& ec, size_t n) {
   Read();
 }
 
+void Connection::ResumeParsing() {
+  parse_paused_ = false;
+  const bool nested = in_handler_;
+  in_handler_ = true;
+  ParseAll();
+  owner_.RunEngine();
+  in_handler_ = nested;
+  if (!nested) Flush();
+}
+
 void Connection::ParseAll() {
   size_t offset = 0;
   while (offset < buffered_ && !closing_ &&
@@ -107,7 +123,8 @@ void Connection::ParseAll() {
       parser_.emplace(&head_, config_.peer_header);
       parser_->header_limit(config_.max_header_bytes);
       parser_->eager(true);
-      header_started_ns_ = last_activity_ns_;
+      // A connection's first request counts from the accept, each later one from its first read.
+      if (header_started_ns_ == 0) header_started_ns_ = last_activity_ns_;
     }
     error_code ec;
     offset += parser_->put(asio::buffer(buffer_.data() + offset, buffered_ - offset), ec);
@@ -122,6 +139,7 @@ void Connection::ParseAll() {
       owner_.metrics().Closed(CloseReason::kBadRequest);
       closing_ = true;
       parser_.reset();
+      header_started_ns_ = 0;
       break;
     }
     if (!parser_->is_done()) continue;
@@ -129,6 +147,9 @@ void Connection::ParseAll() {
     parser_.reset();
     header_started_ns_ = 0;
   }
+  // Requests left in the buffer behind a full pipeline are parsed once responses leave.
+  parse_paused_ = offset < buffered_ && !closing_ &&
+                  pipeline_.size() >= static_cast<size_t>(config_.max_pipeline);
   buffered_ -= offset;
   if (buffered_ > 0 && offset > 0) std::memmove(buffer_.data(), buffer_.data() + offset, buffered_);
   // Keep idle connections small: a connection with nothing buffered drops a grown buffer.
@@ -410,13 +431,13 @@ bool Connection::Expire(int64_t now_ns) {
     Close();
     return true;
   }
-  if (header_started_ns_ != 0 && buffered_ > 0 &&
+  if (header_started_ns_ != 0 &&
       now_ns - header_started_ns_ > config_.header_timeout_ms * kNsPerMs) {
     owner_.metrics().Closed(CloseReason::kHeaderTimeout);
     Close();
     return true;
   }
-  if (pipeline_.empty() && !writing_ && buffered_ == 0 &&
+  if (pipeline_.empty() && !writing_ && buffered_ == 0 && !parser_ &&
       now_ns - last_activity_ns_ > config_.idle_timeout_ms * kNsPerMs) {
     owner_.metrics().Closed(CloseReason::kIdleTimeout);
     Close();

@@ -108,6 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Read();
   void OnRead(const boost::system::error_code& ec, size_t n);
   void ParseAll();
+  // Parses what ParseAll left behind a full pipeline, and submits and flushes it.
+  void ResumeParsing();
   void HandleRequest();
   void Submit(const std::shared_ptr<PendingResponse>& response, gateway::GatewayRequest request,
               const std::string& peer);
@@ -129,7 +131,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string address_;
   const int64_t opened_ns_;
   int64_t last_activity_ns_;
-  int64_t header_started_ns_ = 0;  // first byte of an incomplete request; 0 when none
+  // When the connection began owing a request head: its accept, then the read that brought the
+  // first bytes of each later request. 0 while no head is owed (a request was just parsed, or
+  // the pipeline is full). gateway.header_timeout_ms counts from here.
+  int64_t header_started_ns_;
   int64_t write_started_ns_ = 0;
 
   std::vector<char> buffer_;
@@ -157,6 +162,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;
   bool closed_ = false;
   bool close_after_write_ = false;
+  bool parse_paused_ = false;  // complete requests wait in buffer_ for room in the pipeline
 };
 
 }  // namespace boxcar::server

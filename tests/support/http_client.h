@@ -16,6 +16,7 @@ struct Response {
   std::multimap<std::string, std::string> trailers;
   std::string body;  // de-chunked
   bool chunked = false;
+  bool close_delimited = false;  // neither chunked nor Content-Length: read until the close
   std::string error;  // why status is 0
 
   std::string Header(const std::string& lower_name) const;
