@@ -194,6 +194,11 @@ void Connection::HandleRequest() {
     response->ready = true;
     return;
   }
+  if (request.format != gateway::ResponseFormat::kRaw && head_.version < 11) {
+    response->close_delimited = true;
+    response->close_after = true;
+    closing_ = true;
+  }
   const std::string& peer = head_.identity.empty() ? address_ : head_.identity;
   if (open_stream_ || held_ > 0) {
     response->held = std::move(request);
@@ -260,6 +265,7 @@ void Connection::SubmitCar(const std::shared_ptr<PendingResponse>& response,
   auto stream = std::make_shared<CarStream>();
   stream->request = request;
   stream->peer = peer;
+  stream->chunked = !response->close_delimited;
   store::BlockStore* store = &owner_.engine().store();
   stream->producer = std::make_unique<gateway::CarProducer>(
       std::move(request), [store](const format::Cid& cid, std::string* data) {
@@ -288,7 +294,7 @@ void Connection::SubmitNextChunk(const std::shared_ptr<PendingResponse>& respons
       owner_.engine().Submit(TaskClass::kBulk, response->stream->peer, kCarChunkBytes,
                              MakeCarWork(shared_from_this(), response, true));
   if (result.refusal != engine::Refusal::kNone) {
-    response->text.append("0\r\nX-Stream-Error: the node is overloaded\r\n\r\n");
+    response->text.append(StreamEnd(*response->stream, "the node is overloaded"));
     response->streaming = false;
     response->producing = false;
     SubmitHeld();

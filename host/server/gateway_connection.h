@@ -65,6 +65,8 @@ struct PendingResponse {
   bool producing = false;  // its next chunk is queued or being produced
   bool close_after = false;
   bool head_only = false;  // HEAD: the body is not sent
+  // An HTTP/1.0 client's CAR: no chunked coding (RFC 9112 7.1), the close ends the body.
+  bool close_delimited = false;
   int status = 0;
   int64_t started_ns = 0;                        // when the request was parsed
   std::vector<std::pair<Task, uint64_t>> tasks;  // completed once their bytes are written
@@ -80,6 +82,7 @@ struct CarStream {
   std::string peer;
   std::unique_ptr<gateway::CarProducer> producer;
   bool begun = false;
+  bool chunked = true;  // false: the body is delimited by the connection's close
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

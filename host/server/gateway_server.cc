@@ -70,15 +70,20 @@ class GatewayServer::Impl {
   GatewayMetrics metrics_;
 
  private:
-  Status Listen(Worker& worker, const tcp::endpoint& endpoint);
-  void Accept(Worker& worker);
-  void OnAccept(Worker& worker, const beast::error_code& ec, tcp::socket socket);
+  Status Listen(const tcp::endpoint& endpoint);
+  void Accept();
+  void Admit(Worker& worker, tcp::socket socket);
+  void CloseAcceptor();
   void Sweep(Worker& worker);
   void MaintainLoop();
   ResourcePressure Pressure();
   void Trim();
 
   std::vector<std::unique_ptr<Worker>> workers_;
+  // On the first worker's io_context, used on its thread only.
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> accept_retry_;
+  size_t next_worker_ = 0;
   std::vector<std::thread> threads_;
   std::thread maintainer_;
   std::mutex maintain_mu_;
@@ -93,10 +98,9 @@ class GatewayServer::Impl {
   std::string bound_address_;
 };
 
-// One I/O thread: its io_context, acceptor, sweep timer and connections.
+// One I/O thread: its io_context, sweep timer and connections.
 struct GatewayServer::Impl::Worker final : ConnectionOwner {
-  Worker(Impl& owner, size_t position)
-      : server(owner), index(position), acceptor(ioc), sweep_timer(ioc) {}
+  Worker(Impl& owner, size_t position) : server(owner), index(position), sweep_timer(ioc) {}
 
   const runtime::GatewayConfig& config() const override { return server.config_; }
   engine::RequestEngine& engine() override { return server.engine_; }
@@ -107,9 +111,7 @@ struct GatewayServer::Impl::Worker final : ConnectionOwner {
   Impl& server;
   size_t index;
   asio::io_context ioc{1};
-  tcp::acceptor acceptor;
   asio::steady_timer sweep_timer;
-  asio::steady_timer accept_retry{ioc};
   uint64_t next_serial = 0;
   bool engine_turn_posted = false;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
@@ -133,20 +135,17 @@ void GatewayServer::Impl::Forget(Worker& worker, uint64_t id) {
   worker.connections.erase(id);
 }
 
-Status GatewayServer::Impl::Listen(Worker& worker, const tcp::endpoint& endpoint) {
+// Without SO_REUSEPORT: a port another process listens on is refused with "address already in
+// use" rather than shared, and the kernel would otherwise hand that process half the clients.
+Status GatewayServer::Impl::Listen(const tcp::endpoint& endpoint) {
   beast::error_code ec;
-  worker.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) worker.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    const int on = 1;
-    if (setsockopt(worker.acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-      ec = beast::error_code(errno, boost::system::system_category());
-  }
-  if (!ec) worker.acceptor.bind(endpoint, ec);
-  if (!ec) worker.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);  // TIME_WAIT only
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     beast::error_code ignored;
-    worker.acceptor.close(ignored);
+    acceptor_->close(ignored);
     return Status::IOError(admin::FormatEndpoint(endpoint) + ": " + ec.message());
   }
   return Status::OK();
@@ -167,22 +166,19 @@ Status GatewayServer::Impl::Start() {
     return Status::InvalidArgument("cannot resolve gateway.listen " + config_.listen + ": " +
                                    ec.message());
   }
-  tcp::endpoint endpoint = endpoints.begin()->endpoint();
   for (int i = 0; i < config_.io_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
-    Status listened = Listen(*workers_.back(), endpoint);
-    if (!listened.ok()) {
-      return listened.Annotate("cannot listen on gateway.listen " + config_.listen);
-    }
-    // Port 0 picked a port for the first acceptor; the others share it through SO_REUSEPORT.
-    if (i == 0) endpoint = workers_[0]->acceptor.local_endpoint();
   }
+  acceptor_.emplace(workers_[0]->ioc);
+  accept_retry_.emplace(workers_[0]->ioc);
+  Status listened = Listen(endpoints.begin()->endpoint());
+  if (!listened.ok()) return listened.Annotate("cannot listen on gateway.listen " + config_.listen);
   {
     std::lock_guard lock(address_mu_);
-    bound_address_ = admin::FormatEndpoint(endpoint);
+    bound_address_ = admin::FormatEndpoint(acceptor_->local_endpoint());
   }
+  Accept();
   for (auto& worker : workers_) {
-    Accept(*worker);
     Sweep(*worker);
     threads_.emplace_back([w = worker.get()] { w->ioc.run(); });
   }
@@ -195,25 +191,31 @@ Status GatewayServer::Impl::Start() {
   return Status::OK();
 }
 
-void GatewayServer::Impl::Accept(Worker& worker) {
-  worker.acceptor.async_accept([this, &worker](const beast::error_code& ec, tcp::socket socket) {
-    OnAccept(worker, ec, std::move(socket));
+// One acceptor on the first thread; each accepted socket goes to the next thread in turn, on
+// whose io_context it was created, and lives there for its whole life.
+void GatewayServer::Impl::Accept() {
+  Worker& next = *workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  acceptor_->async_accept(next.ioc, [this, &next](const beast::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+    if (ec) {
+      // EMFILE and the like last a while; retrying at once would spin.
+      spdlog::warn("gateway accept failed: {}", ec.message());
+      accept_retry_->expires_after(kAcceptRetryDelay);
+      accept_retry_->async_wait([this](const beast::error_code& wait_ec) {
+        if (!wait_ec) Accept();
+      });
+      return;
+    }
+    Accept();
+    asio::post(next.ioc, [this, &next, socket = std::move(socket)]() mutable {
+      Admit(next, std::move(socket));
+    });
   });
 }
 
-void GatewayServer::Impl::OnAccept(Worker& worker, const beast::error_code& ec,
-                                   tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !worker.acceptor.is_open()) return;
-  if (ec) {
-    // EMFILE and the like last a while; retrying at once would spin.
-    spdlog::warn("gateway accept failed: {}", ec.message());
-    worker.accept_retry.expires_after(kAcceptRetryDelay);
-    worker.accept_retry.async_wait([this, &worker](const beast::error_code& wait_ec) {
-      if (!wait_ec) Accept(worker);
-    });
-    return;
-  }
-  Accept(worker);
+// On `worker`'s thread: the conn_manager admits or refuses the connection.
+void GatewayServer::Impl::Admit(Worker& worker, tcp::socket socket) {
   beast::error_code endpoint_ec;
   const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
   if (endpoint_ec) return;  // already reset by the client
@@ -307,13 +309,18 @@ void GatewayServer::Impl::Trim() {
   }
 }
 
+void GatewayServer::Impl::CloseAcceptor() {
+  beast::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  if (accept_retry_) accept_retry_->cancel();
+}
+
 void GatewayServer::Impl::Drain(int64_t timeout_ms) {
   if (workers_.empty()) return;
   draining_.store(true);
+  asio::post(workers_[0]->ioc, [this] { CloseAcceptor(); });
   for (auto& worker : workers_) {
     asio::post(worker->ioc, [w = worker.get()] {
-      beast::error_code ignored;
-      w->acceptor.close(ignored);
       std::vector<std::shared_ptr<Connection>> live;
       for (const auto& [id, conn] : w->connections) live.push_back(conn);
       for (const auto& conn : live) conn->CloseWhenDone();
@@ -339,12 +346,10 @@ void GatewayServer::Impl::Stop() {
   engine_.SetWakeup(nullptr);
   maintain_cv_.notify_all();
   if (maintainer_.joinable()) maintainer_.join();
+  if (!workers_.empty()) asio::post(workers_[0]->ioc, [this] { CloseAcceptor(); });
   for (auto& worker : workers_) {
     asio::post(worker->ioc, [w = worker.get()] {
-      beast::error_code ignored;
-      w->acceptor.close(ignored);
       w->sweep_timer.cancel();
-      w->accept_retry.cancel();
       std::vector<std::shared_ptr<Connection>> live;
       for (const auto& [id, conn] : w->connections) live.push_back(conn);
       for (const auto& conn : live) conn->Close();

@@ -15,14 +15,6 @@ namespace {
 
 constexpr size_t kMaxStreamErrorBytes = 512;
 
-// The trailer that ends a CAR stream cut short, with the reason.
-std::string StreamErrorEnd(std::string_view reason) {
-  std::string out;
-  http1::AppendLastChunk({{"X-Stream-Error", http1::SafeHeaderValue(reason, kMaxStreamErrorBytes)}},
-                         &out);
-  return out;
-}
-
 std::string OverloadedText(int retry_after_s) {
   return "the node is overloaded: retry after " + std::to_string(retry_after_s) + " s";
 }
@@ -117,8 +109,10 @@ std::string CarWork::Begin(int* status, std::string* framed, bool* done) {
   }
   std::vector<gateway::Header> headers;
   gateway::CarHeaders(stream.request, stream.producer->path_cids(), &headers);
-  headers.emplace_back("Transfer-Encoding", "chunked");
-  headers.emplace_back("Trailer", "X-Stream-Error");
+  if (stream.chunked) {
+    headers.emplace_back("Transfer-Encoding", "chunked");
+    headers.emplace_back("Trailer", "X-Stream-Error");
+  }
   *done = stream.request.head;
   return http1::ResponseHead(200, headers);
 }
@@ -133,14 +127,18 @@ void CarWork::Run(const Task& task, engine::ReadResult*) {
   if (!done) {
     std::string out;
     const Status produced = stream.producer->Next(kCarChunkBytes, &out, &done);
-    http1::AppendChunk(out, &framed);
+    if (stream.chunked) {
+      http1::AppendChunk(out, &framed);
+    } else {
+      framed.append(out);
+    }
     if (!produced.ok()) {
       spdlog::warn("CAR stream of {} ended early: {}", stream.request.root_text,
                    produced.ToString());
-      framed.append(StreamErrorEnd(produced.message()));
+      framed.append(StreamEnd(stream, produced.message()));
       done = true;
     } else if (done) {
-      http1::AppendLastChunk({}, &framed);
+      framed.append(StreamEnd(stream, {}));
     }
   }
   const uint64_t bytes = head.size() + framed.size();
@@ -166,7 +164,7 @@ void CarWork::Shed(const Task& task, int retry_after_s) {
   boost::asio::dispatch(conn_->executor(), [conn = conn_, response = response_, task, begun,
                                             retry_after_s, text = std::move(text)]() {
     if (begun) {
-      response->text.append(StreamErrorEnd(text));
+      response->text.append(StreamEnd(*response->stream, text));
     } else {
       response->status = 503;
       response->head = ErrorHead(503, text.size() + 1, retry_after_s);
@@ -192,6 +190,18 @@ std::shared_ptr<engine::Work> MakeCarWork(std::shared_ptr<Connection> conn,
                                           std::shared_ptr<PendingResponse> response,
                                           bool continuation) {
   return std::make_shared<CarWork>(std::move(conn), std::move(response), continuation);
+}
+
+std::string StreamEnd(const CarStream& stream, std::string_view error) {
+  std::string out;
+  if (!stream.chunked) return out;
+  if (error.empty()) {
+    http1::AppendLastChunk({}, &out);
+  } else {
+    http1::AppendLastChunk({{"X-Stream-Error", http1::SafeHeaderValue(error, kMaxStreamErrorBytes)}},
+                           &out);
+  }
+  return out;
 }
 
 int StatusFor(const Status& status, const gateway::GatewayRequest& request) {

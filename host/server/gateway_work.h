@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "boxcar/status.h"
 #include "gateway/request.h"
@@ -21,6 +22,7 @@ class Work;
 namespace boxcar::server {
 
 class Connection;
+struct CarStream;
 struct PendingResponse;
 
 // CAR streams are produced in chunks of this size, each one engine task; a stream holds at most
@@ -38,6 +40,11 @@ std::shared_ptr<engine::Work> MakeRawWork(std::shared_ptr<Connection> conn,
 std::shared_ptr<engine::Work> MakeCarWork(std::shared_ptr<Connection> conn,
                                           std::shared_ptr<PendingResponse> response,
                                           bool continuation);
+
+// The end of a CAR stream's body: the last chunk, with an X-Stream-Error trailer when `error` is
+// not empty. Nothing for a close-delimited stream, whose client sees the close (and a truncated
+// CAR when it failed).
+std::string StreamEnd(const CarStream& stream, std::string_view error);
 
 // The status a failed store read or path resolution answers with.
 int StatusFor(const Status& status, const gateway::GatewayRequest& request);
