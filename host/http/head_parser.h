@@ -28,12 +28,12 @@ struct RequestHead {
   beast_http::verb method = beast_http::verb::unknown;
   std::string method_text;
   std::string target;
-  int version = 11;             // 10 for HTTP/1.0, 11 for HTTP/1.1
-  std::string accept;           // every Accept line, joined by ", " (RFC 9110 5.3)
-  std::string if_none_match;    // the last If-None-Match line
-  std::string cache_control;    // the last Cache-Control line
-  std::string identity;         // the value of the parser's identity header, "" when absent
-  bool has_body = false;        // a Content-Length above 0, or a chunked body
+  int version = 11;           // 10 for HTTP/1.0, 11 for HTTP/1.1
+  std::string accept;         // every Accept line, joined by ", " (RFC 9110 5.3)
+  std::string if_none_match;  // the last If-None-Match line
+  std::string cache_control;  // the last Cache-Control line
+  std::string identity;       // the value of the parser's identity header, "" when absent
+  bool has_body = false;      // a Content-Length above 0, or a chunked body
 
   void Clear();
 };
@@ -48,8 +48,7 @@ class HeadParser final : public beast_http::basic_parser<true> {
   void on_request_impl(beast_http::verb method, boost::beast::string_view method_str,
                        boost::beast::string_view target, int version,
                        boost::beast::error_code& ec) override;
-  void on_response_impl(int, boost::beast::string_view, int,
-                        boost::beast::error_code& ec) override;
+  void on_response_impl(int, boost::beast::string_view, int, boost::beast::error_code& ec) override;
   void on_field_impl(beast_http::field name, boost::beast::string_view name_string,
                      boost::beast::string_view value, boost::beast::error_code& ec) override;
   void on_header_impl(boost::beast::error_code&) override {}

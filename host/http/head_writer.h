@@ -23,7 +23,8 @@ void AppendHeader(std::string_view name, std::string_view value, std::string* ou
 
 // A status line and header lines, without the blank line that ends the head: the caller adds
 // it once it knows whether to add "Connection: close".
-std::string ResponseHead(int status, const std::vector<std::pair<std::string, std::string>>& headers);
+std::string ResponseHead(int status,
+                         const std::vector<std::pair<std::string, std::string>>& headers);
 
 // `text` cut to `max_bytes` with CR and LF replaced by spaces, so that text from elsewhere (an
 // error message) cannot split a response.

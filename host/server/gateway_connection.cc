@@ -24,6 +24,16 @@ constexpr size_t kInitialReadBuffer = 4096;
 constexpr uint64_t kResponseHeadBytes = 512;
 constexpr int64_t kNsPerMs = 1'000'000;
 
+// The CORS header lines every response carries, rendered once.
+const std::string& CorsLines() {
+  static const std::string lines = [] {
+    std::string out;
+    for (const auto& [name, value] : gateway::CorsHeaders()) http1::AppendHeader(name, value, &out);
+    return out;
+  }();
+  return lines;
+}
+
 }  // namespace
 
 Connection::Connection(ConnectionOwner& owner, asio::ip::tcp::socket socket, uint64_t id,
@@ -173,8 +183,15 @@ void Connection::HandleRequest() {
     response->close_after = true;
     return;
   }
+  if (head_.method == beast_http::verb::options) {
+    response->status = 204;
+    response->head = http1::ResponseHead(204, gateway::PreflightHeaders());
+    response->ready = true;
+    return;
+  }
   if (head_.method != beast_http::verb::get && head_.method != beast_http::verb::head) {
-    Answer(response, 405, "the gateway serves GET and HEAD only", {{"Allow", "GET, HEAD"}});
+    Answer(response, 405, "the gateway serves GET and HEAD (and OPTIONS preflights) only",
+           {{"Allow", std::string(gateway::kAllowedMethods)}});
     return;
   }
   response->head_only = head_.method == beast_http::verb::head;
@@ -277,9 +294,8 @@ void Connection::SubmitCar(const std::shared_ptr<PendingResponse>& response,
   response->stream = std::move(stream);
   response->streaming = true;
   response->producing = true;
-  const engine::SubmitResult result =
-      owner_.engine().Submit(TaskClass::kBulk, peer, kCarChunkBytes,
-                             MakeCarWork(shared_from_this(), response, false));
+  const engine::SubmitResult result = owner_.engine().Submit(
+      TaskClass::kBulk, peer, kCarChunkBytes, MakeCarWork(shared_from_this(), response, false));
   if (result.refusal != engine::Refusal::kNone) {
     response->streaming = false;
     response->producing = false;
@@ -340,6 +356,7 @@ void Connection::Flush() {
       const bool last = response->close_after ||
                         (closing_ && response == pipeline_.back() && !response->streaming);
       if (last) response->head.append("Connection: close\r\n");
+      response->head.append(CorsLines());
       response->head.append("\r\n");
       pieces_.push_back({std::move(response->head), nullptr});
       response->head.clear();

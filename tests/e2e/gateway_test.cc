@@ -193,7 +193,7 @@ TEST_CASE("gateway: every fixture block as raw, CARs in spec order, headers and 
     CHECK(r.body.empty());
     r = Fetch(gw, "POST", "/ipfs/" + f.root().ToString() + "?format=raw");
     CHECK(r.status == 405);
-    CHECK(r.Header("allow") == "GET, HEAD");
+    CHECK(r.Header("allow") == "GET, HEAD, OPTIONS");
     r = Fetch(gw, "GET", "/ipfs/bafkqaaa?format=raw");
     CHECK(r.status == 200);
     CHECK(r.body.empty());
