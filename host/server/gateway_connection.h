@@ -25,8 +25,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "boxcar/conn_manager.h"
 #include "boxcar/cache_tier.h"
+#include "boxcar/conn_manager.h"
 #include "boxcar/prioritizer.h"
 #include "gateway/car_producer.h"
 #include "gateway/request.h"
@@ -117,10 +117,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Submit(const std::shared_ptr<PendingResponse>& response, gateway::GatewayRequest request,
               const std::string& peer);
   void SubmitHeld();
-  void SubmitRaw(const std::shared_ptr<PendingResponse>& response,
-                 gateway::GatewayRequest request, const std::string& peer);
-  void SubmitCar(const std::shared_ptr<PendingResponse>& response,
-                 gateway::GatewayRequest request, const std::string& peer);
+  void SubmitRaw(const std::shared_ptr<PendingResponse>& response, gateway::GatewayRequest request,
+                 const std::string& peer);
+  void SubmitCar(const std::shared_ptr<PendingResponse>& response, gateway::GatewayRequest request,
+                 const std::string& peer);
   void SubmitNextChunk(const std::shared_ptr<PendingResponse>& response);
   void Answer(const std::shared_ptr<PendingResponse>& response, int status,
               std::string_view message, std::vector<gateway::Header> headers = {});

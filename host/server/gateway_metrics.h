@@ -29,8 +29,8 @@ class GatewayMetrics {
   // 0, observes the time since the request was parsed.
   void Responded(int status, int64_t started_ns, bool car);
   void Closed(CloseReason reason);
-  void Refused();  // the conn_manager refused a connection at accept
-  void Opened();   // the open-connections gauge goes up ...
+  void Refused();   // the conn_manager refused a connection at accept
+  void Opened();    // the open-connections gauge goes up ...
   void Released();  // ... and down
 
  private:

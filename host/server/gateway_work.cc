@@ -142,20 +142,20 @@ void CarWork::Run(const Task& task, engine::ReadResult*) {
     }
   }
   const uint64_t bytes = head.size() + framed.size();
-  boost::asio::dispatch(conn_->executor(), [conn = conn_, response = response_, task, status, done,
-                                            bytes, head = std::move(head),
-                                            framed = std::move(framed)]() {
-    if (!head.empty()) {
-      response->status = status;
-      response->head = head;
-    }
-    if (!response->head_only) response->text.append(framed);
-    response->streaming = !done;
-    response->producing = false;
-    response->tasks.emplace_back(task, bytes);
-    response->ready = true;
-    conn->OnResponseReady(response);
-  });
+  boost::asio::dispatch(conn_->executor(),
+                        [conn = conn_, response = response_, task, status, done, bytes,
+                         head = std::move(head), framed = std::move(framed)]() {
+                          if (!head.empty()) {
+                            response->status = status;
+                            response->head = head;
+                          }
+                          if (!response->head_only) response->text.append(framed);
+                          response->streaming = !done;
+                          response->producing = false;
+                          response->tasks.emplace_back(task, bytes);
+                          response->ready = true;
+                          conn->OnResponseReady(response);
+                        });
 }
 
 void CarWork::Shed(const Task& task, int retry_after_s) {
@@ -198,8 +198,8 @@ std::string StreamEnd(const CarStream& stream, std::string_view error) {
   if (error.empty()) {
     http1::AppendLastChunk({}, &out);
   } else {
-    http1::AppendLastChunk({{"X-Stream-Error", http1::SafeHeaderValue(error, kMaxStreamErrorBytes)}},
-                           &out);
+    http1::AppendLastChunk(
+        {{"X-Stream-Error", http1::SafeHeaderValue(error, kMaxStreamErrorBytes)}}, &out);
   }
   return out;
 }

@@ -138,10 +138,9 @@ TEST_CASE("gateway: a second node on the same gateway port fails with address in
   TempDir other;
   json config = GatewayNodeConfig(other);
   config["gateway"]["listen"] = first.gateway();
-  const CommandResult second =
-      RunCommand({BoxcarBinary().string(), "run", "--config",
-                  other.Write("boxcar.json", config.dump(2)).string()},
-                 std::chrono::seconds(20));
+  const CommandResult second = RunCommand({BoxcarBinary().string(), "run", "--config",
+                                           other.Write("boxcar.json", config.dump(2)).string()},
+                                          std::chrono::seconds(20));
   CHECK(second.exit_code == 1);
   const std::string& output = second.out;
   CHECK_MESSAGE(output.find("ddress already in use") != std::string::npos, output);

@@ -129,8 +129,8 @@ TEST_CASE("head parser: malformed heads, responses and oversized heads are error
   CHECK(Parse("GET / HTTP/1.1\r\nBad Header\r\n\r\n").error);
   CHECK(Parse("HTTP/1.1 200 OK\r\n\r\n").error);
   CHECK(Parse("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").error);
-  const Parsed big = Parse("GET / HTTP/1.1\r\nX-Pad: " + std::string(3000, 'a') + "\r\n\r\n", "",
-                           1024);
+  const Parsed big =
+      Parse("GET / HTTP/1.1\r\nX-Pad: " + std::string(3000, 'a') + "\r\n\r\n", "", 1024);
   CHECK(big.error == beast_http::error::header_limit);
 }
 

@@ -17,7 +17,7 @@ struct Response {
   std::string body;  // de-chunked
   bool chunked = false;
   bool close_delimited = false;  // neither chunked nor Content-Length: read until the close
-  std::string error;  // why status is 0
+  std::string error;             // why status is 0
 
   std::string Header(const std::string& lower_name) const;
   bool Has(const std::string& lower_name) const { return headers.count(lower_name) > 0; }
