@@ -43,6 +43,7 @@ class HeadParser final : public beast_http::basic_parser<true> {
   // `identity_header`: a header whose value names the client (e.g. set by a trusted proxy),
   // matched case-insensitively; "" for none. `head` and `identity_header` must outlive the parser.
   HeadParser(RequestHead* head, const std::string& identity_header);
+  HeadParser(RequestHead* head, std::string&& identity_header) = delete;  // would dangle
 
  private:
   void on_request_impl(beast_http::verb method, boost::beast::string_view method_str,

@@ -18,10 +18,11 @@ namespace {
 
 // Parses every request in `bytes`; returns how many bytes the complete requests took.
 size_t ParseAll(std::string_view bytes, boxcar::http1::RequestHead* head) {
+  static const std::string kIdentityHeader = "x-peer";
   size_t offset = 0;
   while (offset < bytes.size()) {
     head->Clear();
-    boxcar::http1::HeadParser parser(head, "x-peer");
+    boxcar::http1::HeadParser parser(head, kIdentityHeader);
     parser.header_limit(2048);
     parser.eager(true);
     size_t taken = 0;

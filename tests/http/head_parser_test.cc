@@ -95,7 +95,8 @@ TEST_CASE("head parser: pipelined requests are taken one at a time from one buff
 TEST_CASE("head parser: an incomplete head needs more, and the same parser takes the rest") {
   const std::string request = "GET /ipfs/bafkqaaa HTTP/1.1\r\nHost: x\r\n\r\n";
   RequestHead head;
-  HeadParser parser(&head, "");
+  const std::string no_identity_header;
+  HeadParser parser(&head, no_identity_header);
   parser.eager(true);
   boost::beast::error_code ec;
   const size_t first = parser.put(boost::asio::buffer(request.data(), request.size() - 2), ec);
