@@ -368,6 +368,9 @@ int Node::Run() {
 
   admin_ =
       std::make_unique<admin::AdminServer>(loaded.config->admin_listen, loaded.config->admin_token);
+  admin_->SetTimeouts({std::chrono::milliseconds(loaded.config->admin_header_timeout_ms),
+                       std::chrono::milliseconds(loaded.config->admin_body_timeout_ms),
+                       std::chrono::milliseconds(loaded.config->admin_idle_timeout_ms)});
   RegisterRoutes();
   if (Status s = admin_->Start(); !s.ok()) {
     log->error("admin endpoint: {}", s.message());

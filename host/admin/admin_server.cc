@@ -30,7 +30,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
-constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 // After refusing a request whose body is still arriving, how long to read and discard it so
@@ -131,6 +130,7 @@ class AdminServer::Impl {
     routes_[std::move(path)][std::move(method)] = Route{std::move(handler), needs_token};
   }
 
+  void SetTimeouts(const AdminTimeouts& timeouts) { timeouts_ = timeouts; }
   Status Start();
   void Stop();
 
@@ -150,6 +150,7 @@ class AdminServer::Impl {
   HttpResponse Invoke(const HttpHandler& handler, const HttpRequest& request) const;
 
   std::size_t body_limit() const { return body_limit_; }
+  const AdminTimeouts& timeouts() const { return timeouts_; }
   bool stopping() const { return stopping_; }
   spdlog::logger& log() const { return *log_; }
 
@@ -171,6 +172,7 @@ class AdminServer::Impl {
   const std::string listen_;
   const std::string token_;
   const std::size_t body_limit_;
+  AdminTimeouts timeouts_;  // set before Start, read on the server thread
   const std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex routes_mu_;
@@ -202,7 +204,7 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
     if (!ec) remote_address_ = FormatEndpoint(peer);
   }
 
-  void Start() { ReadHeader(); }
+  void Start() { ReadHeader(server_.timeouts().header); }
 
   // Idle keep-alive connections close now; one that is mid-request finishes it first.
   void OnServerStopping() {
@@ -223,13 +225,14 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
  private:
   enum class State { kReadingHeader, kReadingBody, kWriting, kDraining, kClosed };
 
-  void ReadHeader() {
+  // `timeout`: for the whole header, from now (the stream's deadline is absolute).
+  void ReadHeader(std::chrono::milliseconds timeout) {
     state_ = State::kReadingHeader;
     version_ = kHttp11;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(static_cast<std::uint64_t>(server_.body_limit()));
-    stream_.expires_after(kReadTimeout);
+    stream_.expires_after(timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
@@ -272,7 +275,7 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
 
   void ReadBody() {
     state_ = State::kReadingBody;
-    stream_.expires_after(kReadTimeout);
+    stream_.expires_after(server_.timeouts().body);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (self->state_ == State::kClosed) return;
@@ -351,7 +354,7 @@ class AdminServer::Impl::Session : public std::enable_shared_from_this<Session> 
     if (ec) return Close();
     if (!keep_alive) return DrainAndClose();
     if (server_.stopping()) return Close();
-    ReadHeader();
+    ReadHeader(server_.timeouts().idle);
   }
 
   void DrainAndClose() {
@@ -560,6 +563,8 @@ void AdminServer::Handle(std::string method, std::string path, HttpHandler handl
                          bool needs_token) {
   impl_->Handle(std::move(method), std::move(path), std::move(handler), needs_token);
 }
+
+void AdminServer::SetTimeouts(const AdminTimeouts& timeouts) { impl_->SetTimeouts(timeouts); }
 
 Status AdminServer::Start() { return impl_->Start(); }
 

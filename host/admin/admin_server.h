@@ -2,8 +2,8 @@
 //
 // It is built for low volume: one internal thread accepts connections, parses requests and runs
 // the handlers, so a slow handler delays every other admin request (but nothing else in the
-// node). Connections are kept alive between requests; one that takes more than 30 s to send a
-// request's headers, or then its body, is closed, as is one idle that long.
+// node). Connections are kept alive between requests. AdminTimeouts bound how long a client may
+// hold a connection without completing a request: a slow or silent client is closed.
 //
 // Errors are JSON objects {"error": "..."}: 404 for an unknown path, 405 (with Allow) for a
 // known path and an unregistered method, 401 (with WWW-Authenticate: Bearer) when a route needs
@@ -15,6 +15,7 @@
 // thread, one at a time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -58,6 +59,17 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// How long the admin server waits for a client (admin.*_timeout_ms in the config).
+struct AdminTimeouts {
+  // A new connection must send its first whole request header within this.
+  std::chrono::milliseconds header{10'000};
+  // A request's whole body must arrive within this once its header has.
+  std::chrono::milliseconds body{120'000};
+  // A keep-alive connection must send the next whole request header within this of its last
+  // response; it is closed otherwise.
+  std::chrono::milliseconds idle{30'000};
+};
+
 class AdminServer {
  public:
   static constexpr std::size_t kDefaultBodyLimit = 64 * 1024 * 1024;
@@ -74,6 +86,9 @@ class AdminServer {
   // same pair. With `needs_token`, a configured token must arrive as "Authorization: Bearer
   // <token>"; without a configured token the route is open.
   void Handle(std::string method, std::string path, HttpHandler handler, bool needs_token);
+
+  // Replaces the default timeouts; call before Start.
+  void SetTimeouts(const AdminTimeouts& timeouts);
 
   // Resolves the address, binds, listens and starts serving on an internal thread. The error
   // names the address (e.g. when it is already in use). Only the first call can succeed.

@@ -528,4 +528,21 @@ void NotModifiedHeaders(const GatewayRequest& req, std::vector<Header>* out) {
   CommonHeaders(req, out);
 }
 
+const std::vector<Header>& CorsHeaders() {
+  static const std::vector<Header> headers = {
+      {"Access-Control-Allow-Origin", "*"},
+      {"Access-Control-Expose-Headers",
+       "Content-Length, Content-Range, Etag, X-Chunked-Output, X-Stream-Output, X-Ipfs-Path, "
+       "X-Ipfs-Roots"}};
+  return headers;
+}
+
+const std::vector<Header>& PreflightHeaders() {
+  static const std::vector<Header> headers = {
+      {"Access-Control-Allow-Methods", std::string(kAllowedMethods)},
+      {"Access-Control-Allow-Headers", "Content-Type, Range, User-Agent, X-Requested-With"},
+      {"Access-Control-Max-Age", "86400"}};  // a day: the answer never changes while a node runs
+  return headers;
+}
+
 }  // namespace boxcar::gateway

@@ -94,6 +94,19 @@ void CarHeaders(const GatewayRequest& req, const std::vector<format::Cid>& path_
 // negotiated, and X-Ipfs-Roots when the request has no path (else the path is not resolved).
 void NotModifiedHeaders(const GatewayRequest& req, std::vector<Header>* out);
 
+// CORS as Kubo's gateway sends it, on every response (errors included): any origin may read the
+// response, and scripts may see the gateway's own headers (Access-Control-Expose-Headers).
+// Constant, so shared caches need no Vary: Origin.
+const std::vector<Header>& CorsHeaders();
+
+// The answer to an OPTIONS preflight (a 204, with CorsHeaders too): the methods and request
+// headers a browser may use (GET, HEAD, OPTIONS; Content-Type, Range, User-Agent,
+// X-Requested-With), and how long it may cache this answer.
+const std::vector<Header>& PreflightHeaders();
+
+// The methods the gateway serves, as an Allow header's value.
+inline constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
+
 // "application/vnd.ipld.car; version=1; order=dfs; dups=y" for req's parameters.
 std::string CarContentType(const GatewayRequest& req);
 

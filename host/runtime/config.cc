@@ -460,6 +460,9 @@ Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir)
   config.file = file;
   config.admin_listen = document["admin"]["listen"].get<std::string>();
   config.admin_token = document["admin"]["token"].get<std::string>();
+  config.admin_header_timeout_ms = document["admin"]["header_timeout_ms"].get<int64_t>();
+  config.admin_body_timeout_ms = document["admin"]["body_timeout_ms"].get<int64_t>();
+  config.admin_idle_timeout_ms = document["admin"]["idle_timeout_ms"].get<int64_t>();
   json& plugins = document["plugins"];
   if (!plugins.contains("path")) {
     plugins["path"] =

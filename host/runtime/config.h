@@ -81,6 +81,9 @@ struct Config {
 
   std::string admin_listen;  // "host:port"; default "127.0.0.1:9180"
   std::string admin_token;   // "" when unset; required when admin_listen is not loopback
+  int64_t admin_header_timeout_ms = 10000;         // a new connection's first request header
+  int64_t admin_body_timeout_ms = 120000;          // a request's body, once its header arrived
+  int64_t admin_idle_timeout_ms = 30000;           // a keep-alive connection's next request header
   std::vector<std::filesystem::path> plugin_path;  // absolute directories
   std::vector<SlotConfig> slots;  // prioritizer, batcher, conn_manager, tuner, then tiers in order
   std::filesystem::path store_path;  // absolute

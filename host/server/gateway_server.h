@@ -1,20 +1,30 @@
 // GatewayServer: the IPFS Trustless Gateway over HTTP/1.1 (Boost.Asio and Beast's parser).
 //
-// Threads: gateway.io_threads threads, each with its own io_context and its own SO_REUSEPORT
-// acceptor on the same port, so the kernel spreads connections and a connection lives on one
-// thread for its whole life (no strands, no locks on the connection). Requests are parsed with
-// Beast's basic_parser straight from the connection's read buffer, and every request becomes a
-// RequestEngine task: a raw block read, or a job producing the next chunk of a CAR stream.
+// Files: this server (accept, sweep, trim, drain) in gateway_server.cc; a client connection with
+// its pipeline of pending responses and CAR streams in gateway_connection.*; the engine work that
+// maps store results to HTTP responses in gateway_work.*; its Prometheus series in
+// gateway_metrics.*; the HTTP/1 head parser and writer in host/http.
+//
+// Threads: gateway.io_threads threads, each with its own io_context. One acceptor, on the first
+// thread, hands each accepted connection to the next thread in turn, where it lives for its whole
+// life (no strands, no locks on the connection). The port is bound without SO_REUSEPORT, so a
+// second process cannot share it: its bind fails with "address already in use". Requests are
+// parsed with Beast's basic_parser straight from the connection's read buffer, and every request
+// becomes a RequestEngine task: a raw block read, or a job producing the next chunk of a CAR
+// stream.
 //
 // Syscalls: one read takes every pipelined request the client sent; the responses that are ready
 // go out in one gathered write (writev), block bytes included without a copy. Timeouts are
 // enforced by a sweep every 250 ms per thread rather than a timer per connection.
 //
-// Limits: gateway.max_header_bytes (431 and close), a client must send a started request header
-// within gateway.header_timeout_ms (slowloris), idle keep-alive connections close after
-// gateway.idle_timeout_ms, and a client that reads nothing of a response for
-// gateway.write_timeout_ms is dropped. At most gateway.max_pipeline requests per connection are
-// parsed ahead of their responses.
+// Limits: gateway.max_header_bytes (431 and close); a client must send each request header
+// within gateway.header_timeout_ms, counted from the accept for the first request (a connection
+// that sends nothing is closed then) and from the first byte of each later one (slowloris); an
+// answered keep-alive connection that sends nothing closes after gateway.idle_timeout_ms, and a
+// client that reads nothing of a response for gateway.write_timeout_ms is dropped. At most
+// gateway.max_pipeline requests per connection are parsed ahead of their responses; the rest
+// wait in the read buffer and are parsed as responses leave. HTTP/1.0 clients get CARs without
+// chunked coding, ended by the close.
 //
 // Admission: the conn_manager plugin admits each accepted connection, and once a second picks
 // connections to trim from a snapshot of all of them; a trimmed connection stops reading and
@@ -28,12 +38,14 @@
 #include <memory>
 #include <string>
 
-#include <prometheus/registry.h>
-
 #include "boxcar/status.h"
 #include "engine/request_engine.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace boxcar::server {
 
@@ -59,9 +71,8 @@ class GatewayServer {
   std::string bound_address() const;
   uint64_t open_connections() const;
 
-  class Impl;  // defined in the .cc; public only so that file's helpers can name it
-
  private:
+  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -278,3 +278,22 @@ TEST_CASE("request: control characters never reach a header (found by the fuzzer
   CHECK(p.error.status == 400);
   CHECK(p.error.message.find("filename") != std::string::npos);
 }
+
+TEST_CASE("cors: every response allows any origin and exposes the gateway's headers") {
+  std::map<std::string, std::string> cors(CorsHeaders().begin(), CorsHeaders().end());
+  CHECK(cors["Access-Control-Allow-Origin"] == "*");
+  const std::string exposed = cors["Access-Control-Expose-Headers"];
+  for (const char* name : {"Content-Length", "Content-Range", "X-Chunked-Output", "X-Stream-Output",
+                           "X-Ipfs-Path", "X-Ipfs-Roots", "Etag"}) {
+    CHECK_MESSAGE(exposed.find(name) != std::string::npos, name);
+  }
+  std::map<std::string, std::string> preflight(PreflightHeaders().begin(),
+                                               PreflightHeaders().end());
+  CHECK(preflight["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS");
+  CHECK(preflight["Access-Control-Allow-Headers"] ==
+        "Content-Type, Range, User-Agent, X-Requested-With");
+  CHECK(std::stoi(preflight["Access-Control-Max-Age"]) > 0);
+  for (const auto& [name, value] : CorsHeaders()) {
+    CHECK(value.find_first_of("\r\n") == std::string::npos);
+  }
+}

@@ -143,6 +143,13 @@ Response Client::Receive(bool head) {
       r.error = "trailer cut short";
       return r;
     }
+  } else if (!r.Has("content-length")) {
+    // No framing: the body ends when the server closes the connection (RFC 9112 6.3).
+    r.close_delimited = true;
+    while (Fill()) {
+    }
+    r.body = std::move(buffer_);
+    buffer_.clear();
   } else {
     const size_t length = std::strtoull(r.Header("content-length").c_str(), nullptr, 10);
     while (buffer_.size() < length) {

@@ -16,7 +16,8 @@ struct Response {
   std::multimap<std::string, std::string> trailers;
   std::string body;  // de-chunked
   bool chunked = false;
-  std::string error;  // why status is 0
+  bool close_delimited = false;  // neither chunked nor Content-Length: read until the close
+  std::string error;             // why status is 0
 
   std::string Header(const std::string& lower_name) const;
   bool Has(const std::string& lower_name) const { return headers.count(lower_name) > 0; }
