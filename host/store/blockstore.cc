@@ -22,6 +22,9 @@ constexpr uint64_t kDemotionQueueBytes = 64 << 20;
 constexpr uint64_t kStreamChunkBytes = 256 << 10;
 constexpr auto kMaintainInterval = std::chrono::milliseconds(200);
 constexpr int kRetiredRetries = 1000;
+// What a memory tier may charge for an entry beyond its key and bytes (its table and list nodes);
+// the bundled tiers charge less than this.
+constexpr uint64_t kEntryOverheadAllowance = 256;
 
 // Set by CallTier when the tier instance was retired by a reload; the operation then reruns on
 // the new generation. Thread-local so that no Status code is overloaded for it.
@@ -47,6 +50,13 @@ class MemoryStream final : public BlockStream {
   BlockData data_;
   size_t offset_ = 0;
 };
+
+// A stored key as the CID an operator can look up.
+std::string KeyName(std::string_view key) {
+  Multihash mh;
+  if (!Multihash::FromBytes(key, &mh).ok()) return "(a key that is not a multihash)";
+  return Cid::V1(format::kRaw, mh).ToString();
+}
 
 }  // namespace
 
@@ -344,11 +354,33 @@ Status BlockStore::Refresh() {
     return was_empty;
   }();
   governor_.SetBudget(chain->settings.memory_budget_bytes);
+  for (size_t i = 0; i < chain->tiers.size(); ++i) {
+    // Every tier's series exists from the start, so a dashboard or alert sees 0, not no data.
+    corrupt_.Add({{"tier", chain->tiers[i].label}});
+    if (!chain->tiers[i].persistent) WarnIfOverBudget(*chain, i);
+  }
   if (first) {
     key_cache_ = std::make_unique<KeyCache>(chain->settings.key_cache_entries);
     if (chain->settings.bloom_bits_per_key > 0) StartBloomBuild();
   }
   return Status::OK();
+}
+
+// PutInMemory holds a memory tier to the budget whatever its own capacity; say so, because the
+// tier's stats still show the capacity it was configured with.
+void BlockStore::WarnIfOverBudget(const Chain& chain, size_t tier) {
+  TierStats stats;
+  CallTier(chain, tier, [&](CacheTier& t) {
+    stats = t.Stats();
+    return Status::OK();
+  });
+  const uint64_t budget = governor_.budget();
+  if (stats.capacity_bytes <= budget) return;
+  obs::Logger("store")->warn(
+      "{} has capacity_bytes {} but store.memory_budget_bytes is {}: it is capped at the budget, "
+      "shared with the other memory tiers and large buffers; lower its capacity_bytes or raise "
+      "the budget",
+      chain.tiers[tier].label, stats.capacity_bytes, budget);
 }
 
 std::shared_ptr<const BlockStore::Chain> BlockStore::CurrentChain() {
@@ -653,14 +685,25 @@ Status BlockStore::CheckRead(const Chain& chain, size_t tier, const Cid& cid,
                             "damaged block");
 }
 
+// Every put into a memory tier passes the governor, which checks the budget and puts under one
+// lock: without it the tiers fill to their own capacities and the governor only shrinks them back
+// a maintenance tick later. Only promotions, demotions and writes pay for it (a Stats call on each
+// memory tier); reads that hit memory never do.
+Status BlockStore::PutInMemory(const Chain& chain, size_t tier, std::string_view key,
+                               const BlockData& data, PutReason reason) {
+  const uint64_t charge = key.size() + data->size() + kEntryOverheadAllowance;
+  return governor_.Admit(charge, [&] {
+    return CallTier(chain, tier, [&](CacheTier& t) { return t.Put(key, data, reason); });
+  });
+}
+
 void BlockStore::MaybePromote(const Chain& chain, size_t found_at, std::string_view key,
                               const BlockData& data) {
   if (data->size() > chain.settings.stream_block_bytes) return;
   if (sketch_->Increment(key) < static_cast<uint32_t>(chain.settings.promote_after_hits)) return;
   for (size_t j = 0; j < found_at; ++j) {
     if (!chain.Holds(j, data->size())) continue;
-    Status s =
-        CallTier(chain, j, [&](CacheTier& t) { return t.Put(key, data, PutReason::kPromotion); });
+    Status s = PutInMemory(chain, j, key, data, PutReason::kPromotion);
     if (s.ok()) moves_.Add({{"move", "promoted"}}).Increment();
   }
 }
@@ -762,8 +805,36 @@ void BlockStore::TrackWrite(std::string_view key) {
   written_.emplace(key);
 }
 
+// A tier skips a put of a key it already holds (leveldb and flatfs both do), so without this a
+// damaged copy would survive every re-import of its block. Puts come from imports, never from the
+// read path, which makes the check affordable: a key the key cache or bloom filter rules out costs
+// nothing, a new key one index lookup, and only a key already stored is read back and compared
+// with the incoming bytes, which the store has just verified (a compare, no second hash). Always
+// rewriting instead would turn every re-import into a full rewrite with its fsyncs.
+Status BlockStore::DropDamagedCopy(const Chain& chain, size_t home, std::string_view key,
+                                   const BlockData& incoming) {
+  if (ProbablyAbsent(key)) return Status::OK();
+  uint64_t size = 0;
+  Status has = CallTier(chain, home, [&](CacheTier& t) { return t.Contains(key, &size); });
+  if (has.IsNotFound()) return Status::OK();
+  if (has.ok()) {
+    BlockData stored;
+    has = CallTier(chain, home, [&](CacheTier& t) { return t.Get(key, &stored); });
+    if (has.ok() && *stored == *incoming) return Status::OK();
+  }
+  if (!has.ok() && has.code() != Status::Code::kCorruption) return has;
+  obs::Logger("store")->warn("{} holds a damaged copy of block {}; rewriting it",
+                             chain.tiers[home].label, KeyName(key));
+  return CallTier(chain, home, [&](CacheTier& t) { return t.Delete(key); });
+}
+
 Status BlockStore::CommitGroup(const Chain& chain, size_t home,
                                const std::vector<std::pair<std::string, BlockData>>& entries) {
+  for (const auto& [key, data] : entries) {
+    if (Status s = DropDamagedCopy(chain, home, key, data); !s.ok()) {
+      return s.Annotate("checking the stored copy in " + chain.tiers[home].label);
+    }
+  }
   // Tracked before the write, so a GC sweep that lists the key after the write also sees it here.
   std::shared_lock gate(write_gate_);
   for (const auto& [key, data] : entries) TrackWrite(key);
@@ -787,8 +858,7 @@ void BlockStore::Populate(const Chain& chain, size_t home,
     if (chain.tiers[j].persistent) continue;
     for (const auto& entry : entries) {
       if (!chain.Holds(j, entry.second->size())) continue;
-      CallTier(chain, j,
-               [&](CacheTier& t) { return t.Put(entry.first, entry.second, PutReason::kWrite); });
+      PutInMemory(chain, j, entry.first, entry.second, PutReason::kWrite);
     }
   }
 }
@@ -873,6 +943,7 @@ Status BlockStore::PutStream(const Cid& cid, uint64_t size, const ChunkSource& s
   }
   const size_t home = HomeTier(*chain, size);
   const std::string& key = cid.hash().bytes();
+  if (Status r = DropDamagedStream(chain, home, cid); !r.ok()) return r;
   std::unique_ptr<BlockWriter> writer;
   Status s = CallTier(*chain, home, [&](CacheTier& t) {
     return t.OpenWriter(key, size, PutReason::kWrite, &writer);
@@ -918,6 +989,29 @@ Status BlockStore::PutStream(const Cid& cid, uint64_t size, const ChunkSource& s
   NoteWritten(key, size);
   writes_.Add({{"result", "stored"}}).Increment();
   return Status::OK();
+}
+
+// DropDamagedCopy for a block too large to hold: the stored copy is hashed as it streams.
+Status BlockStore::DropDamagedStream(const std::shared_ptr<const Chain>& chain, size_t home,
+                                     const Cid& cid) {
+  const std::string& key = cid.hash().bytes();
+  if (ProbablyAbsent(key)) return Status::OK();
+  std::unique_ptr<BlockReader> reader;
+  Status s = CallTier(*chain, home, [&](CacheTier& t) { return t.OpenReader(key, &reader); });
+  if (s.IsNotFound()) return Status::OK();
+  if (s.ok()) {
+    TierStream stream(chain, std::move(reader), cid, true, this, chain->tiers[home].label);
+    std::string buf(kStreamChunkBytes, '\0');
+    size_t got = 0;
+    do {
+      s = stream.Read(buf.data(), buf.size(), &got);
+    } while (s.ok() && got > 0);
+    if (s.ok()) return s;
+  }
+  if (s.code() != Status::Code::kCorruption) return s;
+  obs::Logger("store")->warn("{} holds a damaged copy of block {}; rewriting it",
+                             chain->tiers[home].label, cid.ToString());
+  return CallTier(*chain, home, [&](CacheTier& t) { return t.Delete(key); });
 }
 
 Status BlockStore::Delete(std::string_view key) {
@@ -1032,7 +1126,10 @@ void BlockStore::Demote(size_t from_tier, const std::string& key, const BlockDat
       Status has = CallTier(*chain, j, [&](CacheTier& t) { return t.Contains(key, &size); });
       if (has.ok()) return has;
       Status s =
-          CallTier(*chain, j, [&](CacheTier& t) { return t.Put(key, data, PutReason::kDemotion); });
+          chain->tiers[j].persistent
+              ? CallTier(*chain, j,
+                         [&](CacheTier& t) { return t.Put(key, data, PutReason::kDemotion); })
+              : PutInMemory(*chain, j, key, data, PutReason::kDemotion);
       if (s.ok()) moves_.Add({{"move", "demoted"}}).Increment();
       return s;
     }

@@ -153,6 +153,7 @@ class BlockStore final : private ShrinkableMemory {
   class DemotionQueue;
   class TierStream;
 
+  void WarnIfOverBudget(const Chain& chain, size_t tier);
   CircuitBreaker* BreakerFor(const std::string& dir, const std::string& label,
                              const runtime::BreakerConfig& config);
   std::shared_ptr<const Chain> CurrentChain();
@@ -166,9 +167,15 @@ class BlockStore final : private ShrinkableMemory {
   Status GetGroup(const Chain& chain, const std::vector<format::Cid>& cids, size_t begin,
                   size_t end, std::vector<BlockData>* blocks, std::vector<Status>* results);
   Status CheckRead(const Chain& chain, size_t tier, const format::Cid& cid, const BlockData& data);
+  Status PutInMemory(const Chain& chain, size_t tier, std::string_view key, const BlockData& data,
+                     PutReason reason);
   void MaybePromote(const Chain& chain, size_t found_at, std::string_view key,
                     const BlockData& data);
   size_t HomeTier(const Chain& chain, uint64_t size) const;
+  Status DropDamagedCopy(const Chain& chain, size_t home, std::string_view key,
+                         const BlockData& incoming);
+  Status DropDamagedStream(const std::shared_ptr<const Chain>& chain, size_t home,
+                           const format::Cid& cid);
   Status CommitGroup(const Chain& chain, size_t home,
                      const std::vector<std::pair<std::string, BlockData>>& entries);
   void Populate(const Chain& chain, size_t home,
