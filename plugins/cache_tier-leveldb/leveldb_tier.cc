@@ -1,5 +1,5 @@
 // cache_tier "leveldb": the embedded default persistent tier. Blocks live in one LevelDB
-// database in the tier's data directory; block_store.h describes the engine (group commit,
+// database in the tier's data directory; leveldb_store.h describes the engine (group commit,
 // reopen in place, crash safety) and record_format.h the stored format.
 //
 // Params split in two: sync, compression, zstd_level, compress_min_bytes, large_block_bytes and
@@ -18,16 +18,16 @@
 #include <utility>
 #include <vector>
 
-#include "block_store.h"
 #include "boxcar/cache_tier.h"
 #include "boxcar_plugins/cache_core.h"
+#include "leveldb_store.h"
 
 namespace {
 
 using boxcar::BlockData;
 using boxcar::PutReason;
 using boxcar::Status;
-using leveldb_tier::BlockStore;
+using leveldb_tier::LevelDbStore;
 using leveldb_tier::NewBlock;
 using leveldb_tier::StoreOptions;
 
@@ -142,8 +142,8 @@ class LevelDbTier : public boxcar::CacheTier {
   explicit LevelDbTier(const boxcar::CreateContext& ctx)
       : publisher_(ctx.host->metrics(), ctx.host->clock()) {
     const std::string dir = RequireDataDir(ctx.data_dir);
-    Status s = BlockStore::Open(dir, ParseOptions(*ctx.params), MakeMetrics(ctx.host->metrics()),
-                                ctx.host->logger(), &store_);
+    Status s = LevelDbStore::Open(dir, ParseOptions(*ctx.params), MakeMetrics(ctx.host->metrics()),
+                                  ctx.host->logger(), &store_);
     if (!s.ok()) throw std::runtime_error(s.ToString());
   }
 
@@ -263,7 +263,7 @@ class LevelDbTier : public boxcar::CacheTier {
   memtier::StatsPublisher publisher_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
-  std::unique_ptr<BlockStore> store_;
+  std::unique_ptr<LevelDbStore> store_;
 };
 
 }  // namespace
