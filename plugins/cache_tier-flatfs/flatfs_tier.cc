@@ -79,20 +79,11 @@ flatfs_tier::FlatMetrics MakeMetrics(boxcar::Metrics& m) {
   };
 }
 
-std::string RequireDataDir(std::string_view data_dir) {
-  if (data_dir.empty()) {
-    throw std::invalid_argument(
-        "flatfs is a persistent tier and needs a data directory, but data_dir is empty; the "
-        "host gives one to each persistent tier under store.path");
-  }
-  return std::string(data_dir);
-}
-
 // The shared persistent-tier face over a FlatStore.
 class FlatfsTier : public boxcar_plugins::PersistentTier<FlatfsTier, FlatStore, NewBlock> {
  public:
   explicit FlatfsTier(const boxcar::CreateContext& ctx) : PersistentTier(ctx) {
-    const std::string dir = RequireDataDir(ctx.data_dir);
+    const std::string dir = boxcar_plugins::RequireDataDir("flatfs", ctx.data_dir);
     Status s = FlatStore::Open(dir, ParsePolicy(*ctx.params), MakeMetrics(ctx.host->metrics()),
                                ctx.host->logger(), &store_);
     if (!s.ok()) throw std::runtime_error(s.ToString());

@@ -125,20 +125,11 @@ leveldb_tier::StoreMetrics MakeMetrics(boxcar::Metrics& m) {
   };
 }
 
-std::string RequireDataDir(std::string_view data_dir) {
-  if (data_dir.empty()) {
-    throw std::invalid_argument(
-        "leveldb is a persistent tier and needs a data directory, but data_dir is empty; the "
-        "host gives one to each persistent tier under store.path");
-  }
-  return std::string(data_dir);
-}
-
 // The shared persistent-tier face over a LevelDbStore, with LevelDB's own multi-get.
 class LevelDbTier : public boxcar_plugins::PersistentTier<LevelDbTier, LevelDbStore, NewBlock> {
  public:
   explicit LevelDbTier(const boxcar::CreateContext& ctx) : PersistentTier(ctx) {
-    const std::string dir = RequireDataDir(ctx.data_dir);
+    const std::string dir = boxcar_plugins::RequireDataDir("leveldb", ctx.data_dir);
     Status s = LevelDbStore::Open(dir, ParseOptions(*ctx.params), MakeMetrics(ctx.host->metrics()),
                                   ctx.host->logger(), &store_);
     if (!s.ok()) throw std::runtime_error(s.ToString());

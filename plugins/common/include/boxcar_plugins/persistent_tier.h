@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,18 @@
 #include "boxcar_plugins/cache_core.h"
 
 namespace boxcar_plugins {
+
+// The data directory the host gave a persistent tier named `tier`; throws (refusing the
+// instance, with the reason) when there is none.
+inline std::string RequireDataDir(std::string_view tier, std::string_view data_dir) {
+  if (data_dir.empty()) {
+    throw std::invalid_argument(std::string(tier) +
+                                " is a persistent tier and needs a data directory, but data_dir "
+                                "is empty; the host gives one to each persistent tier under "
+                                "store.path");
+  }
+  return std::string(data_dir);
+}
 
 template <class Derived, class Engine, class Block>
 class PersistentTier : public boxcar::CacheTier {
