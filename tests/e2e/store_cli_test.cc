@@ -305,17 +305,23 @@ std::pair<Cid, std::string> RawLeafOf(const fs::path& car) {
   }
 }
 
+// A store on `tier` with `car` imported and pinned, and one byte of its RawLeafOf flipped on disk.
+fs::path ImportAndDamageALeaf(const TempDir& dir, const std::string& tier, const fs::path& car) {
+  const fs::path config = WriteConfig(dir, json::array({{{"plugin", "lru"}}, {{"plugin", tier}}}));
+  REQUIRE(Boxcar(config, {"import", "--pin", car.string()}).exit_code == 0);
+  REQUIRE(Boxcar(config, {"stat"}).exit_code == 0);  // leveldb: the log becomes a table
+  const std::string body = RawLeafOf(car).second;
+  REQUIRE(FlipByteOf(dir / "data" / tier, body.substr(body.size() / 2, 64)));
+  return config;
+}
+
 TEST_CASE("a corrupt stored block is rewritten by a re-import of its CAR") {
   for (const char* tier : {"leveldb", "flatfs"}) {
     CAPTURE(tier);
     TempDir dir;
-    const fs::path config =
-        WriteConfig(dir, json::array({{{"plugin", "lru"}}, {{"plugin", tier}}}));
     const fs::path car = kFixtures / "subdir-with-mixed-block-files.car";
-    REQUIRE(Boxcar(config, {"import", "--pin", car.string()}).exit_code == 0);
-    REQUIRE(Boxcar(config, {"stat"}).exit_code == 0);  // leveldb: the log becomes a table
+    const fs::path config = ImportAndDamageALeaf(dir, tier, car);
     const auto [victim, body] = RawLeafOf(car);
-    REQUIRE(FlipByteOf(dir / "data" / tier, body.substr(body.size() / 2, 64)));
     REQUIRE(Boxcar(config, {"verify"}).exit_code == 1);
 
     CommandResult again = Boxcar(config, {"import", "--pin", car.string()});
@@ -334,13 +340,9 @@ TEST_CASE("verify --repair removes corrupt blocks and names the pinned DAGs to r
   for (const char* tier : {"leveldb", "flatfs"}) {
     CAPTURE(tier);
     TempDir dir;
-    const fs::path config =
-        WriteConfig(dir, json::array({{{"plugin", "lru"}}, {{"plugin", tier}}}));
     const fs::path car = kFixtures / "subdir-with-mixed-block-files.car";
-    REQUIRE(Boxcar(config, {"import", "--pin", car.string()}).exit_code == 0);
-    REQUIRE(Boxcar(config, {"stat"}).exit_code == 0);
+    const fs::path config = ImportAndDamageALeaf(dir, tier, car);
     const auto [victim, body] = RawLeafOf(car);
-    REQUIRE(FlipByteOf(dir / "data" / tier, body.substr(body.size() / 2, 64)));
 
     CommandResult repaired = Boxcar(config, {"verify", "--repair"});
     INFO(repaired.out);
