@@ -31,7 +31,7 @@ Usage:
   boxcar plugins [--config FILE] [--json]
   boxcar import --config FILE [--pin] CAR...
   boxcar export --config FILE [--scope block|entity|all] CID > out.car
-  boxcar verify --config FILE
+  boxcar verify --config FILE [--repair]
   boxcar gc --config FILE
   boxcar stat --config FILE [--json]
   boxcar --help | --version
@@ -51,7 +51,8 @@ holds is refused ("locked by PID ..."):
   export        Write the DAG under CID as a CARv1 to stdout, depth-first. --scope block: the
                 block only; entity: the file or directory it is; all (default): everything. A
                 missing block ends the export with exit 1, naming the block.
-  verify        Re-hash every block in every tier; exit 1 listing each corrupt block.
+  verify        Re-hash every block in every tier; exit 1 listing each corrupt block. With
+                --repair, remove the corrupt blocks and list the pinned DAGs to re-import.
   gc            Remove every block that no pin reaches.
   stat          Tiers, blocks, bytes, pins (recursive, direct, indirect) and memory.
 
@@ -74,6 +75,7 @@ struct Args {
   bool pin = false;
   std::string scope = "all";
   std::vector<std::string> operands;
+  bool repair = false;
 };
 
 bool IsStoreCommand(const std::string& command) {
@@ -115,6 +117,8 @@ int ParseArgs(int argc, char** argv, Args* args) {
       args->json = true;
     } else if (arg == "--pin" && args->command == "import") {
       args->pin = true;
+    } else if (arg == "--repair" && args->command == "verify") {
+      args->repair = true;
     } else if (arg == "--scope" && args->command == "export") {
       auto v = value();
       if (!v) return UsageError("--scope needs block, entity or all");
@@ -228,6 +232,7 @@ int RunStoreCommand(const Args& args) {
   }
   boxcar::cli::StoreCommand command{*args.config, args.overrides, ExeDir(),  args.operands,
                                     args.pin,     args.json,      args.scope};
+  command.repair = args.repair;
   if (args.command == "import") return boxcar::cli::Import(command);
   if (args.command == "export") return boxcar::cli::Export(command);
   if (args.command == "verify") return boxcar::cli::Verify(command);

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "format/car.h"
 #include "format/walk.h"
@@ -168,29 +170,54 @@ json StoreStatus(store::BlockStore& blocks, store::PinStore& pins) {
           {"corrupt_blocks_seen", blocks.corruption_count()}};
 }
 
+namespace {
+
+struct ImportTotals {
+  uint64_t blocks = 0;
+  uint64_t bytes = 0;
+  uint64_t pinned = 0;
+};
+
+// Imports one file, printing its roots; the failure names the file.
+Status ImportFile(store::BlockStore& blocks, store::PinStore& pins, const std::string& file,
+                  bool pin, ImportTotals* totals) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Status::IOError("cannot open " + file + ": " + std::strerror(errno));
+  std::error_code ec;
+  ProgressReporter progress(file, fs::file_size(file, ec));
+  store::ImportOptions options;
+  options.pin = pin;
+  options.progress = [&](const store::ImportProgress& p) { progress.Update(p, false); };
+  store::ImportSummary summary;
+  Status s = store::ImportCar(blocks, &pins, in, options, &summary);
+  progress.Update(summary.totals, true);
+  totals->blocks += summary.totals.blocks;
+  totals->bytes += summary.totals.bytes;
+  totals->pinned += summary.pinned.size();
+  if (!s.ok()) return s.Annotate(file);
+  for (const format::Cid& root : summary.roots) {
+    std::cout << (pin ? "pinned " : "root ") << root.ToString() << "\n";
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+// Every file is imported even when an earlier one failed: files are independent, and stopping
+// would leave the operator to find out which of the rest were never tried.
 int Import(const StoreCommand& command) {
   if (command.operands.empty()) return Fail("import needs at least one CAR file");
   OfflineStore store;
   if (Status s = store.Open(command); !s.ok()) return Fail(s.message());
-  uint64_t blocks = 0, bytes = 0, pinned = 0;
+  ImportTotals totals;
+  size_t failed = 0;
   const auto start = Clock::now();
   for (const std::string& file : command.operands) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Fail("cannot open " + file + ": " + std::strerror(errno));
-    std::error_code ec;
-    ProgressReporter progress(file, fs::file_size(file, ec));
-    store::ImportOptions options;
-    options.pin = command.pin;
-    options.progress = [&](const store::ImportProgress& p) { progress.Update(p, false); };
-    store::ImportSummary summary;
-    Status s = store::ImportCar(store.blocks(), &store.pins(), in, options, &summary);
-    progress.Update(summary.totals, true);
-    if (!s.ok()) return Fail(file + ": " + s.message());
-    blocks += summary.totals.blocks;
-    bytes += summary.totals.bytes;
-    pinned += summary.pinned.size();
-    for (const format::Cid& root : summary.roots) {
-      std::cout << (command.pin ? "pinned " : "root ") << root.ToString() << "\n";
+    Status s = ImportFile(store.blocks(), store.pins(), file, command.pin, &totals);
+    if (!s.ok()) {
+      ++failed;
+      std::cout.flush();
+      std::cerr << "boxcar: import failed: " << s.message() << "\n";
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -198,10 +225,14 @@ int Import(const StoreCommand& command) {
       stderr,
       "imported %" PRIu64 " blocks (%s) from %zu file(s) in %.2f s, %s/s; %" PRIu64
       " root(s) pinned\n",
-      blocks, Bytes(bytes).c_str(), command.operands.size(), seconds,
-      Bytes(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(bytes) / seconds : 0)).c_str(),
-      pinned);
-  return 0;
+      totals.blocks, Bytes(totals.bytes).c_str(), command.operands.size(), seconds,
+      Bytes(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(totals.bytes) / seconds : 0))
+          .c_str(),
+      totals.pinned);
+  if (failed == 0) return 0;
+  std::fprintf(stderr, "boxcar: %zu of %zu file(s) failed; the others were imported\n", failed,
+               command.operands.size());
+  return 1;
 }
 
 int Export(const StoreCommand& command) {
@@ -229,6 +260,36 @@ int Export(const StoreCommand& command) {
   return 0;
 }
 
+namespace {
+
+// Deletes every corrupt block, so a re-import or a fetch can store it again (a put never
+// overwrites a good copy, and would find no copy now), then names the pinned DAGs it broke.
+int Repair(OfflineStore& store, const std::vector<store::CorruptBlock>& corrupt) {
+  std::set<std::string> keys;
+  for (const store::CorruptBlock& c : corrupt) keys.insert(c.key);
+  for (const std::string& key : keys) {
+    if (Status s = store.blocks().Delete(key); !s.ok()) {
+      return Fail("repair: removing " + KeyAsCid(key) + " failed: " + s.message());
+    }
+    std::cout << "removed " << KeyAsCid(key) << "\n";
+  }
+  std::vector<store::IncompletePin> broken;
+  if (Status s = store::FindIncompletePins(store.blocks(), store.pins(), &broken); !s.ok()) {
+    return Fail("repair: listing the pins failed: " + s.message());
+  }
+  for (const store::IncompletePin& pin : broken) {
+    std::cout << "re-import a CAR of " << pin.root.ToString() << " (pinned; " << pin.problem
+              << ")\n";
+  }
+  std::fprintf(stderr,
+               "repair: removed %zu corrupt block(s); %zu pinned DAG(s) to re-import with "
+               "`boxcar import --pin`\n",
+               keys.size(), broken.size());
+  return 1;
+}
+
+}  // namespace
+
 int Verify(const StoreCommand& command) {
   OfflineStore store;
   if (Status s = store.Open(command); !s.ok()) return Fail(s.message());
@@ -239,7 +300,13 @@ int Verify(const StoreCommand& command) {
     std::cout << "corrupt " << KeyAsCid(c.key) << " in " << c.tier << ": " << c.problem << "\n";
   }
   std::fprintf(stderr, "verified %" PRIu64 " blocks: %zu corrupt\n", checked, corrupt.size());
-  return corrupt.empty() ? 0 : 1;
+  if (corrupt.empty()) return 0;
+  if (command.repair) return Repair(store, corrupt);
+  std::fprintf(stderr,
+               "to repair: re-import the CARs that hold these blocks (a put rewrites a corrupt "
+               "copy), or run `boxcar verify --repair` to remove them and list the pinned DAGs "
+               "to re-import\n");
+  return 1;
 }
 
 int CollectGarbage(const StoreCommand& command) {
@@ -276,8 +343,17 @@ int Stat(const StoreCommand& command) {
                 t["persistent"].get<bool>() ? "persistent" : "memory", t["entries"].get<uint64_t>(),
                 Bytes(t["bytes"].get<uint64_t>()).c_str());
   }
-  std::printf("pins: %s\n", status["pins"].dump().c_str());
-  std::printf("memory: %s of %s budget\n",
+  const json& pins = status["pins"];
+  if (pins.contains("error")) {
+    std::printf("\n%-16s error: %s\n", "PINS", pins["error"].get<std::string>().c_str());
+  } else {
+    std::printf("\n%-16s %12s %12s %12s\n", "PINS", "RECURSIVE", "DIRECT", "INDIRECT");
+    std::printf("%-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "",
+                pins["recursive"].get<uint64_t>(), pins["direct"].get<uint64_t>(),
+                pins.value("indirect", uint64_t{0}));
+  }
+  std::printf("\n%-16s %12s %12s\n", "MEMORY", "USED", "BUDGET");
+  std::printf("%-16s %12s %12s\n", "",
               Bytes(status["memory"]["used_bytes"].get<uint64_t>()).c_str(),
               Bytes(status["memory"]["budget_bytes"].get<uint64_t>()).c_str());
   return 0;

@@ -23,6 +23,7 @@ struct StoreCommand {
   bool pin = false;
   bool json = false;
   std::string scope = "all";
+  bool repair = false;  // verify: remove corrupt blocks and name the pinned DAGs to re-import
 };
 
 int Import(const StoreCommand& command);

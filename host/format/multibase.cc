@@ -12,6 +12,9 @@ constexpr char kBase32Upper[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 constexpr char kBase58btc[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 constexpr char kBase36Lower[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 constexpr char kBase36Upper[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+constexpr char kBase16Lower[] = "0123456789abcdef";
+constexpr char kBase16Upper[] = "0123456789ABCDEF";
+constexpr char kBase64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 constexpr uint8_t kInvalid = 0xff;
 
@@ -30,6 +33,9 @@ constexpr DecodeTable kBase32UpperTable = MakeDecodeTable(kBase32Upper);
 constexpr DecodeTable kBase58btcTable = MakeDecodeTable(kBase58btc);
 constexpr DecodeTable kBase36LowerTable = MakeDecodeTable(kBase36Lower);
 constexpr DecodeTable kBase36UpperTable = MakeDecodeTable(kBase36Upper);
+constexpr DecodeTable kBase16LowerTable = MakeDecodeTable(kBase16Lower);
+constexpr DecodeTable kBase16UpperTable = MakeDecodeTable(kBase16Upper);
+constexpr DecodeTable kBase64urlTable = MakeDecodeTable(kBase64url);
 
 // "'x'" for printable ASCII, "0x.." otherwise, so messages stay readable for binary junk.
 std::string DescribeChar(char c) {
@@ -81,6 +87,53 @@ Status DecodeBase32At(std::string_view text, bool upper, size_t position_base, s
   }
   if ((acc & ((uint64_t{1} << bits) - 1)) != 0) {
     return Status::InvalidArgument("non-zero trailing bits in the last base32 character " +
+                                   DescribeChar(text.back()) + " at position " +
+                                   std::to_string(position_base + text.size() - 1) +
+                                   " (not a canonical encoding)");
+  }
+  return Status::OK();
+}
+
+Status DecodeBase16At(std::string_view text, bool upper, size_t position_base, std::string* out) {
+  const DecodeTable& table = upper ? kBase16UpperTable : kBase16LowerTable;
+  if (text.size() % 2 != 0) {
+    return Status::InvalidArgument("invalid base16 length " + std::to_string(text.size()) +
+                                   " (two characters per byte, so it must be even)");
+  }
+  out->resize(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const uint8_t high = table[static_cast<unsigned char>(text[i])];
+    if (high == kInvalid) return BadChar("base16", text[i], position_base + i);
+    const uint8_t low = table[static_cast<unsigned char>(text[i + 1])];
+    if (low == kInvalid) return BadChar("base16", text[i + 1], position_base + i + 1);
+    (*out)[i / 2] = static_cast<char>(high << 4 | low);
+  }
+  return Status::OK();
+}
+
+Status DecodeBase64urlAt(std::string_view text, size_t position_base, std::string* out) {
+  // 4 characters carry 3 bytes; a final group of 1 character cannot end on a byte.
+  if (text.size() % 4 == 1) {
+    return Status::InvalidArgument("invalid base64url length " + std::to_string(text.size()) +
+                                   " (a text of 4k+1 characters is truncated)");
+  }
+  out->clear();
+  out->reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const uint8_t v = kBase64urlTable[static_cast<unsigned char>(text[i])];
+    if (v == kInvalid) return BadChar("base64url", text[i], position_base + i);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>(acc >> bits));
+      acc &= (uint32_t{1} << bits) - 1;
+    }
+  }
+  if (acc != 0) {
+    return Status::InvalidArgument("non-zero trailing bits in the last base64url character " +
                                    DescribeChar(text.back()) + " at position " +
                                    std::to_string(position_base + text.size() - 1) +
                                    " (not a canonical encoding)");
@@ -210,6 +263,42 @@ Status DecodeBase36(std::string_view text, std::string* out, bool upper) {
   return DecodeBaseN(text, kBase36, upper ? kBase36UpperTable : kBase36LowerTable, 0, out);
 }
 
+std::string EncodeBase16(std::string_view bytes) {
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    text.push_back(kBase16Lower[byte >> 4]);
+    text.push_back(kBase16Lower[byte & 0xf]);
+  }
+  return text;
+}
+
+Status DecodeBase16(std::string_view text, std::string* out, bool upper) {
+  return DecodeBase16At(text, upper, 0, out);
+}
+
+std::string EncodeBase64url(std::string_view bytes) {
+  std::string text;
+  text.reserve((bytes.size() * 4 + 2) / 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : bytes) {
+    acc = (acc << 8) | static_cast<unsigned char>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      text.push_back(kBase64url[(acc >> bits) & 63]);
+    }
+  }
+  if (bits > 0) text.push_back(kBase64url[(acc << (6 - bits)) & 63]);
+  return text;
+}
+
+Status DecodeBase64url(std::string_view text, std::string* out) {
+  return DecodeBase64urlAt(text, 0, out);
+}
+
 std::string MultibaseEncode(Multibase base, std::string_view bytes) {
   std::string text(1, static_cast<char>(base));
   switch (base) {
@@ -221,6 +310,12 @@ std::string MultibaseEncode(Multibase base, std::string_view bytes) {
       break;
     case Multibase::kBase36:
       text += EncodeBase36(bytes);
+      break;
+    case Multibase::kBase16:
+      text += EncodeBase16(bytes);
+      break;
+    case Multibase::kBase64url:
+      text += EncodeBase64url(bytes);
       break;
   }
   return text;
@@ -242,10 +337,17 @@ Status MultibaseDecode(std::string_view text, std::string* out, Multibase* base)
       *base = Multibase::kBase36;
       return DecodeBaseN(body, kBase36, text[0] == 'K' ? kBase36UpperTable : kBase36LowerTable, 1,
                          out);
+    case 'f':
+    case 'F':
+      *base = Multibase::kBase16;
+      return DecodeBase16At(body, text[0] == 'F', 1, out);
+    case 'u':
+      *base = Multibase::kBase64url;
+      return DecodeBase64urlAt(body, 1, out);
   }
   return Status::InvalidArgument("unsupported multibase prefix " + DescribeChar(text[0]) +
                                  " at position 0 (supported: 'b'/'B' base32, 'z' base58btc, "
-                                 "'k'/'K' base36)");
+                                 "'k'/'K' base36, 'f'/'F' base16, 'u' base64url)");
 }
 
 }  // namespace boxcar::format

@@ -32,28 +32,28 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
 
 #include "boxcar/cache_tier.h"
 #include "format/cid.h"
 #include "runtime/runtime.h"
-#include "store/bloom_filter.h"
+#include "store/absent_key_index.h"
 #include "store/circuit_breaker.h"
-#include "store/key_cache.h"
+#include "store/demotion_queue.h"
 #include "store/memory_governor.h"
+#include "store/write_tracker.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace boxcar::store {
+
+struct StoreMetrics;
 
 // Reads a large block in pieces. The whole block is hashed as it is read when verification
 // applies, and the last piece is withheld if the hash does not match (Corruption instead), so a
@@ -133,14 +133,14 @@ class BlockStore final : private ShrinkableMemory {
 
   // GC support: while tracking, every written key is remembered, so a sweep spares blocks
   // written after its mark phase began.
-  void StartTrackingWrites();
-  bool WrittenWhileTracking(std::string_view key);
-  void StopTrackingWrites();
+  void StartTrackingWrites() { tracker_.Start(); }
+  bool WrittenWhileTracking(std::string_view key) { return tracker_.Written(key); }
+  void StopTrackingWrites() { tracker_.Stop(); }
 
   std::vector<TierSummary> Tiers();
   MemoryGovernor& governor() { return governor_; }
   // True once the startup scan filled the bloom filter (misses then cost no I/O).
-  bool bloom_ready() const { return bloom_ready_.load(std::memory_order_acquire); }
+  bool bloom_ready() const { return index_ && index_->bloom_ready(); }
   uint64_t corruption_count() const { return corruption_.load(std::memory_order_relaxed); }
   // Waits until queued demotions were applied (tests and orderly shutdown).
   void FlushDemotions();
@@ -150,9 +150,9 @@ class BlockStore final : private ShrinkableMemory {
   struct Chain;
   struct ThreadChain;
   static thread_local ThreadChain t_chain_;
-  class DemotionQueue;
   class TierStream;
 
+  void WarnIfOverBudget(const Chain& chain, size_t tier);
   CircuitBreaker* BreakerFor(const std::string& dir, const std::string& label,
                              const runtime::BreakerConfig& config);
   std::shared_ptr<const Chain> CurrentChain();
@@ -166,16 +166,19 @@ class BlockStore final : private ShrinkableMemory {
   Status GetGroup(const Chain& chain, const std::vector<format::Cid>& cids, size_t begin,
                   size_t end, std::vector<BlockData>* blocks, std::vector<Status>* results);
   Status CheckRead(const Chain& chain, size_t tier, const format::Cid& cid, const BlockData& data);
+  Status PutInMemory(const Chain& chain, size_t tier, std::string_view key, const BlockData& data,
+                     PutReason reason);
   void MaybePromote(const Chain& chain, size_t found_at, std::string_view key,
                     const BlockData& data);
   size_t HomeTier(const Chain& chain, uint64_t size) const;
+  Status DropDamagedCopy(const Chain& chain, size_t home, std::string_view key,
+                         const BlockData& incoming);
+  Status DropDamagedStream(const std::shared_ptr<const Chain>& chain, size_t home,
+                           const format::Cid& cid);
   Status CommitGroup(const Chain& chain, size_t home,
                      const std::vector<std::pair<std::string, BlockData>>& entries);
   void Populate(const Chain& chain, size_t home,
                 const std::vector<std::pair<std::string, BlockData>>& entries);
-  void NoteWritten(std::string_view key, uint64_t size);
-  void TrackWrite(std::string_view key);
-  bool ProbablyAbsent(std::string_view key);
   void Demote(size_t from_tier, const std::string& key, const BlockData& data);
   void BuildBloom();
   void StartBloomBuild();
@@ -195,41 +198,14 @@ class BlockStore final : private ShrinkableMemory {
   std::shared_ptr<const Chain> chain_;
   std::atomic<uint64_t> chain_version_{0};  // changes whenever chain_ does
 
-  std::unique_ptr<KeyCache> key_cache_;
-  std::mutex bloom_mu_;
-  // Null until the one build at startup publishes it (bloom_ready_); never replaced after that,
-  // so readers use it without the lock.
-  std::shared_ptr<BloomFilter> bloom_;
-  std::shared_ptr<BloomFilter> building_;  // being filled by a scan; guarded by bloom_mu_
-  std::atomic<bool> bloom_ready_{false};
+  // Created by the first Refresh, from the store settings; never replaced.
+  std::unique_ptr<AbsentKeyIndex> index_;
   std::unique_ptr<FrequencySketch> sketch_;
   MemoryGovernor governor_;
   std::shared_ptr<DemotionQueue> demotions_;
-
-  // Writers hold it shared from the tracking check to the end of their write; starting to track
-  // takes it exclusively, so no write that missed the flag is still landing afterwards.
-  std::shared_mutex write_gate_;
-  std::atomic<bool> tracking_{false};
-  std::mutex tracking_mu_;
-  std::unordered_set<std::string> written_;
-
+  WriteTracker tracker_;
   std::atomic<uint64_t> corruption_{0};
-  prometheus::Family<prometheus::Counter>& reads_;
-  // Series of the read path, looked up once: Family::Add hashes its labels on every call.
-  prometheus::Counter& read_hits_;
-  prometheus::Counter& read_misses_;
-  prometheus::Counter& read_absent_;
-  prometheus::Family<prometheus::Counter>& writes_;
-  prometheus::Family<prometheus::Counter>& corrupt_;
-  prometheus::Family<prometheus::Counter>& moves_;
-  prometheus::Family<prometheus::Gauge>& tier_gauges_;
-  prometheus::Gauge& budget_gauge_;
-  prometheus::Gauge& used_gauge_;
-  prometheus::Counter& read_groups_;
-  prometheus::Counter& shrink_counter_;
-  prometheus::Counter& refusal_counter_;
-  prometheus::Family<prometheus::Gauge>& breaker_state_;
-  prometheus::Family<prometheus::Counter>& breaker_changes_;
+  std::unique_ptr<StoreMetrics> metrics_;
   std::mutex breakers_mu_;
   std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;  // by tier directory
   uint64_t shrinks_published_ = 0;

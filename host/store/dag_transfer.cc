@@ -132,6 +132,7 @@ Status ExportCar(BlockStore& store, const Cid& root, format::DagScope scope, std
   if (Status s = writer.WriteHeader({root}); !s.ok()) return s;
   format::WalkOptions walk;
   walk.scope = scope;
+  walk.dups = false;
   walk.verify = false;  // the store verifies reads as store.verify_reads says
   return format::Walk(root, walk, FetchFrom(store), [&](const Cid& cid, std::string_view data) {
     ++summary->blocks;
@@ -166,6 +167,21 @@ Status MarkPinned(BlockStore& store, PinStore& pins, std::vector<std::string>* k
     }
   }
   keys->assign(marked.begin(), marked.end());
+  return Status::OK();
+}
+
+Status FindIncompletePins(BlockStore& store, PinStore& pins, std::vector<IncompletePin>* out) {
+  std::vector<Pin> list;
+  if (Status s = pins.List(&list); !s.ok()) return s;
+  for (const Pin& pin : list) {
+    if (pin.kind != PinKind::kRecursive) continue;
+    Status s = CheckComplete(store, pin.cid);
+    if (s.IsNotFound()) {
+      out->push_back({pin.cid, s.message()});
+    } else if (!s.ok()) {
+      return s.Annotate("walking pinned DAG " + pin.cid.ToString());
+    }
+  }
   return Status::OK();
 }
 

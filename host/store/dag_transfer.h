@@ -53,9 +53,9 @@ struct ExportSummary {
   uint64_t bytes = 0;
 };
 
-// Writes a CARv1 with `root` as its only root and the blocks `scope` selects in DFS order. An
-// incomplete DAG is NotFound naming the first missing CID; what was written before it is a
-// valid prefix.
+// Writes a CARv1 with `root` as its only root and the blocks `scope` selects in DFS order, each
+// block once however often the DAG links it (as Kubo's `dag export` does). An incomplete DAG is
+// NotFound naming the first missing CID; what was written before it is a valid prefix.
 Status ExportCar(BlockStore& store, const format::Cid& root, format::DagScope scope,
                  std::ostream& out, ExportSummary* summary);
 
@@ -63,6 +63,15 @@ Status ExportCar(BlockStore& store, const format::Cid& root, format::DagScope sc
 // NotFound naming the block when a pinned DAG is incomplete.
 Status MarkPinned(BlockStore& store, PinStore& pins, std::vector<std::string>* keys,
                   uint64_t* indirect);
+
+// A recursive pin whose DAG lacks a block, e.g. after `verify --repair` removed a corrupt one.
+struct IncompletePin {
+  format::Cid root;
+  std::string problem;  // names the first missing block
+};
+
+// Every recursive pin whose DAG is incomplete; the first error that is not a missing block.
+Status FindIncompletePins(BlockStore& store, PinStore& pins, std::vector<IncompletePin>* out);
 
 struct GcSummary {
   uint64_t kept = 0;

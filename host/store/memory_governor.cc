@@ -99,7 +99,28 @@ uint64_t MemoryGovernor::Rebalance() {
   return cached > now ? cached - now : 0;
 }
 
+Status MemoryGovernor::Admit(uint64_t bytes, const std::function<Status()>& put) {
+  std::lock_guard lock(admit_mu_);
+  const uint64_t budget = this->budget();
+  const uint64_t held = reserved();
+  if (held + bytes > budget) {
+    return Status::Busy("the memory budget (" + Mib(budget) + ") has no room for " +
+                        std::to_string(bytes) + " more bytes in a memory tier");
+  }
+  uint64_t cached = memory_->CachedBytes();
+  if (cached + held + bytes > budget) {
+    cached = memory_->ShrinkTo(budget - held - bytes);
+    shrinks_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (cached + held + bytes > budget) {
+    return Status::Busy("the memory tiers could not make room for " + std::to_string(bytes) +
+                        " bytes within the memory budget (" + Mib(budget) + ")");
+  }
+  return put();
+}
+
 Status MemoryGovernor::Reserve(uint64_t bytes, std::string_view what, Reservation* out) {
+  std::lock_guard lock(admit_mu_);
   const uint64_t budget = this->budget();
   uint64_t cached = memory_->CachedBytes();
   if (cached + reserved() + bytes > budget) {

@@ -1,7 +1,8 @@
 // MemoryGovernor: one memory budget for the memory tiers and the buffers of large requests.
 //
 // Usage is what the store accounts for: bytes held by memory tiers plus bytes reserved for
-// buffers (a large block read whole, an import's batch). When usage passes 90% of the budget, or
+// buffers (a large block read whole, an import's batch). The store admits entries into memory
+// tiers through Admit, so usage never passes the budget. When usage passes 90% of the budget, or
 // the cgroup's usage passes 90% of its limit, the governor asks the memory tiers to shrink to
 // 80% of their share; a Reserve that would pass the budget even after shrinking is refused with
 // Busy, so a request fails cleanly instead of the kernel killing the process.
@@ -63,6 +64,12 @@ class MemoryGovernor {
   // Reserves `bytes` for `what` (named in the error), shrinking caches first if that makes room.
   Status Reserve(uint64_t bytes, std::string_view what, Reservation* out);
 
+  // Runs `put`, which adds at most `bytes` to the memory tiers, only if they fit the budget,
+  // shrinking the tiers first when that makes room; Busy (and `put` not run) otherwise.
+  // Admissions and reservations are checked one at a time, so concurrent ones cannot pass the
+  // budget together: the budget is a ceiling, not a target the governor restores afterwards.
+  Status Admit(uint64_t bytes, const std::function<Status()>& put);
+
   // Shrinks the memory tiers when usage is near the budget or the cgroup is near its limit.
   // Returns the bytes freed. The store calls it periodically and after large writes.
   uint64_t Rebalance();
@@ -82,6 +89,9 @@ class MemoryGovernor {
   std::atomic<uint64_t> shrinks_{0};
   std::atomic<uint64_t> refusals_{0};
   std::mutex rebalance_mu_;  // one shrink at a time
+  // Held from the budget check to the end of an admission or reservation, so that what one
+  // checked is still true when it adds its bytes.
+  std::mutex admit_mu_;
 };
 
 // The automatic budget: 60% of physical memory, capped at 85% of the cgroup's memory.max.

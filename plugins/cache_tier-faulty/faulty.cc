@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "boxcar/cache_tier.h"
+#include "boxcar_plugins/persistent_tier.h"
 
 namespace {
 
@@ -375,20 +376,11 @@ class FileReader : public boxcar::BlockReader {
   std::string path_;
 };
 
-std::string RequireDataDir(std::string_view data_dir) {
-  if (data_dir.empty()) {
-    throw std::invalid_argument(
-        "faulty is a persistent tier and needs a data directory, but data_dir "
-        "is empty; the "
-        "host gives one to each persistent tier under store.path");
-  }
-  return std::string(data_dir);
-}
-
 class FaultyTier : public boxcar::CacheTier {
  public:
   explicit FaultyTier(const boxcar::CreateContext& ctx)
-      : dir_(RequireDataDir(ctx.data_dir)), faults_(ctx.params->GetString("fault_file")) {
+      : dir_(boxcar_plugins::RequireDataDir("faulty", ctx.data_dir)),
+        faults_(ctx.params->GetString("fault_file")) {
     if (Status s = LoadDirectory(); !s.ok()) throw std::runtime_error(s.ToString());
   }
 

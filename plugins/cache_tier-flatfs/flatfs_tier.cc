@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -16,7 +17,7 @@
 #include <vector>
 
 #include "boxcar/cache_tier.h"
-#include "boxcar_plugins/cache_core.h"
+#include "boxcar_plugins/persistent_tier.h"
 #include "flat_store.h"
 
 namespace {
@@ -78,88 +79,14 @@ flatfs_tier::FlatMetrics MakeMetrics(boxcar::Metrics& m) {
   };
 }
 
-std::string RequireDataDir(std::string_view data_dir) {
-  if (data_dir.empty()) {
-    throw std::invalid_argument(
-        "flatfs is a persistent tier and needs a data directory, but data_dir is empty; the "
-        "host gives one to each persistent tier under store.path");
-  }
-  return std::string(data_dir);
-}
-
-class FlatfsTier : public boxcar::CacheTier {
+// The shared persistent-tier face over a FlatStore.
+class FlatfsTier : public boxcar_plugins::PersistentTier<FlatfsTier, FlatStore, NewBlock> {
  public:
-  explicit FlatfsTier(const boxcar::CreateContext& ctx)
-      : publisher_(ctx.host->metrics(), ctx.host->clock()) {
-    const std::string dir = RequireDataDir(ctx.data_dir);
+  explicit FlatfsTier(const boxcar::CreateContext& ctx) : PersistentTier(ctx) {
+    const std::string dir = boxcar_plugins::RequireDataDir("flatfs", ctx.data_dir);
     Status s = FlatStore::Open(dir, ParsePolicy(*ctx.params), MakeMetrics(ctx.host->metrics()),
                                ctx.host->logger(), &store_);
     if (!s.ok()) throw std::runtime_error(s.ToString());
-  }
-
-  Status Get(std::string_view key, BlockData* out) override {
-    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-    std::string block;
-    Status s = store_->Get(key, &block);
-    CountLookup(s);
-    if (s.ok()) *out = std::make_shared<const std::string>(std::move(block));
-    return s;
-  }
-
-  Status Contains(std::string_view key, uint64_t* size) override {
-    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-    return store_->Contains(key, size);
-  }
-
-  Status Put(std::string_view key, BlockData data, PutReason reason) override {
-    if (data == nullptr) return Status::InvalidArgument("null block data");
-    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-    const NewBlock block{key, *data};
-    Status s = store_->Put(std::span(&block, 1), reason == PutReason::kWrite);
-    PublishIfDue();
-    return s;
-  }
-
-  Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
-                  PutReason reason) override {
-    std::vector<NewBlock> blocks;
-    blocks.reserve(entries.size());
-    for (const auto& [key, data] : entries) {
-      if (data == nullptr) return Status::InvalidArgument("null block data in a batch");
-      if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-      blocks.push_back(NewBlock{key, *data});
-    }
-    Status s = store_->Put(blocks, reason == PutReason::kWrite);
-    PublishIfDue();
-    return s;
-  }
-
-  Status Delete(std::string_view key) override {
-    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-    return store_->Delete(key);
-  }
-
-  boxcar::TierStats Stats() override {
-    const boxcar::TierStats stats = Collect();
-    publisher_.Publish(stats);
-    return stats;
-  }
-
-  Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
-    return store_->Scan(visit);
-  }
-
-  Status OpenReader(std::string_view key, std::unique_ptr<boxcar::BlockReader>* out) override {
-    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-    Status s = store_->OpenReader(key, out);
-    CountLookup(s);
-    return s;
-  }
-
-  Status OpenWriter(std::string_view key, uint64_t size, PutReason reason,
-                    std::unique_ptr<boxcar::BlockWriter>* out) override {
-    if (Status s = FlatStore::CheckKey(key); !s.ok()) return s;
-    return store_->OpenWriter(key, size, reason == PutReason::kWrite, out);
   }
 
   Status Reconfigure(const boxcar::Params& params) override {
@@ -167,28 +94,17 @@ class FlatfsTier : public boxcar::CacheTier {
     return Status::OK();
   }
 
+  // PersistentTier's hooks.
+  FlatStore& engine() { return *store_; }
+  Status CheckKey(std::string_view key) const { return FlatStore::CheckKey(key); }
+  Status WriteBlocks(std::span<const NewBlock> blocks, bool durable) {
+    return store_->Put(blocks, durable);
+  }
+  std::pair<uint64_t, uint64_t> StoredCounts() const {
+    return {store_->entries(), store_->bytes()};
+  }
+
  private:
-  void CountLookup(const Status& s) {
-    if (s.ok()) hits_.fetch_add(1, std::memory_order_relaxed);
-    if (s.IsNotFound()) misses_.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  void PublishIfDue() {
-    if (publisher_.Due()) publisher_.Publish(Collect());
-  }
-
-  boxcar::TierStats Collect() const {
-    boxcar::TierStats stats;
-    stats.entries = store_->entries();
-    stats.bytes = store_->bytes();
-    stats.hits = hits_.load(std::memory_order_relaxed);
-    stats.misses = misses_.load(std::memory_order_relaxed);
-    return stats;
-  }
-
-  memtier::StatsPublisher publisher_;
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
   std::unique_ptr<FlatStore> store_;
 };
 

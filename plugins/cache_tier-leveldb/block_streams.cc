@@ -17,7 +17,7 @@ Status WholeReader::Read(uint64_t offset, size_t n, char* buf, size_t* got) {
   return Status::OK();
 }
 
-ChunkedReader::ChunkedReader(BlockStore* store, std::string_view key, const RecordHeader& header,
+ChunkedReader::ChunkedReader(LevelDbStore* store, std::string_view key, const RecordHeader& header,
                              std::unique_ptr<PinnedSnapshot> pin)
     : store_(store), key_(key), size_(header.size), layout_(header.chunks), pin_(std::move(pin)) {}
 
@@ -49,7 +49,7 @@ Status ChunkedReader::Read(uint64_t offset, size_t n, char* buf, size_t* got) {
   return Status::OK();
 }
 
-StreamWriter::StreamWriter(BlockStore* store, std::string_view key, uint64_t size, bool durable,
+StreamWriter::StreamWriter(LevelDbStore* store, std::string_view key, uint64_t size, bool durable,
                            const WritePolicy& policy, bool present)
     : store_(store), key_(key), size_(size), durable_(durable), policy_(policy), present_(present) {
   if (size > policy.large_block_bytes) {
@@ -145,7 +145,7 @@ Status StreamWriter::Commit() {
 }
 
 Status StreamWriter::CommitChunked() {
-  BlockStore::EncodedBlock block;
+  LevelDbStore::EncodedBlock block;
   block.key = key_;
   block.header.format = RecordFormat::kChunked;
   block.header.size = size_;
@@ -154,9 +154,9 @@ Status StreamWriter::CommitChunked() {
   block.chunks.emplace_back(ChunkKey(key_, layout_.write_id, layout_.count - 1),
                             store_->codec_.Encode(buffer_, policy_.compression, &block.saved));
   if (chunks_written_ > 0) {
-    block.streamed = BlockStore::StreamedChunks{layout_.write_id, chunks_written_};
+    block.streamed = LevelDbStore::StreamedChunks{layout_.write_id, chunks_written_};
   }
-  BlockStore::WriteOp op;
+  LevelDbStore::WriteOp op;
   op.bytes = buffer_.size();
   op.entries = 1;
   op.sync = durable_ && policy_.sync;

@@ -1,4 +1,4 @@
-// Streamed reads and writes of the leveldb tier (BlockStore::OpenReader and OpenWriter).
+// Streamed reads and writes of the leveldb tier (LevelDbStore::OpenReader and OpenWriter).
 //
 // Each object is used by one thread at a time and must not outlive its store.
 #pragma once
@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "block_store.h"
 #include "boxcar/cache_tier.h"
+#include "leveldb_store.h"
 #include "record_format.h"
 
 namespace leveldb_tier {
@@ -29,7 +29,7 @@ class WholeReader final : public boxcar::BlockReader {
 // concurrent Delete does not cut it short; holds one decoded chunk at most.
 class ChunkedReader final : public boxcar::BlockReader {
  public:
-  ChunkedReader(BlockStore* store, std::string_view key, const RecordHeader& header,
+  ChunkedReader(LevelDbStore* store, std::string_view key, const RecordHeader& header,
                 std::unique_ptr<PinnedSnapshot> pin);
   ~ChunkedReader() override;
   ChunkedReader(const ChunkedReader&) = delete;
@@ -41,7 +41,7 @@ class ChunkedReader final : public boxcar::BlockReader {
  private:
   boxcar::Status LoadChunk(uint32_t index);
 
-  BlockStore* const store_;
+  LevelDbStore* const store_;
   const std::string key_;
   const uint64_t size_;
   const ChunkLayout layout_;
@@ -59,7 +59,7 @@ class ChunkedReader final : public boxcar::BlockReader {
 // the writer opened is not written again: its bytes are only counted.
 class StreamWriter final : public boxcar::BlockWriter {
  public:
-  StreamWriter(BlockStore* store, std::string_view key, uint64_t size, bool durable,
+  StreamWriter(LevelDbStore* store, std::string_view key, uint64_t size, bool durable,
                const WritePolicy& policy, bool present);
   // Without a successful Commit, deletes the chunks already written.
   ~StreamWriter() override;
@@ -74,7 +74,7 @@ class StreamWriter final : public boxcar::BlockWriter {
   boxcar::Status WriteFullChunk();
   boxcar::Status CommitChunked();
 
-  BlockStore* const store_;
+  LevelDbStore* const store_;
   const std::string key_;
   const uint64_t size_;
   const bool durable_;

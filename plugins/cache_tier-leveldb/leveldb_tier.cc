@@ -1,5 +1,5 @@
 // cache_tier "leveldb": the embedded default persistent tier. Blocks live in one LevelDB
-// database in the tier's data directory; block_store.h describes the engine (group commit,
+// database in the tier's data directory; leveldb_store.h describes the engine (group commit,
 // reopen in place, crash safety) and record_format.h the stored format.
 //
 // Params split in two: sync, compression, zstd_level, compress_min_bytes, large_block_bytes and
@@ -12,22 +12,23 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "block_store.h"
 #include "boxcar/cache_tier.h"
-#include "boxcar_plugins/cache_core.h"
+#include "boxcar_plugins/persistent_tier.h"
+#include "leveldb_store.h"
 
 namespace {
 
 using boxcar::BlockData;
 using boxcar::PutReason;
 using boxcar::Status;
-using leveldb_tier::BlockStore;
+using leveldb_tier::LevelDbStore;
 using leveldb_tier::NewBlock;
 using leveldb_tier::StoreOptions;
 
@@ -124,36 +125,14 @@ leveldb_tier::StoreMetrics MakeMetrics(boxcar::Metrics& m) {
   };
 }
 
-std::string RequireDataDir(std::string_view data_dir) {
-  if (data_dir.empty()) {
-    throw std::invalid_argument(
-        "leveldb is a persistent tier and needs a data directory, but data_dir is empty; the "
-        "host gives one to each persistent tier under store.path");
-  }
-  return std::string(data_dir);
-}
-
-Status CheckKey(std::string_view key) {
-  return key.empty() ? Status::InvalidArgument("empty block key") : Status::OK();
-}
-
-class LevelDbTier : public boxcar::CacheTier {
+// The shared persistent-tier face over a LevelDbStore, with LevelDB's own multi-get.
+class LevelDbTier : public boxcar_plugins::PersistentTier<LevelDbTier, LevelDbStore, NewBlock> {
  public:
-  explicit LevelDbTier(const boxcar::CreateContext& ctx)
-      : publisher_(ctx.host->metrics(), ctx.host->clock()) {
-    const std::string dir = RequireDataDir(ctx.data_dir);
-    Status s = BlockStore::Open(dir, ParseOptions(*ctx.params), MakeMetrics(ctx.host->metrics()),
-                                ctx.host->logger(), &store_);
+  explicit LevelDbTier(const boxcar::CreateContext& ctx) : PersistentTier(ctx) {
+    const std::string dir = boxcar_plugins::RequireDataDir("leveldb", ctx.data_dir);
+    Status s = LevelDbStore::Open(dir, ParseOptions(*ctx.params), MakeMetrics(ctx.host->metrics()),
+                                  ctx.host->logger(), &store_);
     if (!s.ok()) throw std::runtime_error(s.ToString());
-  }
-
-  Status Get(std::string_view key, BlockData* out) override {
-    if (Status s = CheckKey(key); !s.ok()) return s;
-    std::string block;
-    Status s = store_->Get(key, &block);
-    CountLookup(s);
-    if (s.ok()) *out = std::make_shared<const std::string>(std::move(block));
-    return s;
   }
 
   void GetMany(const std::vector<std::string_view>& keys, std::vector<BlockData>* out,
@@ -180,90 +159,25 @@ class LevelDbTier : public boxcar::CacheTier {
     }
   }
 
-  Status Contains(std::string_view key, uint64_t* size) override {
-    if (Status s = CheckKey(key); !s.ok()) return s;
-    return store_->Contains(key, size);
-  }
-
-  Status Put(std::string_view key, BlockData data, PutReason reason) override {
-    if (data == nullptr) return Status::InvalidArgument("null block data");
-    if (Status s = CheckKey(key); !s.ok()) return s;
-    const NewBlock block{key, *data};
-    Status s = store_->Write(std::span(&block, 1), reason == PutReason::kWrite);
-    PublishIfDue();
-    return s;
-  }
-
-  Status PutBatch(const std::vector<std::pair<std::string, BlockData>>& entries,
-                  PutReason reason) override {
-    std::vector<NewBlock> blocks;
-    blocks.reserve(entries.size());
-    for (const auto& [key, data] : entries) {
-      if (data == nullptr) return Status::InvalidArgument("null block data in a batch");
-      if (Status s = CheckKey(key); !s.ok()) return s;
-      blocks.push_back(NewBlock{key, *data});
-    }
-    Status s = store_->Write(blocks, reason == PutReason::kWrite);
-    PublishIfDue();
-    return s;
-  }
-
-  Status Delete(std::string_view key) override {
-    if (Status s = CheckKey(key); !s.ok()) return s;
-    return store_->Delete(key);
-  }
-
-  boxcar::TierStats Stats() override {
-    const boxcar::TierStats stats = Collect();
-    publisher_.Publish(stats);
-    return stats;
-  }
-
-  Status Scan(const std::function<bool(std::string_view, uint64_t)>& visit) override {
-    return store_->Scan(visit);
-  }
-
-  Status OpenReader(std::string_view key, std::unique_ptr<boxcar::BlockReader>* out) override {
-    if (Status s = CheckKey(key); !s.ok()) return s;
-    Status s = store_->OpenReader(key, out);
-    CountLookup(s);
-    return s;
-  }
-
-  Status OpenWriter(std::string_view key, uint64_t size, PutReason reason,
-                    std::unique_ptr<boxcar::BlockWriter>* out) override {
-    if (Status s = CheckKey(key); !s.ok()) return s;
-    return store_->OpenWriter(key, size, reason == PutReason::kWrite, out);
-  }
-
   Status Reconfigure(const boxcar::Params& params) override {
     return store_->Reconfigure(ParseOptions(params));
   }
 
- private:
-  void CountLookup(const Status& s) {
-    if (s.ok()) hits_.fetch_add(1, std::memory_order_relaxed);
-    if (s.IsNotFound()) misses_.fetch_add(1, std::memory_order_relaxed);
+  // PersistentTier's hooks.
+  LevelDbStore& engine() { return *store_; }
+  Status CheckKey(std::string_view key) const {
+    return key.empty() ? Status::InvalidArgument("empty block key") : Status::OK();
   }
-
-  void PublishIfDue() {
-    if (publisher_.Due()) publisher_.Publish(Collect());
+  Status WriteBlocks(std::span<const NewBlock> blocks, bool durable) {
+    return store_->Write(blocks, durable);
   }
-
-  boxcar::TierStats Collect() const {
+  std::pair<uint64_t, uint64_t> StoredCounts() const {
     const leveldb_tier::StoredCounts counts = store_->Counts();
-    boxcar::TierStats stats;
-    stats.entries = counts.entries;
-    stats.bytes = counts.bytes;
-    stats.hits = hits_.load(std::memory_order_relaxed);
-    stats.misses = misses_.load(std::memory_order_relaxed);
-    return stats;
+    return {counts.entries, counts.bytes};
   }
 
-  memtier::StatsPublisher publisher_;
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
-  std::unique_ptr<BlockStore> store_;
+ private:
+  std::unique_ptr<LevelDbStore> store_;
 };
 
 }  // namespace

@@ -249,6 +249,31 @@ TEST_CASE("gateway: a bad CAR on /admin/import is refused with the reason and pi
   CHECK(store.dump().find(f.root().ToString()) == std::string::npos);
 }
 
+TEST_CASE("gateway: base16 and base64url CIDs are served like their base32 form") {
+  TempDir dir;
+  NodeProcess node(dir.Write("boxcar.json", GatewayNodeConfig(dir).dump(2)));
+  REQUIRE(node.WaitReady());
+  ImportFixture(node, "subdir-with-mixed-block-files.car");
+  const Cid root = LoadFixture("subdir-with-mixed-block-files.car").root();
+  const Response raw = Fetch(node.gateway(), "GET", "/ipfs/" + root.ToString(), {kRawAccept});
+  REQUIRE(raw.status == 200);
+  const Response car = Fetch(node.gateway(), "GET", "/ipfs/" + root.ToString() + "?format=car");
+  REQUIRE(car.status == 200);
+  std::string upper16 = root.ToString(format::Multibase::kBase16);
+  for (char& c : upper16) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& text : {root.ToString(format::Multibase::kBase16), upper16,
+                                  root.ToString(format::Multibase::kBase64url)}) {
+    CAPTURE(text);
+    const Response r = Fetch(node.gateway(), "GET", "/ipfs/" + text, {kRawAccept});
+    CHECK(r.status == 200);
+    CHECK(r.body == raw.body);
+    CHECK(r.Header("etag") == raw.Header("etag"));
+    const Response c = Fetch(node.gateway(), "GET", "/ipfs/" + text + "?format=car");
+    CHECK(c.status == 200);
+    CHECK(c.body == car.body);
+  }
+}
+
 TEST_CASE("gateway: slowloris clients are cut off while others are served") {
   TempDir dir;
   json config = GatewayNodeConfig(dir);

@@ -287,6 +287,131 @@ TEST_CASE("a byte flipped on disk in either persistent tier is found by verify a
   }
 }
 
+// The fixture's raw leaf of at least 256 bytes, and its bytes (for FlipByteOf).
+std::pair<Cid, std::string> RawLeafOf(const fs::path& car) {
+  std::ifstream in(car, std::ios::binary);
+  format::CarReader reader(in);
+  format::CarHeader header;
+  REQUIRE(reader.ReadHeader(&header).ok());
+  for (;;) {
+    Cid cid;
+    uint64_t size = 0;
+    bool end = false;
+    REQUIRE(reader.NextSection(&cid, &size, &end).ok());
+    REQUIRE_FALSE(end);
+    std::string body;
+    REQUIRE(reader.ReadBody(&body).ok());
+    if (cid.codec() == format::kRaw && body.size() >= 256) return {cid, body};
+  }
+}
+
+// A store on `tier` with `car` imported and pinned, and one byte of its RawLeafOf flipped on disk.
+fs::path ImportAndDamageALeaf(const TempDir& dir, const std::string& tier, const fs::path& car) {
+  const fs::path config = WriteConfig(dir, json::array({{{"plugin", "lru"}}, {{"plugin", tier}}}));
+  REQUIRE(Boxcar(config, {"import", "--pin", car.string()}).exit_code == 0);
+  REQUIRE(Boxcar(config, {"stat"}).exit_code == 0);  // leveldb: the log becomes a table
+  const std::string body = RawLeafOf(car).second;
+  REQUIRE(FlipByteOf(dir / "data" / tier, body.substr(body.size() / 2, 64)));
+  return config;
+}
+
+TEST_CASE("a corrupt stored block is rewritten by a re-import of its CAR") {
+  for (const char* tier : {"leveldb", "flatfs"}) {
+    CAPTURE(tier);
+    TempDir dir;
+    const fs::path car = kFixtures / "subdir-with-mixed-block-files.car";
+    const fs::path config = ImportAndDamageALeaf(dir, tier, car);
+    const auto [victim, body] = RawLeafOf(car);
+    REQUIRE(Boxcar(config, {"verify"}).exit_code == 1);
+
+    CommandResult again = Boxcar(config, {"import", "--pin", car.string()});
+    INFO(again.out);
+    REQUIRE(again.exit_code == 0);
+    CommandResult verified = Boxcar(config, {"verify"});
+    INFO(verified.out);
+    CHECK(verified.exit_code == 0);
+    CHECK(verified.out.find("0 corrupt") != std::string::npos);
+    REQUIRE(Export(config, victim.ToString(), "block", dir / "out.car").exit_code == 0);
+    CHECK(ReadFile(dir / "out.car").find(body) != std::string::npos);
+  }
+}
+
+TEST_CASE("verify --repair removes corrupt blocks and names the pinned DAGs to re-import") {
+  for (const char* tier : {"leveldb", "flatfs"}) {
+    CAPTURE(tier);
+    TempDir dir;
+    const fs::path car = kFixtures / "subdir-with-mixed-block-files.car";
+    const fs::path config = ImportAndDamageALeaf(dir, tier, car);
+    const auto [victim, body] = RawLeafOf(car);
+
+    CommandResult repaired = Boxcar(config, {"verify", "--repair"});
+    INFO(repaired.out);
+    CHECK(repaired.exit_code == 1);  // the store was damaged; it is consistent again
+    const std::string raw_cid = Cid::V1(format::kRaw, victim.hash()).ToString();
+    CHECK(repaired.out.find("removed " + raw_cid) != std::string::npos);
+    const std::string root = CarBlockCids(car)[0];
+    CHECK(repaired.out.find("re-import") != std::string::npos);
+    CHECK(repaired.out.find(root) != std::string::npos);
+
+    CHECK(Boxcar(config, {"verify"}).exit_code == 0);
+    CHECK(Export(config, root, "all", dir / "out.car").exit_code == 1);  // the block is gone
+    REQUIRE(Boxcar(config, {"import", "--pin", car.string()}).exit_code == 0);
+    REQUIRE(Export(config, root, "all", dir / "out.car").exit_code == 0);
+    CHECK(ReadFile(dir / "out.car").find(body) != std::string::npos);
+  }
+}
+
+TEST_CASE("import of several CARs imports every one and fails if any failed") {
+  TempDir dir;
+  const fs::path config = WriteConfig(dir);
+  const fs::path garbage = dir.Write("garbage.car", "this is not a CAR file");
+  const fs::path first = kFixtures / "dag-pb.car";
+  const fs::path last = kFixtures / "subdir-with-two-single-block-files.car";
+  CommandResult imported =
+      Boxcar(config, {"import", "--pin", first.string(), (dir / "missing.car").string(),
+                      garbage.string(), last.string()});
+  INFO(imported.out);
+  CHECK(imported.exit_code == 1);
+  CHECK(imported.out.find("pinned " + CarBlockCids(first)[0]) != std::string::npos);
+  CHECK(imported.out.find("pinned " + CarBlockCids(last)[0]) != std::string::npos);
+  CHECK(imported.out.find("missing.car") != std::string::npos);
+  CHECK(imported.out.find("garbage.car") != std::string::npos);
+  CHECK(imported.out.find("2 of 4 file(s) failed") != std::string::npos);
+  // The files after the failures were imported: their DAG exports.
+  CHECK(Export(config, CarBlockCids(last)[0], "all", dir / "out.car").exit_code == 0);
+}
+
+TEST_CASE("export writes a block the DAG links twice only once") {
+  TempDir dir;
+  const fs::path config = WriteConfig(dir);
+  const fs::path car = kFixtures / "dir-with-duplicate-files.car";
+  REQUIRE(Boxcar(config, {"import", car.string()}).exit_code == 0);
+  const std::string root = CarBlockCids(car)[0];
+  for (const char* scope : {"all", "entity"}) {
+    CAPTURE(scope);
+    REQUIRE(Export(config, root, scope, dir / "out.car").exit_code == 0);
+    const std::vector<std::string> exported = CarBlockCids(dir / "out.car");
+    CHECK(std::set<std::string>(exported.begin(), exported.end()).size() == exported.size());
+  }
+  REQUIRE(Export(config, root, "all", dir / "out.car").exit_code == 0);
+  const std::vector<std::string> original = CarBlockCids(car);
+  CHECK(std::set<std::string>(original.begin(), original.end()).size() ==
+        CarBlockCids(dir / "out.car").size());
+}
+
+TEST_CASE("stat prints a table, with no JSON in it") {
+  TempDir dir;
+  const fs::path config = WriteConfig(dir);
+  REQUIRE(Boxcar(config, {"import", "--pin", (kFixtures / "dag-pb.car").string()}).exit_code == 0);
+  CommandResult stat = Boxcar(config, {"stat"});
+  INFO(stat.out);
+  REQUIRE(stat.exit_code == 0);
+  CHECK(stat.out.find('{') == std::string::npos);
+  CHECK(stat.out.find('"') == std::string::npos);
+  CHECK(stat.out.find("PINS") != std::string::npos);
+  CHECK(stat.out.find("RECURSIVE") != std::string::npos);
+}
+
 TEST_CASE("a store a node is serving is refused by the store commands") {
   TempDir dir;
   const fs::path config = WriteConfig(dir);

@@ -50,7 +50,8 @@ TEST_CASE("cid: v0 and v1 of the empty dag-pb block") {
 
 TEST_CASE("cid: v1 text round-trips through every base and binary") {
   const Cid cid = ParseCid(kEmptyV1);
-  for (Multibase base : {Multibase::kBase32, Multibase::kBase58btc, Multibase::kBase36}) {
+  for (Multibase base : {Multibase::kBase32, Multibase::kBase58btc, Multibase::kBase36,
+                         Multibase::kBase16, Multibase::kBase64url}) {
     const std::string text = cid.ToString(base);
     CHECK(text[0] == static_cast<char>(base));
     CHECK(ParseCid(text) == cid);
@@ -62,6 +63,20 @@ TEST_CASE("cid: v1 text round-trips through every base and binary") {
   std::string upper = cid.ToString();
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   CHECK(ParseCid(upper) == cid);
+}
+
+TEST_CASE("cid: base16 and base64url CIDs, as other gateways accept them, parse to the same CID") {
+  const Cid cid = ParseCid("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+  // The same CID as `ipfs cid format -b base16` and `-b base64url` print it.
+  const Cid base16 =
+      ParseCid("f01551220e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const Cid upper16 =
+      ParseCid("F01551220E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855");
+  const Cid base64url = ParseCid("uAVUSIOOwxEKY_BwUmvv0yJlvuSQnrkHkZJuTTKSVmRt4UrhV");
+  CHECK(base16 == cid);
+  CHECK(upper16 == cid);
+  CHECK(base64url == cid);
+  CHECK(base16.ToString() == cid.ToString());  // printed in base32, the canonical form
 }
 
 TEST_CASE("cid: every CID in the fixture README parses and prints back identically") {
@@ -140,7 +155,7 @@ TEST_CASE("cid: bad text says what is wrong") {
        "character '0' at position 45"},
       {"xyz",
        "invalid CID \"xyz\": unsupported multibase prefix 'x' at position 0 (supported: 'b'/'B' "
-       "base32, 'z' base58btc, 'k'/'K' base36)"},
+       "base32, 'z' base58btc, 'k'/'K' base36, 'f'/'F' base16, 'u' base64url)"},
       {"bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyk1",
        "invalid CID \"bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyk1\": invalid "
        "base32 "

@@ -141,7 +141,8 @@ TEST_CASE("dag-json: links are {\"/\": \"<cid>\"} objects, in document order") {
   CHECK(status.message() ==
         "block " + cid.ToString() +
             ": dag-json: link {\"/\": ...}: invalid CID \"nope\": unsupported multibase prefix 'n' "
-            "at position 0 (supported: 'b'/'B' base32, 'z' base58btc, 'k'/'K' base36)");
+            "at position 0 (supported: 'b'/'B' base32, 'z' base58btc, 'k'/'K' base36, 'f'/'F' "
+            "base16, 'u' base64url)");
   status = BlockLinks(cid, R"({"a": )", &links);
   CHECK(status.code() == Status::Code::kInvalidArgument);
   CHECK(status.message().find("dag-json: ") != std::string::npos);

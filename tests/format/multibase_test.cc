@@ -56,6 +56,46 @@ TEST_CASE("multibase: spec vectors encode and decode in every base") {
   }
 }
 
+// The same bytes in base16 and base64url (RFC 4648 sections 8 and 5, unpadded, as multibase has
+// them), which other gateways accept in CIDs.
+const std::pair<std::string, std::pair<const char*, const char*>> kBase16And64Vectors[] = {
+    {"yes mani !", {"f796573206d616e692021", "ueWVzIG1hbmkgIQ"}},
+    {std::string("\0yes mani !", 11), {"f00796573206d616e692021", "uAHllcyBtYW5pICE"}},
+    {std::string("\0\0yes mani !", 12), {"f0000796573206d616e692021", "uAAB5ZXMgbWFuaSAh"}},
+    {"hello world", {"f68656c6c6f20776f726c64", "uaGVsbG8gd29ybGQ"}},
+    {"", {"f", "u"}},
+    {std::string(1, '\0'), {"f00", "uAA"}},
+    {"f", {"f66", "uZg"}},
+    {"fo", {"f666f", "uZm8"}},
+    {"foo", {"f666f6f", "uZm9v"}},
+    {"foob", {"f666f6f62", "uZm9vYg"}},
+    {"fooba", {"f666f6f6261", "uZm9vYmE"}},
+    {"foobar", {"f666f6f626172", "uZm9vYmFy"}},
+};
+
+TEST_CASE("multibase: base16 and base64url vectors encode and decode") {
+  for (const auto& [bytes, texts] : kBase16And64Vectors) {
+    INFO("bytes ", bytes);
+    CHECK(MultibaseEncode(Multibase::kBase16, bytes) == texts.first);
+    CHECK(MultibaseEncode(Multibase::kBase64url, bytes) == texts.second);
+    for (const std::string text : {texts.first, texts.second}) {
+      std::string decoded;
+      Multibase base;
+      Status status = MultibaseDecode(text, &decoded, &base);
+      REQUIRE_MESSAGE(status.ok(), status.ToString());
+      CHECK(decoded == bytes);
+      CHECK(static_cast<char>(base) == text[0]);
+    }
+  }
+  std::string decoded;
+  Multibase base;
+  REQUIRE(MultibaseDecode("F796573206D616E692021", &decoded, &base).ok());
+  CHECK(decoded == "yes mani !");
+  CHECK(base == Multibase::kBase16);
+  CHECK(!MultibaseDecode("F796573206d616e692021", &decoded, &base).ok());
+  CHECK(!MultibaseDecode("f796573206D616E692021", &decoded, &base).ok());
+}
+
 TEST_CASE("multibase: upper-case prefixes decode upper-case text") {
   std::string decoded;
   Multibase base;
@@ -76,7 +116,8 @@ TEST_CASE("multibase: random bytes round-trip in every base") {
     std::string bytes(rng() % 80, '\0');
     const size_t zeros = rng() % 4;
     for (size_t j = zeros; j < bytes.size(); ++j) bytes[j] = static_cast<char>(rng());
-    for (Multibase base : {Multibase::kBase32, Multibase::kBase58btc, Multibase::kBase36}) {
+    for (Multibase base : {Multibase::kBase32, Multibase::kBase58btc, Multibase::kBase36,
+                           Multibase::kBase16, Multibase::kBase64url}) {
       const std::string text = MultibaseEncode(base, bytes);
       std::string decoded;
       Multibase got;
@@ -93,7 +134,15 @@ TEST_CASE("multibase: errors name the character and its position") {
       {"", "empty multibase text (expected a prefix)"},
       {"xabc",
        "unsupported multibase prefix 'x' at position 0 (supported: 'b'/'B' base32, 'z' "
-       "base58btc, 'k'/'K' base36)"},
+       "base58btc, 'k'/'K' base36, 'f'/'F' base16, 'u' base64url)"},
+      {"f796", "invalid base16 length 3 (two characters per byte, so it must be even)"},
+      {"f79g5", "invalid base16 character 'g' at position 3"},
+      {"ueWVz+G1hbmkgIQ", "invalid base64url character '+' at position 5"},
+      {"ueWVzIG1hbmkgIQ==", "invalid base64url character '=' at position 15"},
+      {"ueWVzI", "invalid base64url length 5 (a text of 4k+1 characters is truncated)"},
+      {"uZh",
+       "non-zero trailing bits in the last base64url character 'h' at position 2 (not a "
+       "canonical encoding)"},
       {"bpfsxg1dnmfxgsibb", "invalid base32 character '1' at position 6"},
       {"bpfsxgidnmfxgsi=b", "invalid base32 character '=' at position 15"},
       {"bmy======", "invalid base32 character '=' at position 3"},

@@ -18,14 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string decoded;
   Multibase base;
   if (MultibaseDecode(input, &decoded, &base).ok()) {
-    // 'B' and 'K' select the upper-case alphabets, which encode to lower case.
+    // 'B', 'K' and 'F' select the upper-case alphabets, which encode to lower case.
     std::string expected(input);
-    if (input[0] == 'B' || input[0] == 'K') {
+    if (input[0] == 'B' || input[0] == 'K' || input[0] == 'F') {
       for (char& c : expected) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     if (MultibaseEncode(base, decoded) != expected) std::abort();
   }
-  for (Multibase b : {Multibase::kBase32, Multibase::kBase58btc, Multibase::kBase36}) {
+  for (Multibase b : {Multibase::kBase32, Multibase::kBase58btc, Multibase::kBase36,
+                      Multibase::kBase16, Multibase::kBase64url}) {
     std::string back;
     Multibase got;
     if (!MultibaseDecode(MultibaseEncode(b, input), &back, &got).ok()) std::abort();

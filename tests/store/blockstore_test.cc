@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -245,6 +246,46 @@ TEST_CASE("the memory governor shrinks memory tiers near the budget and refuses 
   store::Reservation fits;
   CHECK(f.store().governor().Reserve(512 << 10, "a buffer", &fits).ok());
   CHECK(f.store().governor().reserved() == (512 << 10));
+}
+
+TEST_CASE("memory tiers never hold more than the budget, even while many threads fill them") {
+  constexpr uint64_t kBudget = 2 << 20;
+  // The lru tier's own capacity (64 MiB) is far above the budget: admission must cap it.
+  StoreFixture f(LruOverLevelDb({{"memory_budget_bytes", kBudget}, {"promote_after_hits", 1}}));
+  std::vector<TestBlock> blocks;
+  for (int i = 0; i < 96; ++i) blocks.push_back(MakeBlock(64 << 10, 300 + i));
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> max_used{0};
+  std::thread sampler([&] {
+    while (!done.load()) {
+      const uint64_t used = f.store().governor().used();
+      if (used > max_used.load()) max_used.store(used);
+    }
+  });
+  auto on_four_threads = [](const std::function<void(size_t)>& work) {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < 4; ++t) threads.emplace_back(work, t);
+    for (std::thread& t : threads) t.join();
+  };
+  on_four_threads([&](size_t t) {
+    for (size_t i = t; i < blocks.size(); i += 4) {
+      CHECK(f.store().Put(blocks[i].cid, blocks[i].data).ok());
+    }
+  });
+  // Reads reach leveldb for the evicted blocks and promote them back.
+  on_four_threads([&](size_t t) {
+    for (size_t round = 0; round < 3; ++round) {
+      for (size_t i = t; i < blocks.size(); i += 2) {
+        BlockData got;
+        CHECK(f.store().Get(blocks[(i + round * 7) % blocks.size()].cid, &got).ok());
+      }
+    }
+  });
+  done.store(true);
+  sampler.join();
+  CHECK(max_used.load() <= kBudget);
+  CHECK(f.Stats(0).bytes <= kBudget);
+  CHECK(f.Stats(0).entries > 0);  // capped, not disabled
 }
 
 TEST_CASE("memory tiers swap while readers run; the persistent tier cannot be swapped") {

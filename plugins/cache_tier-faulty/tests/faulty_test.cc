@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "boxcar/cache_tier.h"
+#include "boxcar_plugins/testing/tier_contract.h"
 #include "plugin_harness.h"
 #include "support/temp_dir.h"
 
@@ -399,4 +400,10 @@ TEST_CASE("faulty: concurrent writers of the same blocks keep the stats exact") 
   CHECK(errors.load() == 0);
   CheckStats(*t, 50, 49 * 50 / 2);
   CHECK(Files(t.data_dir()).size() == 50);
+}
+
+TEST_CASE("faulty: keeps the cache_tier contract while its fault file is absent (pass-through)") {
+  TempDir faults;
+  boxcar_plugins::testing::CheckStoredTierContract(R"({"fault_file": ")" +
+                                                   (faults.path() / "fault").string() + R"("})");
 }

@@ -18,6 +18,7 @@
 
 #include "boxcar/cache_tier.h"
 #include "boxcar_plugins/testing/stored_tier.h"
+#include "boxcar_plugins/testing/tier_contract.h"
 #include "plugin_harness.h"
 #include "support/temp_dir.h"
 
@@ -520,4 +521,8 @@ TEST_CASE("flatfs: bad params, keys and a missing data directory are refused cle
   CHECK(long_key.message().find("longer than") != std::string::npos);
   CHECK(tier->Put("", Data("x"), PutReason::kWrite).code() == Status::Code::kInvalidArgument);
   CHECK(tier->Put(MhKey(1), nullptr, PutReason::kWrite).code() == Status::Code::kInvalidArgument);
+}
+
+TEST_CASE("flatfs: keeps the cache_tier contract") {
+  boxcar_plugins::testing::CheckStoredTierContract("{}");
 }

@@ -20,6 +20,7 @@
 
 #include "boxcar/cache_tier.h"
 #include "boxcar_plugins/testing/stored_tier.h"
+#include "boxcar_plugins/testing/tier_contract.h"
 #include "plugin_harness.h"
 #include "support/temp_dir.h"
 
@@ -705,4 +706,8 @@ TEST_CASE("leveldb: bad params and a missing data directory are refused clearly"
   CHECK(h.info().Has(boxcar::kPersistent));
   CHECK(h.info().Has(boxcar::kThreadSafe));
   CHECK(h.info().Has(boxcar::kReconfigure));
+}
+
+TEST_CASE("leveldb: keeps the cache_tier contract") {
+  boxcar_plugins::testing::CheckStoredTierContract("{}");
 }

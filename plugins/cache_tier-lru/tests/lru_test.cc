@@ -11,6 +11,7 @@
 
 #include "boxcar/cache_tier.h"
 #include "boxcar_plugins/testing/cache_tier.h"
+#include "boxcar_plugins/testing/tier_contract.h"
 #include "plugin_harness.h"
 
 namespace {
@@ -297,27 +298,6 @@ TEST_CASE("lru: Reconfigure changes max_entry_bytes live but not the shard count
             .IsNotSupported());
 }
 
-TEST_CASE("lru: Scan visits every entry with its size and stops when asked") {
-  PluginUnderTest<CacheTier> t(R"({"capacity_bytes": 1048576, "shards": 4})");
-  for (int i = 0; i < 50; ++i) REQUIRE(t->Put(Key(i), Block(10 + i), PutReason::kWrite).ok());
-  std::vector<std::string> seen;
-  uint64_t sizes = 0;
-  REQUIRE(t->Scan([&](std::string_view key, uint64_t size) {
-             seen.emplace_back(key);
-             sizes += size;
-             return true;
-           }).ok());
-  std::sort(seen.begin(), seen.end());
-  REQUIRE(seen.size() == 50);
-  CHECK(seen.front() == Key(0));
-  CHECK(std::unique(seen.begin(), seen.end()) == seen.end());
-  CHECK(sizes == 50 * 10 + 49 * 50 / 2);
-
-  int visits = 0;
-  REQUIRE(t->Scan([&](std::string_view, uint64_t) { return ++visits < 7; }).ok());
-  CHECK(visits == 7);
-}
-
 TEST_CASE("lru: metrics mirror the stats") {
   PluginUnderTest<CacheTier> t(kOneShard);
   REQUIRE(t->Put(Key(1), Block(10), PutReason::kWrite).ok());
@@ -369,4 +349,8 @@ TEST_CASE("lru: concurrent gets and puts keep the stats consistent") {
   REQUIRE(t->Scan([&](std::string_view, uint64_t) { return ++scanned > 0; }).ok());
   CHECK(scanned == stats.entries);
   CHECK(t.harness().faults() == 0);
+}
+
+TEST_CASE("lru: keeps the cache_tier contract") {
+  boxcar_plugins::testing::CheckMemoryTierContract(R"({"capacity_bytes": 8388608})", 8 << 20);
 }

@@ -11,6 +11,7 @@
 
 #include "boxcar/cache_tier.h"
 #include "boxcar_plugins/testing/cache_tier.h"
+#include "boxcar_plugins/testing/tier_contract.h"
 #include "plugin_harness.h"
 
 namespace {
@@ -307,28 +308,6 @@ TEST_CASE("tinylfu: Reconfigure applies max_entry_bytes and sketch settings, not
   CHECK(t->Reconfigure(t.harness().ParseParams(R"({"shards": 2})")).IsNotSupported());
 }
 
-TEST_CASE("tinylfu: Scan visits every entry with its size and stops when asked") {
-  PluginUnderTest<CacheTier> t(R"({"capacity_bytes": 1048576, "shards": 4, "window_percent": 20})");
-  for (int i = 0; i < 50; ++i) REQUIRE(t->Put(Key(i), Block(10 + i), PutReason::kWrite).ok());
-  BlockData out;
-  for (int i = 0; i < 10; ++i) REQUIRE(t->Get(Key(i), &out).ok());  // some protected
-  std::vector<std::string> seen;
-  uint64_t sizes = 0;
-  REQUIRE(t->Scan([&](std::string_view key, uint64_t size) {
-             seen.emplace_back(key);
-             sizes += size;
-             return true;
-           }).ok());
-  std::sort(seen.begin(), seen.end());
-  CHECK(seen.size() == 50);
-  CHECK(std::unique(seen.begin(), seen.end()) == seen.end());
-  CHECK(sizes == 50 * 10 + 49 * 50 / 2);
-
-  int visits = 0;
-  REQUIRE(t->Scan([&](std::string_view, uint64_t) { return ++visits < 7; }).ok());
-  CHECK(visits == 7);
-}
-
 TEST_CASE("tinylfu: metrics mirror the stats") {
   PluginUnderTest<CacheTier> t(kNoWindow);
   FillWithPopular(*t, static_cast<int>(kCapacity / ChargeOf(*t, 256)), 1, 256);
@@ -381,4 +360,8 @@ TEST_CASE("tinylfu: concurrent gets and puts keep the stats consistent") {
   REQUIRE(t->Scan([&](std::string_view, uint64_t) { return ++scanned > 0; }).ok());
   CHECK(scanned == stats.entries);
   CHECK(t.harness().faults() == 0);
+}
+
+TEST_CASE("tinylfu: keeps the cache_tier contract") {
+  boxcar_plugins::testing::CheckMemoryTierContract(R"({"capacity_bytes": 8388608})", 8 << 20);
 }

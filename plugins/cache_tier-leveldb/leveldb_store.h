@@ -104,16 +104,16 @@ struct PinnedSnapshot {
   const leveldb::Snapshot* snapshot = nullptr;  // guarded by the store's ReopenLock
 };
 
-class BlockStore {
+class LevelDbStore {
  public:
   // Opens or creates the database in `dir`, loads the counts and removes the chunks of streamed
   // writes that never committed.
   static boxcar::Status Open(const std::string& dir, const StoreOptions& options,
                              const StoreMetrics& metrics, boxcar::Logger& logger,
-                             std::unique_ptr<BlockStore>* out);
-  ~BlockStore();
-  BlockStore(const BlockStore&) = delete;
-  BlockStore& operator=(const BlockStore&) = delete;
+                             std::unique_ptr<LevelDbStore>* out);
+  ~LevelDbStore();
+  LevelDbStore(const LevelDbStore&) = delete;
+  LevelDbStore& operator=(const LevelDbStore&) = delete;
 
   // NotFound, Corruption, or the block's bytes.
   boxcar::Status Get(std::string_view key, std::string* out);
@@ -169,8 +169,8 @@ class BlockStore {
   };
   class GroupBuilder;
 
-  BlockStore(std::string dir, const StoreOptions& options, const StoreMetrics& metrics,
-             boxcar::Logger& logger);
+  LevelDbStore(std::string dir, const StoreOptions& options, const StoreMetrics& metrics,
+               boxcar::Logger& logger);
 
   // Require reopen_lock_ exclusively (or no concurrent use, during Open).
   boxcar::Status OpenDb(const DbOptions& options);

@@ -1,4 +1,4 @@
-#include "block_store.h"
+#include "leveldb_store.h"
 
 #include <leveldb/iterator.h>
 
@@ -75,9 +75,9 @@ class SnapshotGuard {
 
 // The batch of one group, with what the group has done to each key so far, so that a key
 // written or deleted twice in a group is counted once.
-class BlockStore::GroupBuilder {
+class LevelDbStore::GroupBuilder {
  public:
-  GroupBuilder(BlockStore& store, StoredCounts counts) : store_(store), counts_(counts) {}
+  GroupBuilder(LevelDbStore& store, StoredCounts counts) : store_(store), counts_(counts) {}
 
   // `absent_in_db`: the database is known not to hold the block; only the group is checked.
   Status AddPut(const EncodedBlock& block, bool absent_in_db) {
@@ -178,7 +178,7 @@ class BlockStore::GroupBuilder {
     batch_empty_ = false;
   }
 
-  BlockStore& store_;
+  LevelDbStore& store_;
   leveldb::WriteBatch batch_;
   std::string scratch_;  // a raw record, joined for batch_.Put; reused across the group
   std::unordered_map<std::string, Presence> overlay_;
@@ -190,8 +190,8 @@ class BlockStore::GroupBuilder {
   uint64_t saved_bytes_ = 0;
 };
 
-BlockStore::BlockStore(std::string dir, const StoreOptions& options, const StoreMetrics& metrics,
-                       boxcar::Logger& logger)
+LevelDbStore::LevelDbStore(std::string dir, const StoreOptions& options,
+                           const StoreMetrics& metrics, boxcar::Logger& logger)
     : dir_(std::move(dir)),
       metrics_(metrics),
       logger_(logger),
@@ -199,12 +199,12 @@ BlockStore::BlockStore(std::string dir, const StoreOptions& options, const Store
       next_write_id_(RandomWriteIdStart()),
       policy_(options.write) {}
 
-BlockStore::~BlockStore() { CloseDb(); }
+LevelDbStore::~LevelDbStore() { CloseDb(); }
 
-Status BlockStore::Open(const std::string& dir, const StoreOptions& options,
-                        const StoreMetrics& metrics, boxcar::Logger& logger,
-                        std::unique_ptr<BlockStore>* out) {
-  std::unique_ptr<BlockStore> store(new BlockStore(dir, options, metrics, logger));
+Status LevelDbStore::Open(const std::string& dir, const StoreOptions& options,
+                          const StoreMetrics& metrics, boxcar::Logger& logger,
+                          std::unique_ptr<LevelDbStore>* out) {
+  std::unique_ptr<LevelDbStore> store(new LevelDbStore(dir, options, metrics, logger));
   Status s = store->OpenDb(options.db);
   if (s.ok()) s = store->LoadCounts();
   if (s.ok()) s = store->RemoveUncommittedChunks();
@@ -212,7 +212,7 @@ Status BlockStore::Open(const std::string& dir, const StoreOptions& options,
   return s;
 }
 
-Status BlockStore::OpenDb(const DbOptions& db_options) {
+Status LevelDbStore::OpenDb(const DbOptions& db_options) {
   leveldb::Options options;
   options.create_if_missing = true;
   options.env = &env_;
@@ -241,13 +241,13 @@ Status BlockStore::OpenDb(const DbOptions& db_options) {
   return Status::OK();
 }
 
-void BlockStore::CloseDb() {
+void LevelDbStore::CloseDb() {
   db_.reset();  // before the cache and filter it uses
   filter_policy_.reset();
   block_cache_.reset();
 }
 
-Status BlockStore::LoadCounts() {
+Status LevelDbStore::LoadCounts() {
   std::string value;
   const leveldb::Status s =
       db_->Get(Reading(nullptr), leveldb::Slice(kStatsKey.data(), kStatsKey.size()), &value);
@@ -284,7 +284,7 @@ Status BlockStore::LoadCounts() {
   return Status::OK();
 }
 
-Status BlockStore::RemoveUncommittedChunks() {
+Status LevelDbStore::RemoveUncommittedChunks() {
   leveldb::WriteBatch batch;
   size_t writes = 0;
   std::unique_ptr<leveldb::Iterator> intents(db_->NewIterator(Listing()));
@@ -319,7 +319,7 @@ Status BlockStore::RemoveUncommittedChunks() {
   return Status::OK();
 }
 
-Status BlockStore::ListingStatus(const leveldb::Status& s, std::string_view what) {
+Status LevelDbStore::ListingStatus(const leveldb::Status& s, std::string_view what) {
   if (s.ok()) return Status::OK();
   if (!s.IsCorruption())
     return Status::IOError(std::string(what) + " in " + dir_ + ": " + s.ToString());
@@ -331,15 +331,15 @@ Status BlockStore::ListingStatus(const leveldb::Status& s, std::string_view what
   return Status::OK();
 }
 
-Status BlockStore::CheckOpen() const { return db_ != nullptr ? Status::OK() : closed_; }
+Status LevelDbStore::CheckOpen() const { return db_ != nullptr ? Status::OK() : closed_; }
 
-Status BlockStore::Corruption(std::string_view key, std::string_view what) {
+Status LevelDbStore::Corruption(std::string_view key, std::string_view what) {
   metrics_.corruption->Increment();
   return Status::Corruption("block " + Hex(key) + " in " + dir_ + ": " + std::string(what));
 }
 
-Status BlockStore::ReadRecord(std::string_view key, const leveldb::Snapshot* snapshot,
-                              std::string* record, RecordHeader* header) {
+Status LevelDbStore::ReadRecord(std::string_view key, const leveldb::Snapshot* snapshot,
+                                std::string* record, RecordHeader* header) {
   const leveldb::Status s = db_->Get(Reading(snapshot), BlockKey(key), record);
   if (s.IsNotFound()) return Status::NotFound("not stored");
   if (s.IsCorruption()) return Corruption(key, s.ToString());
@@ -350,8 +350,8 @@ Status BlockStore::ReadRecord(std::string_view key, const leveldb::Snapshot* sna
   return Status::OK();
 }
 
-Status BlockStore::Decode(std::string_view key, std::string* record, const RecordHeader& header,
-                          std::string* out) {
+Status LevelDbStore::Decode(std::string_view key, std::string* record, const RecordHeader& header,
+                            std::string* out) {
   if (header.format == RecordFormat::kRaw) {
     record->erase(0, header.payload_offset);  // the payload is the block: no second copy
     *out = std::move(*record);
@@ -363,8 +363,9 @@ Status BlockStore::Decode(std::string_view key, std::string* record, const Recor
   return Status::OK();
 }
 
-Status BlockStore::ReadChunk(std::string_view key, const ChunkLayout& layout, uint64_t block_size,
-                             uint32_t index, const leveldb::Snapshot* snapshot, std::string* out) {
+Status LevelDbStore::ReadChunk(std::string_view key, const ChunkLayout& layout, uint64_t block_size,
+                               uint32_t index, const leveldb::Snapshot* snapshot,
+                               std::string* out) {
   const std::string where =
       "chunk " + std::to_string(index) + " of " + std::to_string(layout.count);
   std::string record;
@@ -388,7 +389,7 @@ Status BlockStore::ReadChunk(std::string_view key, const ChunkLayout& layout, ui
   return Status::OK();
 }
 
-Status BlockStore::Get(std::string_view key, std::string* out) {
+Status LevelDbStore::Get(std::string_view key, std::string* out) {
   std::shared_lock lock(reopen_lock_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   std::string record;
@@ -400,8 +401,8 @@ Status BlockStore::Get(std::string_view key, std::string* out) {
   return ReadAt(key, snapshot.get(), &record, out);
 }
 
-void BlockStore::GetMany(std::span<const std::string_view> keys, std::vector<std::string>* out,
-                         std::vector<Status>* status) {
+void LevelDbStore::GetMany(std::span<const std::string_view> keys, std::vector<std::string>* out,
+                           std::vector<Status>* status) {
   out->assign(keys.size(), std::string());
   status->assign(keys.size(), Status::OK());
   std::shared_lock lock(reopen_lock_);
@@ -418,8 +419,8 @@ void BlockStore::GetMany(std::span<const std::string_view> keys, std::vector<std
   for (size_t i : order) (*status)[i] = ReadAt(keys[i], snapshot.get(), &record, &(*out)[i]);
 }
 
-Status BlockStore::ReadAt(std::string_view key, const leveldb::Snapshot* snapshot,
-                          std::string* record, std::string* out) {
+Status LevelDbStore::ReadAt(std::string_view key, const leveldb::Snapshot* snapshot,
+                            std::string* record, std::string* out) {
   RecordHeader header;
   if (Status s = ReadRecord(key, snapshot, record, &header); !s.ok()) return s;
   if (header.format != RecordFormat::kChunked) return Decode(key, record, header, out);
@@ -435,7 +436,7 @@ Status BlockStore::ReadAt(std::string_view key, const leveldb::Snapshot* snapsho
   return Status::OK();
 }
 
-Status BlockStore::Contains(std::string_view key, uint64_t* size) {
+Status LevelDbStore::Contains(std::string_view key, uint64_t* size) {
   std::shared_lock lock(reopen_lock_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   std::string record;
@@ -445,12 +446,12 @@ Status BlockStore::Contains(std::string_view key, uint64_t* size) {
   return Status::OK();
 }
 
-WritePolicy BlockStore::Policy() const {
+WritePolicy LevelDbStore::Policy() const {
   std::lock_guard lock(policy_mutex_);
   return policy_;
 }
 
-BlockStore::EncodedBlock BlockStore::Encode(const NewBlock& block, const WritePolicy& policy) {
+LevelDbStore::EncodedBlock LevelDbStore::Encode(const NewBlock& block, const WritePolicy& policy) {
   EncodedBlock encoded;
   encoded.key = std::string(block.key);
   encoded.header.size = block.data.size();
@@ -475,7 +476,7 @@ BlockStore::EncodedBlock BlockStore::Encode(const NewBlock& block, const WritePo
   return encoded;
 }
 
-Status BlockStore::Write(std::span<const NewBlock> blocks, bool durable) {
+Status LevelDbStore::Write(std::span<const NewBlock> blocks, bool durable) {
   std::vector<const NewBlock*> absent;
   uint64_t generation = 0;
   {
@@ -514,19 +515,19 @@ Status BlockStore::Write(std::span<const NewBlock> blocks, bool durable) {
   return Submit(&op);
 }
 
-Status BlockStore::Delete(std::string_view key) {
+Status LevelDbStore::Delete(std::string_view key) {
   WriteOp op;
   op.delete_key = std::string(key);
   op.entries = 1;
   return Submit(&op);
 }
 
-Status BlockStore::Submit(WriteOp* op) {
+Status LevelDbStore::Submit(WriteOp* op) {
   return queue_.Submit(
       op, [this](const std::vector<QueuedWrite*>& group) { return WriteGroup(group); });
 }
 
-Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
+Status LevelDbStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
   std::shared_lock lock(reopen_lock_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   GroupBuilder builder(*this, Counts());
@@ -571,7 +572,7 @@ Status BlockStore::WriteGroup(const std::vector<QueuedWrite*>& group) {
   return Status::OK();
 }
 
-Status BlockStore::WriteUnordered(leveldb::WriteBatch* batch, bool sync) {
+Status LevelDbStore::WriteUnordered(leveldb::WriteBatch* batch, bool sync) {
   std::shared_lock lock(reopen_lock_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   leveldb::WriteOptions options;
@@ -583,12 +584,12 @@ Status BlockStore::WriteUnordered(leveldb::WriteBatch* batch, bool sync) {
   return Status::OK();
 }
 
-StoredCounts BlockStore::Counts() const {
+StoredCounts LevelDbStore::Counts() const {
   return StoredCounts{entries_.load(std::memory_order_relaxed),
                       bytes_.load(std::memory_order_relaxed)};
 }
 
-Status BlockStore::Scan(const std::function<bool(std::string_view, uint64_t)>& visit) {
+Status LevelDbStore::Scan(const std::function<bool(std::string_view, uint64_t)>& visit) {
   std::string resume(1, kBlockPrefix);
   bool skip_resume = false;  // resume names a record already visited
   uint64_t corrupt = 0;
@@ -635,7 +636,7 @@ Status BlockStore::Scan(const std::function<bool(std::string_view, uint64_t)>& v
   return Status::OK();
 }
 
-Status BlockStore::Reconfigure(const StoreOptions& options) {
+Status LevelDbStore::Reconfigure(const StoreOptions& options) {
   bool reopen = false;
   {
     std::shared_lock lock(reopen_lock_);
@@ -672,30 +673,30 @@ Status BlockStore::Reconfigure(const StoreOptions& options) {
   return Status::OK();
 }
 
-void BlockStore::Pin(PinnedSnapshot* pin) {
+void LevelDbStore::Pin(PinnedSnapshot* pin) {
   pin->snapshot = db_->GetSnapshot();
   std::lock_guard lock(pins_mutex_);
   pins_.insert(pin);
 }
 
-void BlockStore::Unpin(PinnedSnapshot* pin) {
+void LevelDbStore::Unpin(PinnedSnapshot* pin) {
   std::shared_lock lock(reopen_lock_);
   UnpinLocked(pin);
 }
 
-void BlockStore::UnpinLocked(PinnedSnapshot* pin) {
+void LevelDbStore::UnpinLocked(PinnedSnapshot* pin) {
   std::lock_guard lock(pins_mutex_);
   pins_.erase(pin);
   if (db_ != nullptr && pin->snapshot != nullptr) db_->ReleaseSnapshot(pin->snapshot);
   pin->snapshot = nullptr;
 }
 
-bool BlockStore::Exists(std::string_view key) {
+bool LevelDbStore::Exists(std::string_view key) {
   std::string record;
   return db_->Get(Reading(nullptr), BlockKey(key), &record).ok();
 }
 
-Status BlockStore::OpenReader(std::string_view key, std::unique_ptr<boxcar::BlockReader>* out) {
+Status LevelDbStore::OpenReader(std::string_view key, std::unique_ptr<boxcar::BlockReader>* out) {
   std::shared_lock lock(reopen_lock_);
   if (Status s = CheckOpen(); !s.ok()) return s;
   auto pin = std::make_unique<PinnedSnapshot>();
@@ -714,8 +715,8 @@ Status BlockStore::OpenReader(std::string_view key, std::unique_ptr<boxcar::Bloc
   return s;
 }
 
-Status BlockStore::OpenWriter(std::string_view key, uint64_t size, bool durable,
-                              std::unique_ptr<boxcar::BlockWriter>* out) {
+Status LevelDbStore::OpenWriter(std::string_view key, uint64_t size, bool durable,
+                                std::unique_ptr<boxcar::BlockWriter>* out) {
   bool present = false;
   {
     std::shared_lock lock(reopen_lock_);
