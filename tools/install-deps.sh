@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   build-essential cmake pkg-config
-  libboost-dev            # Asio, Beast, DLL (header-only)
+  libboost-dev            # Asio, Beast (header-only)
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev doctest-dev
   libssl-dev              # SHA-256 (SHA-NI through OpenSSL)
   libleveldb-dev libsnappy-dev libzstd-dev  # LevelDB's CMake package links snappy

@@ -75,6 +75,10 @@ class AdminServer {
   // <token>"; without a configured token the route is open.
   void Handle(std::string method, std::string path, HttpHandler handler, bool needs_token);
 
+  // Replaces the token the routes that need one check, from the next request on; "" opens them.
+  // Safe from any thread, a handler included.
+  void SetToken(std::string token);
+
   // Resolves the address, binds, listens and starts serving on an internal thread. The error
   // names the address (e.g. when it is already in use). Only the first call can succeed.
   Status Start();

@@ -32,6 +32,7 @@
 #include "boxcar/conn_manager.h"
 #include "gateway/car_producer.h"
 #include "gateway/request.h"
+#include "server/gateway_limits.h"
 
 namespace boxcar::server {
 namespace {
@@ -309,7 +310,7 @@ class GatewayServer::Impl {
 
   Impl(const runtime::GatewayConfig& config, runtime::Runtime& runtime,
        engine::RequestEngine& engine, prometheus::Registry& registry)
-      : config_(config), runtime_(runtime), engine_(engine), metrics_(registry) {
+      : config_(config), limits_(config), runtime_(runtime), engine_(engine), metrics_(registry) {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) fd_limit_ = limit.rlim_cur;
   }
@@ -328,7 +329,8 @@ class GatewayServer::Impl {
   // thread's pending socket events while tasks remain.
   void RunEngine(Worker& worker);
 
-  const runtime::GatewayConfig config_;
+  const runtime::GatewayConfig config_;  // listen, io_threads, peer_header: fixed until restart
+  GatewayLimits limits_;                 // what a reload may change
   runtime::Runtime& runtime_;
   engine::RequestEngine& engine_;
   Metrics metrics_;
@@ -659,9 +661,9 @@ void CarWork::Shed(const Task& task, int retry_after_s) {
 
 void GatewayServer::Impl::Connection::Read() {
   if (reading_ || closed_ || closing_) return;
-  if (slots_.size() >= static_cast<size_t>(server_.config_.max_pipeline)) return;
+  if (slots_.size() >= server_.limits_.max_pipeline()) return;
   if (buffer_.size() - buffered_ < 1024) {
-    const size_t limit = server_.config_.max_header_bytes + kInitialReadBuffer;
+    const size_t limit = server_.limits_.max_header_bytes() + kInitialReadBuffer;
     if (buffer_.size() >= limit) {
       // A request larger than the header limit that Beast has not refused yet (it counts only
       // the header); nothing more can be read.
@@ -702,12 +704,11 @@ void GatewayServer::Impl::Connection::OnRead(const beast::error_code& ec, size_t
 
 void GatewayServer::Impl::Connection::ParseAll() {
   size_t offset = 0;
-  while (offset < buffered_ && !closing_ &&
-         slots_.size() < static_cast<size_t>(server_.config_.max_pipeline)) {
+  while (offset < buffered_ && !closing_ && slots_.size() < server_.limits_.max_pipeline()) {
     if (!parser_) {
       head_.Clear();
       parser_.emplace(&head_, server_.config_.peer_header);
-      parser_->header_limit(server_.config_.max_header_bytes);
+      parser_->header_limit(server_.limits_.max_header_bytes());
       parser_->eager(true);
       header_started_ns_ = last_activity_ns_;
     }
@@ -1021,21 +1022,21 @@ void GatewayServer::Impl::Connection::Close() {
 }
 
 bool GatewayServer::Impl::Connection::Expire(int64_t now_ns) {
-  const runtime::GatewayConfig& config = server_.config_;
+  const GatewayLimits& limits = server_.limits_;
   const int64_t ms = 1'000'000;
-  if (writing_ && now_ns - write_started_ns_ > config.write_timeout_ms * ms) {
+  if (writing_ && now_ns - write_started_ns_ > limits.write_timeout_ms() * ms) {
     server_.metrics_.timeout_write.Increment();
     Close();
     return true;
   }
   if (header_started_ns_ != 0 && buffered_ > 0 &&
-      now_ns - header_started_ns_ > config.header_timeout_ms * ms) {
+      now_ns - header_started_ns_ > limits.header_timeout_ms() * ms) {
     server_.metrics_.timeout_header.Increment();
     Close();
     return true;
   }
   if (slots_.empty() && !writing_ && buffered_ == 0 &&
-      now_ns - last_activity_ns_ > config.idle_timeout_ms * ms) {
+      now_ns - last_activity_ns_ > limits.idle_timeout_ms() * ms) {
     server_.metrics_.timeout_idle.Increment();
     Close();
     return true;
@@ -1283,6 +1284,9 @@ GatewayServer::~GatewayServer() { Stop(); }
 
 Status GatewayServer::Start() { return impl_->Start(); }
 void GatewayServer::Drain(int64_t timeout_ms) { impl_->Drain(timeout_ms); }
+void GatewayServer::ApplyLimits(const runtime::GatewayConfig& config) {
+  impl_->limits_.Apply(config);
+}
 void GatewayServer::Stop() { impl_->Stop(); }
 std::string GatewayServer::bound_address() const { return impl_->bound_address(); }
 uint64_t GatewayServer::open_connections() const { return impl_->open_connections(); }

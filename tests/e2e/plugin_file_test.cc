@@ -51,8 +51,8 @@ uint64_t Generation(const std::string& admin) {
 TEST_CASE("the CLI refuses a truncated plugin by name instead of dying with SIGBUS") {
   TempDir dir;
   dir.Copy(TestPlugin("probe-v1"), "plugins/probe.so");
-  const auto truncated = dir.Write("plugins/prioritizer-trunc.so",
-                                   Prefix(BundledPlugin("prioritizer-fifo"), 20000));
+  const auto truncated =
+      dir.Write("plugins/prioritizer-trunc.so", Prefix(BundledPlugin("prioritizer-fifo"), 20000));
   const json config = NodeConfig(dir);
   const auto config_file = dir.Write("node.json", config.dump());
 
@@ -65,7 +65,8 @@ TEST_CASE("the CLI refuses a truncated plugin by name instead of dying with SIGB
   CHECK(list.out.find("; reinstall it") != std::string::npos);
   CHECK(list.out.find("Bad file descriptor") == std::string::npos);
 
-  CommandResult unused = RunCommand({BoxcarBinary().string(), "check-config", config_file.string()});
+  CommandResult unused =
+      RunCommand({BoxcarBinary().string(), "check-config", config_file.string()});
   CHECK_MESSAGE(unused.exit_code == 0, unused.out);
 
   json uses_it = config;
@@ -79,7 +80,9 @@ TEST_CASE("the CLI refuses a truncated plugin by name instead of dying with SIGB
 
 TEST_CASE("a bad ELF file is refused without a misleading errno") {
   TempDir dir;
-  const auto junk = dir.Write("plugins/junk.so", "\x7f" "ELF but nothing else");
+  const auto junk = dir.Write("plugins/junk.so",
+                              "\x7f"
+                              "ELF but nothing else");
   const auto header_only =
       dir.Write("plugins/header-only.so", Prefix(BundledPlugin("prioritizer-fifo"), 64));
   const auto config_file = dir.Write("node.json", NodeConfig(dir).dump());
@@ -102,8 +105,8 @@ TEST_CASE("a running node keeps serving when a scanned or the active plugin file
   const std::string admin = node.admin();
 
   SUBCASE("a truncated file in the plugin path: the catalog scan of a reload refuses it") {
-    const auto truncated = dir.Write("plugins/prioritizer-trunc.so",
-                                     Prefix(BundledPlugin("prioritizer-fifo"), 20000));
+    const auto truncated =
+        dir.Write("plugins/prioritizer-trunc.so", Prefix(BundledPlugin("prioritizer-fifo"), 20000));
     HttpResult reload = HttpRequest(admin, "POST", "/admin/reload");
     CHECK_MESSAGE(reload.status == 200, reload.body);
     CHECK(Generation(admin) == 2);
@@ -111,16 +114,15 @@ TEST_CASE("a running node keeps serving when a scanned or the active plugin file
   SUBCASE("the active plugin's file overwritten by a partial copy") {
     const auto active = dir.Write("plugins/probe.so", Prefix(TestPlugin("probe-v1"), 20000));
     CHECK_MESSAGE(Eventually([&] {
-                    return node.Output().find("plugin file " + active.string() +
-                                              " is truncated") != std::string::npos;
+                    return node.Output().find("plugin file " + active.string() + " is truncated") !=
+                           std::string::npos;
                   }),
                   node.Output());
     CHECK(Generation(admin) == 1);
     HttpResult reload = HttpRequest(admin, "POST", "/admin/reload");
     CHECK(reload.status == 422);
-    CHECK(json::parse(reload.body)["error"].get<std::string>().find(active.string() +
-                                                                    " is truncated") !=
-          std::string::npos);
+    CHECK(json::parse(reload.body)["error"].get<std::string>().find(
+              active.string() + " is truncated") != std::string::npos);
   }
   CHECK(HttpRequest(node.gateway(), "GET", "/ipfs/bafkqaaa?format=raw").status == 200);
   node.Signal(SIGTERM);
