@@ -100,7 +100,36 @@ Status Runtime::Plan(const Config& config, const Generation* old, std::vector<Sl
     if (Status s = PlanSlot(&plan); !s.ok()) return s;
     plans->push_back(std::move(plan));
   }
-  return CheckPersistentTiers(config, old, *plans);
+  return CheckPersistentTiers(config, old, *plans, static_cast<bool>(eviction_sinks_));
+}
+
+std::vector<Status> Runtime::Check(const Config& config) {
+  std::lock_guard reload_lock(reload_mu_);
+  catalog_.Scan(config.plugin_path);
+  std::vector<Status> problems;
+  std::vector<SlotPlan> plans;
+  for (size_t i = 0; i < config.slots.size(); ++i) {
+    SlotPlan plan;
+    plan.slot = &config.slots[i];
+    plan.index = i;
+    if (plan.slot->kind == PluginKind::kCacheTier) plan.tier_dir = TierDir(config, *plan.slot);
+    if (Status s = PlanSlot(&plan); !s.ok()) {
+      problems.push_back(s);
+    } else {
+      plans.push_back(std::move(plan));
+    }
+  }
+  if (!problems.empty()) return problems;
+  if (Status s = CheckPersistentTiers(config, nullptr, plans, /*backs_store=*/true); !s.ok()) {
+    return {s};
+  }
+  // A persistent tier would open (and may create) its directory, which a running node may hold.
+  std::vector<std::string> unused_changes;
+  for (SlotPlan& plan : plans) {
+    if (plan.library->info().Has(kPersistent)) continue;
+    if (Status s = CreateReplacement(plan, &unused_changes); !s.ok()) problems.push_back(s);
+  }
+  return problems;
 }
 
 Status Runtime::PlanSlot(SlotPlan* plan) {
@@ -137,8 +166,8 @@ Status Runtime::PlanSlot(SlotPlan* plan) {
 // A persistent tier owns data on disk, so a reload may keep it or reconfigure it in place but
 // never open its directory a second time, swap its plugin, or drop it.
 Status Runtime::CheckPersistentTiers(const Config& config, const Generation* old,
-                                     const std::vector<SlotPlan>& plans) const {
-  if (eviction_sinks_ && plans.size() > kFirstTierSlot &&
+                                     const std::vector<SlotPlan>& plans, bool backs_store) const {
+  if (backs_store && plans.size() > kFirstTierSlot &&
       !plans.back().library->info().Has(kPersistent)) {
     const SlotConfig& last = *plans.back().slot;
     return Status::InvalidArgument(

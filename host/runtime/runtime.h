@@ -62,6 +62,14 @@ class Runtime {
   // Builds and publishes a generation for `config`. Reloads are serialized.
   ReloadOutcome Apply(const Config& config, const std::string& trigger);
 
+  // Checks `config` the way Apply would start it as a node's first generation, without
+  // publishing anything: resolves and loads each slot's plugin, validates its params, applies
+  // the store's tier rules (as after AttachStore), and creates and discards an instance of every
+  // slot whose plugin keeps no data on disk, so each plugin's own checks of its params run too.
+  // Returns every problem, each message starting with the config pointer where it can.
+  // `boxcar check-config` uses it, so what it accepts `run` starts.
+  std::vector<Status> Check(const Config& config);
+
   std::shared_ptr<const Generation> Current() const {
     std::lock_guard lock(current_mu_);
     return current_;
@@ -104,7 +112,7 @@ class Runtime {
   Status Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans);
   Status PlanSlot(SlotPlan* plan);
   Status CheckPersistentTiers(const Config& config, const Generation* old,
-                              const std::vector<SlotPlan>& plans) const;
+                              const std::vector<SlotPlan>& plans, bool backs_store) const;
   Status Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes);
   Status CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes);
   void HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes);
