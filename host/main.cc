@@ -16,6 +16,7 @@
 #include "format/walk.h"
 #include "node.h"
 #include "obs/logging.h"
+#include "plugin_reference.h"
 #include "runtime/catalog.h"
 #include "runtime/config.h"
 #include "runtime/instance.h"
@@ -241,6 +242,50 @@ int CheckConfig(const Args& args) {
   return 0;
 }
 
+// The loadable plugins named `name` ("fair") or `kind-name` ("prioritizer-fair").
+std::vector<const boxcar::runtime::PluginInfo*> PluginsNamed(
+    const boxcar::runtime::PluginCatalog& catalog, const std::string& name) {
+  std::vector<const boxcar::runtime::PluginInfo*> found;
+  for (const auto& e : catalog.entries()) {
+    const std::string qualified = std::string(boxcar::KindName(e.info.kind)) + "-" + e.info.name;
+    if (e.status.ok() && (e.info.name == name || qualified == name)) found.push_back(&e.info);
+  }
+  return found;
+}
+
+int ShowParams(const boxcar::runtime::PluginCatalog& catalog, const std::string& name) {
+  const auto found = PluginsNamed(catalog, name);
+  if (found.size() == 1) {
+    std::cout << boxcar::cli::ParamsText(*found.front());
+    return 0;
+  }
+  std::string known;
+  for (const auto& e : catalog.entries()) {
+    if (e.status.ok() && (found.empty() || e.info.name == name)) {
+      known += (known.empty() ? "" : ", ") + std::string(boxcar::KindName(e.info.kind)) + "-" +
+               e.info.name;
+    }
+  }
+  if (found.empty())
+    return UsageError("no loadable plugin named \"" + name + "\"; known: " + known);
+  return UsageError("\"" + name + "\" names several plugins (" + known +
+                    "); name one as KIND-NAME");
+}
+
+int WriteMarkdown(const boxcar::runtime::PluginCatalog& catalog) {
+  std::vector<boxcar::runtime::PluginInfo> plugins;
+  for (const auto& e : catalog.entries()) {
+    if (e.status.ok()) plugins.push_back(e.info);
+  }
+  std::string markdown;
+  if (Status s = boxcar::cli::PluginsMarkdown(plugins, &markdown); !s.ok()) {
+    std::cerr << "boxcar: " << s.message() << "\n";
+    return 1;
+  }
+  std::cout << markdown;
+  return 0;
+}
+
 int ListPlugins(const Args& args) {
   std::vector<fs::path> dirs{ExeDir().parent_path() / "lib" / "boxcar" / "plugins"};
   if (args.config) {
@@ -254,6 +299,8 @@ int ListPlugins(const Args& args) {
   }
   boxcar::runtime::PluginCatalog catalog;
   catalog.Scan(dirs);
+  if (!args.params_of.empty()) return ShowParams(catalog, args.params_of);
+  if (args.markdown) return WriteMarkdown(catalog);
   json list = json::array();
   for (const auto& e : catalog.entries()) {
     std::string status = e.status.ok() ? "compatible" : e.status.message();

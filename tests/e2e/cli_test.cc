@@ -181,3 +181,23 @@ TEST_CASE("check-config refuses a weak admin token beyond loopback") {
   CHECK_MESSAGE(r.out.find(file + ": /admin/token: the token is too weak") != std::string::npos,
                 r.out);
 }
+
+TEST_CASE("plugins --params shows each param of a bundled plugin") {
+  CommandResult fair = Boxcar({"plugins", "--params", "fair"});
+  REQUIRE_MESSAGE(fair.exit_code == 0, fair.out);
+  CHECK(fair.out.rfind("prioritizer-fair ", 0) == 0);
+  CHECK(fair.out.find("quantum_bytes (integer, tunable)\n"
+                      "  default: 262144\n"
+                      "  bounds:  1024..16777216\n"
+                      "  Credit in bytes") != std::string::npos);
+  CHECK(fair.out.find("max_queue_per_peer (integer)\n") != std::string::npos);
+
+  CommandResult qualified = Boxcar({"plugins", "--params", "conn_manager-adaptive"});
+  CHECK_MESSAGE(qualified.exit_code == 0, qualified.out);
+  CommandResult ambiguous = Boxcar({"plugins", "--params", "adaptive"});
+  CHECK(ambiguous.exit_code == 2);
+  CHECK(ambiguous.out.find("batcher-adaptive, conn_manager-adaptive") != std::string::npos);
+  CommandResult unknown = Boxcar({"plugins", "--params", "nope"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.out.find("no loadable plugin named \"nope\"") != std::string::npos);
+}
