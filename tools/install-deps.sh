@@ -16,6 +16,7 @@ packages=(
   clang-format
   ccache                  # compiler cache: CI's three builds of an unchanged tree take seconds
   clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
+  json-schema-test-suite  # the official JSON Schema tests, run against host/runtime/json_schema
 )
 # Node.js runs the Helia interop test; Debian's package only when none is installed.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -13,26 +13,30 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
+#include "boxcar/batcher.h"
+#include "boxcar/cache_tier.h"
+#include "boxcar/conn_manager.h"
+#include "boxcar/prioritizer.h"
 #include "boxcar/tuner.h"
 #include "runtime/catalog.h"
 #include "runtime/config.h"
 #include "runtime/instance.h"
 #include "runtime/tunables.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace boxcar::runtime {
 
 // Positions of the strategies in Config::slots and Generation::instances; tiers follow.
-inline constexpr size_t kPrioritizerSlot = 0;
-inline constexpr size_t kBatcherSlot = 1;
-inline constexpr size_t kConnManagerSlot = 2;
-inline constexpr size_t kTunerSlot = 3;
+inline constexpr SlotHandle<Prioritizer> kPrioritizerSlot{0};
+inline constexpr SlotHandle<Batcher> kBatcherSlot{1};
+inline constexpr SlotHandle<ConnManager> kConnManagerSlot{2};
+inline constexpr SlotHandle<Tuner> kTunerSlot{3};
 inline constexpr size_t kFirstTierSlot = 4;
+// Store tier `tier` (0: the fastest).
+constexpr SlotHandle<CacheTier> TierSlot(size_t tier) { return {kFirstTierSlot + tier}; }
 
 // The request engine's tunables, registered with every generation from Config::engine.
 inline constexpr char kEngineWorkers[] = "engine.workers";
@@ -78,11 +82,11 @@ class Runtime {
   // Calls f(Iface&) on the current instance of `slot`, never on a retired one. This is the hot
   // path: a short critical section to copy the generation pointer, plus two atomic operations
   // on the instance.
-  template <class Iface, class F>
-  decltype(auto) Call(size_t slot, F&& f) {
+  template <PluginInterface Iface, class F>
+  decltype(auto) Call(SlotHandle<Iface> slot, F&& f) {
     for (;;) {
       std::shared_ptr<const Generation> gen = Current();
-      Instance& inst = *gen->instances[slot];
+      Instance& inst = *gen->instances[slot.index];
       if (!inst.Enter()) continue;  // retired by a reload that already published a successor
       struct Exit {
         Instance& i;
@@ -115,7 +119,7 @@ class Runtime {
                               const std::vector<SlotPlan>& plans, bool backs_store) const;
   Status Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes);
   Status CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes);
-  void HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes);
+  void HandOver(SlotPlan& plan, std::vector<std::string>* changes);
   void PublishMetrics(const Generation& gen);
   void PrepareEngineTunables(const EngineConfig& engine,
                              std::vector<std::shared_ptr<Tunable>>* out);
@@ -131,12 +135,8 @@ class Runtime {
   std::mutex reload_mu_;  // one reload at a time
   std::mutex tuner_mu_;   // one tuner tick at a time, and none while a reload moves tuner state
 
-  prometheus::Family<prometheus::Counter>& reloads_;
-  prometheus::Histogram& reload_seconds_;
-  prometheus::Gauge& generation_gauge_;
-  prometheus::Family<prometheus::Gauge>& active_plugin_;
-  prometheus::Family<prometheus::Counter>& proposals_;
-  std::vector<prometheus::Gauge*> active_plugin_series_;
+  struct Metrics;  // runtime.cc: reloads, reload time, generation, active plugins, proposals
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace boxcar::runtime

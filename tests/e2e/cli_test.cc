@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "node_config.h"
 #include "node_process.h"
 #include "temp_dir.h"
 
@@ -20,18 +21,7 @@ CommandResult Boxcar(std::vector<std::string> args) {
   return RunCommand(args);
 }
 
-json NodeConfig(const TempDir& dir) {
-  return {{"admin", {{"listen", "127.0.0.1:0"}}},
-          {"gateway", {{"listen", "127.0.0.1:0"}, {"io_threads", 1}}},
-          {"strategies",
-           {{"prioritizer", {{"plugin", "fifo"}}},
-            {"batcher", {{"plugin", "fixed"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store",
-           {{"path", (dir / "data").string()},
-            {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}}};
-}
+json NodeConfig(const TempDir& dir) { return TestNodeConfig(dir / "data"); }
 
 // `text` as it appears inside a JSON string: the node logs JSON lines when not on a terminal.
 std::string AsLogged(const std::string& text) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_client.h"
+#include "node_config.h"
 #include "node_process.h"
 #include "temp_dir.h"
 
@@ -16,17 +17,9 @@ using nlohmann::json;
 namespace {
 
 json NodeConfig(const TempDir& dir) {
-  return {{"admin", {{"listen", "127.0.0.1:0"}}},
-          {"gateway", {{"listen", "127.0.0.1:0"}, {"io_threads", 1}}},
-          {"strategies",
-           {{"prioritizer", {{"plugin", "fifo"}}},
-            {"batcher", {{"plugin", "fixed"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store",
-           {{"path", (dir / "data").string()},
-            {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}},
-          {"reload", {{"watch_config", false}}}};
+  json config = TestNodeConfig(dir / "data");
+  config["reload"] = {{"watch_config", false}};  // each test reloads when it chooses
+  return config;
 }
 
 // A running node whose config file the test rewrites before each POST /admin/reload.

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "node_config.h"
 #include "node_process.h"
 #include "temp_dir.h"
 
@@ -25,19 +26,13 @@ std::string Prefix(const std::filesystem::path& from, size_t bytes) {
   return content.substr(0, bytes);
 }
 
+// The test plugin "probe" as the prioritizer, from a plugin directory the test writes into.
 json NodeConfig(const TempDir& dir) {
-  return {{"admin", {{"listen", "127.0.0.1:0"}}},
-          {"gateway", {{"listen", "127.0.0.1:0"}}},
-          {"plugins", {{"path", {BOXCAR_PLUGIN_DIR, (dir / "plugins").string()}}}},
-          {"strategies",
-           {{"prioritizer", {{"plugin", "probe"}}},
-            {"batcher", {{"plugin", "fixed"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store",
-           {{"path", (dir / "data").string()},
-            {"tiers", {{{"plugin", "lru"}}, {{"plugin", "leveldb"}}}}}},
-          {"reload", {{"debounce_ms", 50}}}};
+  json config = TestNodeConfig(dir / "data");
+  config["plugins"] = {{"path", {BOXCAR_PLUGIN_DIR, (dir / "plugins").string()}}};
+  config["strategies"]["prioritizer"]["plugin"] = "probe";
+  config["reload"] = {{"debounce_ms", 50}};
+  return config;
 }
 
 uint64_t Generation(const std::string& admin) {

@@ -12,6 +12,7 @@ using boxcar::runtime::ClosestMatch;
 using boxcar::runtime::SchemaError;
 using boxcar::runtime::ToParams;
 using boxcar::runtime::TunablesOf;
+using boxcar::runtime::UnsupportedSchemaParts;
 using boxcar::runtime::ValidateAndFillDefaults;
 using nlohmann::json;
 
@@ -254,8 +255,31 @@ TEST_CASE("CheckParamsSchema rejects unknown keywords, with a suggestion") {
   CHECK(SchemaProblem(WithParam({{"type", "integer"}, {"maximun", 3}})) ==
         "/properties/p/maximun: unknown schema keyword \"maximun\"; did you mean \"maximum\"?");
   CHECK(SchemaProblem({{"type", "object"}, {"$id", "x"}})
-            .find("unknown schema keyword \"$id\"; supported keywords are \"type\"") !=
+            .find("schema keyword '$id' at / is not supported; supported keywords are \"type\"") !=
         std::string::npos);
+}
+
+TEST_CASE("CheckParamsSchema refuses JSON Schema keywords the validator does not implement") {
+  const json schema = {
+      {"type", "object"},
+      {"properties",
+       {{"x", {{"type", "object"}, {"patternProperties", {{"^a", {{"type", "string"}}}}}}}}}};
+  CHECK(SchemaProblem(schema).find("schema keyword 'patternProperties' at /properties/x is not "
+                                   "supported") != std::string::npos);
+  CHECK(UnsupportedSchemaParts(schema) ==
+        std::vector<std::string>{"schema keyword 'patternProperties' at /properties/x is not "
+                                 "supported"});
+  CHECK(UnsupportedSchemaParts({{"items", true}}) ==
+        std::vector<std::string>{
+            "a boolean schema at /items is not supported; write a schema object"});
+  CHECK(UnsupportedSchemaParts(kParamsSchema).empty());
+}
+
+TEST_CASE("a float with no fractional part is an integer, and is read as one") {
+  json params = {{"max_items", 64.0}};
+  REQUIRE(Render(ValidateAndFillDefaults(kParamsSchema, params)) == "");
+  CHECK(params["max_items"].is_number_integer());
+  CHECK(params["max_items"] == 64);
 }
 
 TEST_CASE("CheckParamsSchema rejects types params cannot carry") {
@@ -293,9 +317,9 @@ TEST_CASE("CheckParamsSchema rejects misplaced or incomplete tunables") {
 TEST_CASE("CheckParamsSchema rejects defaults that do not validate") {
   CHECK(SchemaProblem(WithParam({{"type", "integer"}, {"maximum", 10}, {"default", 11}})) ==
         "/properties/p/default: the default 11 does not validate: must be <= 10, found 11");
-  CHECK(SchemaProblem(WithParam({{"type", "integer"}, {"default", 5.0}})) ==
-        "/properties/p/default: the default 5.0 does not validate: expected integer, found "
-        "number 5.0 (integers have no fractional part)");
+  CHECK(SchemaProblem(WithParam({{"type", "integer"}, {"default", 5.5}})) ==
+        "/properties/p/default: the default 5.5 does not validate: expected integer, found "
+        "number 5.5 (integers have no fractional part)");
   CHECK(SchemaProblem(WithParam({{"type", "string"}, {"enum", {"a", "b"}}, {"default", "zzz"}})) ==
         "/properties/p/default: the default \"zzz\" does not validate: must be one of \"a\", "
         "\"b\"; found \"zzz\"");
