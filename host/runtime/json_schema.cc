@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -60,18 +59,11 @@ std::string Found(const json& value) {
   return TypeOf(value) + " " + Shown(value);
 }
 
-// 1.0 is an integer in JSON Schema: the type is about the value, not how it was written.
-bool IsWholeFloat(const json& value) {
-  if (!value.is_number_float()) return false;
-  const double x = value.get<double>();
-  return std::isfinite(x) && std::floor(x) == x && std::fabs(x) < 9.2e18;
-}
-
 bool HasType(const json& value, std::string_view type) {
   if (type == "object") return value.is_object();
   if (type == "array") return value.is_array();
   if (type == "string") return value.is_string();
-  if (type == "integer") return value.is_number_integer() || IsWholeFloat(value);
+  if (type == "integer") return value.is_number_integer();
   if (type == "number") return value.is_number();
   if (type == "boolean") return value.is_boolean();
   return false;
@@ -232,11 +224,6 @@ class Validator {
   void Validate(const json& schema, json& instance, const std::string& pointer) {
     if (!schema.is_object()) return;
     if (!CheckType(schema, instance, pointer)) return;
-    // Readers of an integer param or config value get an integer, also when written as 5.0.
-    if (Keyword(schema, "type") != nullptr && *Keyword(schema, "type") == "integer" &&
-        IsWholeFloat(instance)) {
-      instance = static_cast<int64_t>(instance.get<double>());
-    }
     CheckEnum(schema, instance, pointer);
     if (instance.is_number()) CheckBounds(schema, instance, pointer);
     if (instance.is_string()) CheckString(schema, instance.get_ref<const std::string&>(), pointer);
