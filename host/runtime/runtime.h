@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,7 @@ class Runtime {
   // path: a short critical section to copy the generation pointer, plus two atomic operations
   // on the instance.
   template <PluginInterface Iface, class F>
+  requires std::invocable<F&, Iface&>
   decltype(auto) Call(SlotHandle<Iface> slot, F&& f) {
     for (;;) {
       std::shared_ptr<const Generation> gen = Current();

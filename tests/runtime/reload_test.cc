@@ -96,6 +96,16 @@ int MappedCopies() {
 
 }  // namespace
 
+// A slot handle carries its interface: a call through another one does not compile.
+template <class Handle, class F>
+concept Callable = requires(Runtime& r, Handle h, F f) {
+  r.Call(h, f);
+};
+static_assert(Callable<decltype(kPrioritizerSlot), void (*)(Prioritizer&)>);
+static_assert(!Callable<decltype(kPrioritizerSlot), void (*)(Batcher&)>);
+static_assert(!Callable<decltype(kTunerSlot), void (*)(CacheTier&)>);
+static_assert(Callable<decltype(TierSlot(0)), void (*)(CacheTier&)>);
+
 TEST_CASE("a failed reload leaves the running generation untouched") {
   Fixture f;
   REQUIRE(f.runtime->Apply(f.MakeConfig("probe"), "test").status.ok());
