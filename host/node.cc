@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "obs/logging.h"
+#include "runtime/config_diff.h"
 #include "store/dag_transfer.h"
 #include "store_cli.h"
 
@@ -74,26 +75,53 @@ runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
   auto log = obs::Logger("boxcar");
   runtime::LoadResult loaded =
       runtime::LoadConfig(options_.config_file, options_.overrides, options_.exe_dir);
+  const std::shared_ptr<const runtime::Generation> running = runtime_->Current();
+  std::vector<runtime::ConfigChange> changes;
   runtime::ReloadOutcome outcome;
+  bool reached_runtime = false;
   if (!loaded.config) {
     outcome.status = Status::InvalidArgument(JoinErrors(options_.config_file, loaded.errors));
-    auto gen = runtime_->Current();
-    outcome.generation = gen ? gen->number : 0;
-    reloads_.Add({{"trigger", trigger}, {"result", "failure"}}).Increment();
   } else {
-    spdlog::set_level(spdlog::level::from_str(loaded.config->log_level));
-    outcome = runtime_->Apply(*loaded.config, trigger);
-    if (outcome.status.ok()) outcome.status = store_->Refresh();
-    if (engine_) engine_->Refresh();
+    if (running) changes = runtime::DiffConfigs(running->config->document, loaded.config->document);
+    if (std::string restart = runtime::DescribeRestartNeeded(changes); !restart.empty()) {
+      outcome.status = Status::InvalidArgument(restart);
+    } else {
+      outcome = ApplyConfig(*loaded.config, trigger);
+      reached_runtime = true;
+    }
   }
-  if (outcome.status.ok()) {
-    log->info("reload ({}): generation {} active in {:.1f} ms", trigger, outcome.generation,
-              outcome.duration_ms);
-    for (const auto& change : outcome.changes) log->info("  {}", change);
-  } else {
-    log->error("reload ({}) failed; generation {} stays active: {}", trigger, outcome.generation,
-               outcome.status.message());
+  if (!outcome.status.ok()) {
+    // The runtime counts the failures it sees; these never reached it.
+    if (!reached_runtime) {
+      outcome.generation = running ? running->number : 0;
+      reloads_.Add({{"trigger", trigger}, {"result", "failure"}}).Increment();
+    }
+    // A failed startup has no generation to keep; Run reports it once.
+    if (running) {
+      log->error("reload ({}) failed; generation {} stays active: {}", trigger, outcome.generation,
+                 outcome.status.message());
+    }
+    return outcome;
   }
+  for (const runtime::ConfigChange& change : changes) outcome.changes.push_back(change.Describe());
+  log->info("reload ({}): generation {} active in {:.1f} ms", trigger, outcome.generation,
+            outcome.duration_ms);
+  for (const auto& change : outcome.changes) log->info("  {}", change);
+  return outcome;
+}
+
+// Hands a validated config to every part that applies it live: the plugin runtime first (it
+// refuses what cannot be applied), then the store, the engine, the admin token and the
+// gateway's limits.
+runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
+                                         const std::string& trigger) {
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  runtime::ReloadOutcome outcome = runtime_->Apply(config, trigger);
+  if (!outcome.status.ok()) return outcome;
+  outcome.status = store_->Refresh();
+  if (engine_) engine_->Refresh();
+  if (admin_) admin_->SetToken(config.admin_token);
+  if (gateway_) gateway_->ApplyLimits(config.gateway);
   return outcome;
 }
 
@@ -340,7 +368,7 @@ Status Node::OpenStore(const runtime::Config& config) {
   if (Status s = store::StoreLock::Acquire(config.store_path, &store_lock_); !s.ok()) return s;
   if (Status s = store::PinStore::Open(config.store_path / "pins", &pins_); !s.ok()) return s;
   runtime::ReloadOutcome first = Reload("startup");
-  if (!first.status.ok()) return first.status;
+  if (!first.status.ok()) return first.status.Annotate("cannot start");
   obs::Logger("boxcar")->info("store at {}", config.store_path.string());
   return Status::OK();
 }
@@ -398,7 +426,7 @@ int Node::Run() {
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
-  gateway_->Drain(loaded.config->gateway.drain_timeout_ms);
+  gateway_->Drain(runtime_->Current()->config->gateway.drain_timeout_ms);
   gateway_->Stop();
   engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
   gateway_.reset();

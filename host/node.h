@@ -44,6 +44,7 @@ class Node {
 
  private:
   runtime::ReloadOutcome Reload(const std::string& trigger);
+  runtime::ReloadOutcome ApplyConfig(const runtime::Config& config, const std::string& trigger);
   void RegisterRoutes();
   admin::HttpResponse PluginsJson();
   admin::HttpResponse StoreJson();

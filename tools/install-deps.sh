@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   build-essential cmake pkg-config
-  libboost-dev            # Asio, Beast, DLL (header-only)
+  libboost-dev            # Asio, Beast (header-only)
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev doctest-dev
   libssl-dev              # SHA-256 (SHA-NI through OpenSSL)
   libleveldb-dev libsnappy-dev libzstd-dev  # LevelDB's CMake package links snappy
@@ -16,6 +16,7 @@ packages=(
   clang-format
   ccache                  # compiler cache: CI's three builds of an unchanged tree take seconds
   clang libclang-rt-14-dev  # libFuzzer for the parser fuzzers (tools/fuzz.sh)
+  json-schema-test-suite  # the official JSON Schema tests, run against host/runtime/json_schema
 )
 packages+=(curl ca-certificates openssl)  # tools/install-node.sh: the pinned Node.js
 [ "${1:-}" = "--bench" ] && packages+=(nginx wrk jq)

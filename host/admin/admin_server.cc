@@ -119,9 +119,9 @@ class AdminServer::Impl {
  public:
   Impl(std::string listen, std::string token, std::size_t body_limit)
       : listen_(std::move(listen)),
-        token_(std::move(token)),
         body_limit_(body_limit),
-        log_(obs::Logger("admin")) {}
+        log_(obs::Logger("admin")),
+        token_(std::move(token)) {}
 
   ~Impl() { Stop(); }
 
@@ -131,6 +131,12 @@ class AdminServer::Impl {
   }
 
   void SetTimeouts(const AdminTimeouts& timeouts) { timeouts_ = timeouts; }
+
+  void SetToken(std::string token) {
+    std::lock_guard lock(routes_mu_);
+    token_ = std::move(token);
+  }
+
   Status Start();
   void Stop();
 
@@ -170,12 +176,12 @@ class AdminServer::Impl {
   void Forget(Session* session);
 
   const std::string listen_;
-  const std::string token_;
   const std::size_t body_limit_;
   AdminTimeouts timeouts_;  // set before Start, read on the server thread
   const std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex routes_mu_;
+  std::string token_;  // guarded by routes_mu_: a reload may change it while requests arrive
   std::map<std::string, std::map<std::string, Route>> routes_;  // path -> method -> route
 
   // Held for all of Start and Stop, so a Stop racing a Start waits for it.
@@ -558,6 +564,8 @@ AdminServer::AdminServer(std::string listen, std::string token, std::size_t body
     : impl_(std::make_unique<Impl>(std::move(listen), std::move(token), body_limit)) {}
 
 AdminServer::~AdminServer() = default;
+
+void AdminServer::SetToken(std::string token) { impl_->SetToken(std::move(token)); }
 
 void AdminServer::Handle(std::string method, std::string path, HttpHandler handler,
                          bool needs_token) {

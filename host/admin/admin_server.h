@@ -90,6 +90,10 @@ class AdminServer {
   // Replaces the default timeouts; call before Start.
   void SetTimeouts(const AdminTimeouts& timeouts);
 
+  // Replaces the token the routes that need one check, from the next request on; "" opens them.
+  // Safe from any thread, a handler included.
+  void SetToken(std::string token);
+
   // Resolves the address, binds, listens and starts serving on an internal thread. The error
   // names the address (e.g. when it is already in use). Only the first call can succeed.
   Status Start();

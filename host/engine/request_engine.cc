@@ -8,7 +8,7 @@
 namespace boxcar::engine {
 namespace {
 
-constexpr size_t kClassCount = 3;
+constexpr size_t kClassCount = kTaskClassCount;
 constexpr const char* kClassNames[kClassCount] = {"interactive", "bulk", "background"};
 // Queue fill, as a share of engine.queue_limit, at which each class is shed.
 constexpr double kShedAt[kClassCount] = {1.0, 0.75, 0.5};

@@ -305,7 +305,7 @@ bool ParsePath(std::string_view path, GatewayRequest* out, HttpError* error) {
   if (out->root_text.empty()) return Fail(error, 400, "no CID after /ipfs/ (use /ipfs/{cid})");
   const Status status = format::Cid::Parse(out->root_text, &out->root);
   if (!status.ok()) {
-    return Fail(error, 400, "invalid CID " + Quote(out->root_text) + ": " + status.message());
+    return Fail(error, 400, status.message());  // Cid::Parse names the CID
   }
   for (size_t i = 1; i < segments.size(); ++i) {
     if (segments[i].empty()) continue;  // "a//b" and a trailing '/'

@@ -108,8 +108,12 @@ Status PluginCatalog::Resolve(const std::string& plugin, PluginKind kind, fs::pa
   const CatalogEntry* other_kind = nullptr;
   const CatalogEntry* broken = nullptr;
   std::vector<std::string> names_of_kind;
+  std::string unreadable;  // files whose descriptor could not be read: any may be the one meant
   for (const CatalogEntry& e : entries_) {
     if (e.status.ok() && e.info.kind == kind) names_of_kind.push_back(e.info.name);
+    if (!e.status.ok() && e.info.name.empty()) {
+      unreadable += (unreadable.empty() ? "" : "; ") + e.status.message();
+    }
     if (e.info.name != plugin) continue;
     if (!e.status.ok()) {
       broken = &e;
@@ -139,6 +143,7 @@ Status PluginCatalog::Resolve(const std::string& plugin, PluginKind kind, fs::pa
   if (std::string close = ClosestMatch(plugin, names_of_kind); !close.empty()) {
     hint = "; did you mean \"" + close + "\"?";
   }
+  if (!unreadable.empty()) hint += " (files that could not be read: " + unreadable + ")";
   return Status::NotFound("no " + KindOf(kind) + " plugin named \"" + plugin + "\" in " +
                           DirList(dirs_) + hint);
 }

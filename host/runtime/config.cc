@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -91,6 +92,14 @@ bool IsLoopbackHost(const ListenAddress& address) {
   return IN6_IS_ADDR_V4MAPPED(&parsed) && parsed.s6_addr[12] == 127;
 }
 
+// Off loopback the token is all that guards reloads and imports.
+constexpr size_t kMinTokenLength = 16;
+
+bool IsStrongToken(const std::string& token) {
+  return token.size() >= kMinTokenLength &&
+         std::none_of(token.begin(), token.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
 void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
   const auto admin = document.find("admin");
   if (admin == document.end() || !admin->is_object()) return;
@@ -101,12 +110,21 @@ void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
     errors->push_back({"/admin/listen", std::string(kListenFormat) + "; found " + Quote(text)});
     return;
   }
-  if (!IsLoopbackListen(text) && admin->value("token", json()) == "") {
+  if (IsLoopbackListen(text)) return;
+  const json token = admin->value("token", json(""));
+  if (token == "") {
     errors->push_back(
         {"/admin/token", "a token is required when admin listens beyond loopback (listen is " +
                              Quote(text) +
                              "): set admin.token to a secret that clients send as \"Authorization: "
                              "Bearer <token>\", or listen on 127.0.0.1"});
+  } else if (token.is_string() && !IsStrongToken(token.get<std::string>())) {
+    errors->push_back({"/admin/token",
+                       "the token is too weak for an admin endpoint beyond "
+                       "loopback (listen is " +
+                           Quote(text) + "): use at least " + std::to_string(kMinTokenLength) +
+                           " characters and no whitespace, e.g. the output of "
+                           "`openssl rand -hex 16`"});
   }
 }
 

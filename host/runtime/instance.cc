@@ -103,8 +103,8 @@ Status CreatePlugin(InstanceRequest r, CreatedPlugin* out) {
   Plugin* raw = nullptr;
   Status s = r.library->descriptor().create(ctx, &raw);
   if (!s.ok()) {
-    return Status::InvalidArgument(info.file.string() + ": plugin \"" + info.name +
-                                   "\" refused its params: " + s.message());
+    return Status::InvalidArgument(r.params_pointer + ": plugin \"" + info.name + "\" (" +
+                                   info.file.string() + ") refused its params: " + s.message());
   }
   if (raw == nullptr) {
     return Status::Internal(info.file.string() + ": factory returned OK without an instance");

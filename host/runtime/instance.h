@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +17,21 @@
 #include "runtime/plugin_file.h"
 
 namespace boxcar::runtime {
+
+// A plugin interface an instance can be called through: Plugin itself, or an interface that
+// names its kind (Prioritizer, Batcher, ConnManager, Tuner, CacheTier).
+template <class Iface>
+concept PluginInterface = std::is_same_v<Iface, Plugin> ||
+    (std::is_base_of_v<Plugin, Iface>&& requires { Iface::kKind; });
+
+// A position in Config::slots and Generation::instances, typed by the interface of the plugins
+// that serve it. Runtime::Call takes one, so calling a slot through another interface does not
+// compile. The index is public for the code that walks a generation's instances.
+template <PluginInterface Iface>
+struct SlotHandle {
+  using Interface = Iface;
+  size_t index;
+};
 
 class Instance {
  public:
@@ -32,9 +49,11 @@ class Instance {
   void Exit() { active_[ThreadStripe()].calls.fetch_sub(1, std::memory_order_release); }
 
   // Calls f(Iface&), under the instance mutex when the plugin is not thread safe. The caller
-  // holds an Enter.
-  template <class Iface, class F>
+  // holds an Enter. The downcast is sound because a slot only ever holds plugins of its kind:
+  // the catalog refuses a plugin of another kind, and typed SlotHandles pick the interface.
+  template <PluginInterface Iface, class F>
   decltype(auto) Invoke(F&& f) {
+    if constexpr (!std::is_same_v<Iface, Plugin>) assert(info().kind == Iface::kKind);
     auto& target = static_cast<Iface&>(*plugin_);
     if (!serialize_) return f(target);
     std::lock_guard lock(serial_);

@@ -127,6 +127,94 @@ std::vector<std::string> KeysOf(const json* object) {
   return keys;
 }
 
+// JSON Schema keywords (drafts 4 to 2020-12) this validator does not implement. A schema that uses
+// one is refused by name rather than having the keyword silently ignored.
+constexpr std::string_view kUnsupportedKeywords[] = {"$schema",
+                                                     "$id",
+                                                     "id",
+                                                     "$ref",
+                                                     "$defs",
+                                                     "definitions",
+                                                     "$anchor",
+                                                     "$dynamicRef",
+                                                     "$dynamicAnchor",
+                                                     "$comment",
+                                                     "$vocabulary",
+                                                     "allOf",
+                                                     "anyOf",
+                                                     "oneOf",
+                                                     "not",
+                                                     "if",
+                                                     "then",
+                                                     "else",
+                                                     "const",
+                                                     "contains",
+                                                     "minContains",
+                                                     "maxContains",
+                                                     "additionalItems",
+                                                     "prefixItems",
+                                                     "unevaluatedItems",
+                                                     "unevaluatedProperties",
+                                                     "uniqueItems",
+                                                     "patternProperties",
+                                                     "propertyNames",
+                                                     "dependencies",
+                                                     "dependentRequired",
+                                                     "dependentSchemas",
+                                                     "minProperties",
+                                                     "maxProperties",
+                                                     "maxLength",
+                                                     "multipleOf",
+                                                     "format",
+                                                     "exclusiveMinimum",
+                                                     "exclusiveMaximum"};
+
+bool IsUnsupportedKeyword(std::string_view keyword) {
+  return std::find(std::begin(kUnsupportedKeywords), std::end(kUnsupportedKeywords), keyword) !=
+         std::end(kUnsupportedKeywords);
+}
+
+std::string NotSupported(std::string_view keyword, const std::string& pointer) {
+  return "schema keyword '" + std::string(keyword) + "' at " + (pointer.empty() ? "/" : pointer) +
+         " is not supported";
+}
+
+// Walks the schema nodes the validator visits (properties, items, additionalProperties).
+void CollectUnsupported(const json& node, const std::string& pointer,
+                        std::vector<std::string>* out) {
+  if (!node.is_object()) {
+    out->push_back("a " + TypeOf(node) + " schema at " + (pointer.empty() ? "/" : pointer) +
+                   " is not supported; write a schema object");
+    return;
+  }
+  for (const auto& [keyword, value] : node.items()) {
+    if (IsUnsupportedKeyword(keyword)) out->push_back(NotSupported(keyword, pointer));
+  }
+  const json* type = Keyword(node, "type");
+  if (type != nullptr && !IsSupportedType(*type)) {
+    out->push_back("type " + type->dump() + " at " + (pointer.empty() ? "/" : pointer) +
+                   " is not supported; use one of the types object, array, string, integer, "
+                   "number, boolean");
+  }
+  const json* properties = Keyword(node, "properties");
+  if (properties != nullptr && properties->is_object()) {
+    for (const auto& [name, child] : properties->items()) {
+      CollectUnsupported(child, ChildPointer(ChildPointer(pointer, "properties"), name), out);
+    }
+  }
+  const json* items = Keyword(node, "items");
+  if (items != nullptr && items->is_array()) {
+    out->push_back("'items' as an array (tuple validation) at " + ChildPointer(pointer, "items") +
+                   " is not supported; give items one schema");
+  } else if (items != nullptr) {
+    CollectUnsupported(*items, ChildPointer(pointer, "items"), out);
+  }
+  const json* additional = Keyword(node, "additionalProperties");
+  if (additional != nullptr && !additional->is_boolean()) {
+    CollectUnsupported(*additional, ChildPointer(pointer, "additionalProperties"), out);
+  }
+}
+
 // Validates one value and fills in defaults below it; errors accumulate so a user sees every
 // problem of a config at once.
 class Validator {
@@ -365,7 +453,10 @@ class SchemaChecker {
       return;
     }
     for (const auto& [keyword, value] : node.items()) {
-      if (std::find(kKeywords.begin(), kKeywords.end(), keyword) == kKeywords.end()) {
+      if (IsUnsupportedKeyword(keyword)) {
+        problems_.push_back(NotSupported(keyword, pointer) + "; supported keywords are " +
+                            QuotedList({kKeywords.begin(), kKeywords.end()}));
+      } else if (std::find(kKeywords.begin(), kKeywords.end(), keyword) == kKeywords.end()) {
         Problem(ChildPointer(pointer, keyword), UnknownKeywordMessage(keyword));
       }
     }
@@ -593,6 +684,12 @@ Status CheckParamsSchema(const nlohmann::json& schema) {
   std::string message;
   for (const std::string& p : problems) message += (message.empty() ? "" : "; ") + p;
   return Status::InvalidArgument(message);
+}
+
+std::vector<std::string> UnsupportedSchemaParts(const nlohmann::json& schema) {
+  std::vector<std::string> parts;
+  CollectUnsupported(schema, "", &parts);
+  return parts;
 }
 
 Params ToParams(const nlohmann::json& params, const nlohmann::json& schema) {

@@ -3,7 +3,10 @@
 // Supported keywords: type (object, array, string, integer, number, boolean), properties,
 // required, additionalProperties (false, or a schema), items, minimum, maximum, minItems,
 // maxItems, minLength, pattern, enum, default, description, and boxcar's own "tunable": true on
-// a numeric property. Validation fills in defaults so callers read complete objects.
+// a numeric property. Validation fills in defaults so callers read complete objects. A params
+// schema using any other JSON Schema keyword is refused by name (UnsupportedSchemaParts);
+// tests/runtime/json_schema_suite_test.cc runs the official JSON-Schema-Test-Suite for the
+// supported keywords.
 #pragma once
 
 #include <string>
@@ -31,6 +34,12 @@ std::vector<SchemaError> ValidateAndFillDefaults(const nlohmann::json& schema,
 // Checks that a plugin's params schema itself is usable: a type-object schema whose properties
 // have supported types, "tunable" only on numbers with both bounds, and valid defaults.
 Status CheckParamsSchema(const nlohmann::json& schema);
+
+// What of `schema` this validator does not implement, each as e.g. "schema keyword
+// 'patternProperties' at /properties/x is not supported": JSON Schema keywords outside the
+// supported set, schemas that are not objects (true, false), other types ("null", type lists),
+// and tuple "items". Empty when the validator implements all of it.
+std::vector<std::string> UnsupportedSchemaParts(const nlohmann::json& schema);
 
 // Converts a validated params object into the typed map plugins read.
 Params ToParams(const nlohmann::json& params, const nlohmann::json& schema);

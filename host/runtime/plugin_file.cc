@@ -1,5 +1,6 @@
 #include "runtime/plugin_file.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,15 +14,17 @@
 
 #include <openssl/evp.h>
 
-#include <boost/dll/shared_library.hpp>
-
+#include "runtime/elf_image.h"
 #include "runtime/json_schema.h"
 
 namespace boxcar::runtime {
 namespace fs = std::filesystem;
 
 struct PluginLibrary::Handle {
-  boost::dll::shared_library library;
+  void* library = nullptr;
+  ~Handle() {
+    if (library != nullptr) dlclose(library);
+  }
 };
 
 namespace {
@@ -179,13 +182,24 @@ Status CheckDescriptor(const fs::path& file, const PluginDescriptor& d, PluginIn
   return Status::OK();
 }
 
-Status MapLibrary(const fs::path& file, const fs::path& copy, boost::dll::shared_library* lib) {
-  try {
-    lib->load(copy, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(Quote(file) + ": cannot load as a shared object: " + e.what());
+// dlerror names the private copy; the operator knows the file by its configured name.
+std::string LoadError(const fs::path& file, const fs::path& copy) {
+  const char* raw = dlerror();
+  std::string message = raw != nullptr ? raw : "unknown dynamic linker error";
+  for (size_t at = message.find(copy.string()); at != std::string::npos;
+       at = message.find(copy.string())) {
+    message.replace(at, copy.string().size(), file.string());
   }
-  if (!lib->has(kDescriptorSymbol)) {
+  return message;
+}
+
+Status MapLibrary(const fs::path& file, const fs::path& copy, void** library) {
+  *library = dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (*library == nullptr) {
+    return Status::InvalidArgument(Quote(file) +
+                                   ": cannot load as a shared object: " + LoadError(file, copy));
+  }
+  if (dlsym(*library, kDescriptorSymbol) == nullptr) {
     return Status::InvalidArgument(
         Quote(file) + ": no \"" + std::string(kDescriptorSymbol) +
         "\" symbol: not a boxcar plugin (declare one with BOXCAR_PLUGIN)");
@@ -232,13 +246,16 @@ Status PluginLibrary::Open(const fs::path& file, const std::optional<std::string
     return report(Status::InvalidArgument(Quote(file) + ": sha256 mismatch: config pins " +
                                           *sha256 + ", file has " + lib->info_.sha256));
   }
+  // dlopen of a file whose segments run past its end faults later with SIGBUS; refuse it here.
+  if (Status s = CheckElfImage(file, bytes); !s.ok()) return report(s);
   if (Status s = WritePrivateCopy(file, bytes, &lib->private_copy_); !s.ok()) return report(s);
   lib->handle_ = std::make_unique<Handle>();
   Status mapped = MapLibrary(file, lib->private_copy_, &lib->handle_->library);
   std::error_code ignored;
   fs::remove_all(lib->private_copy_.parent_path(), ignored);
   if (!mapped.ok()) return report(mapped);
-  lib->descriptor_ = &lib->handle_->library.get<const PluginDescriptor>(kDescriptorSymbol);
+  lib->descriptor_ =
+      static_cast<const PluginDescriptor*>(dlsym(lib->handle_->library, kDescriptorSymbol));
   if (Status s = CheckDescriptor(file, *lib->descriptor_, &lib->info_); !s.ok()) return report(s);
   if (partial != nullptr) *partial = lib->info_;
   *out = std::shared_ptr<PluginLibrary>(lib.release());

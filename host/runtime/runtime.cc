@@ -5,6 +5,12 @@
 #include <map>
 #include <system_error>
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include "boxcar/cache_tier.h"
 #include "boxcar/prioritizer.h"
 #include "boxcar/tuner.h"
@@ -60,32 +66,43 @@ struct Runtime::SlotPlan {
   nlohmann::json params_before;    // what a rollback restores
 };
 
+struct Runtime::Metrics {
+  explicit Metrics(prometheus::Registry& registry)
+      : reloads(prometheus::BuildCounter()
+                    .Name("boxcar_reloads_total")
+                    .Help("Plugin generation reloads by trigger and result")
+                    .Register(registry)),
+        reload_seconds(
+            prometheus::BuildHistogram()
+                .Name("boxcar_reload_duration_seconds")
+                .Help("Time to build and publish a generation")
+                .Register(registry)
+                .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                 0.05, 0.1, 0.25, 0.5, 1, 2.5})),
+        generation(prometheus::BuildGauge()
+                       .Name("boxcar_generation")
+                       .Help("Number of the active plugin generation")
+                       .Register(registry)
+                       .Add({})),
+        active_plugin(prometheus::BuildGauge()
+                          .Name("boxcar_active_plugin")
+                          .Help("1 for the plugin serving each slot")
+                          .Register(registry)),
+        proposals(prometheus::BuildCounter()
+                      .Name("boxcar_tuner_proposals_total")
+                      .Help("Tuner proposals by result (applied, clamped, unknown)")
+                      .Register(registry)) {}
+
+  prometheus::Family<prometheus::Counter>& reloads;
+  prometheus::Histogram& reload_seconds;
+  prometheus::Gauge& generation;
+  prometheus::Family<prometheus::Gauge>& active_plugin;
+  prometheus::Family<prometheus::Counter>& proposals;
+  std::vector<prometheus::Gauge*> active_plugin_series;
+};
+
 Runtime::Runtime(std::shared_ptr<HostContext> context, prometheus::Registry& registry)
-    : context_(std::move(context)),
-      reloads_(prometheus::BuildCounter()
-                   .Name("boxcar_reloads_total")
-                   .Help("Plugin generation reloads by trigger and result")
-                   .Register(registry)),
-      reload_seconds_(
-          prometheus::BuildHistogram()
-              .Name("boxcar_reload_duration_seconds")
-              .Help("Time to build and publish a generation")
-              .Register(registry)
-              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                               0.05, 0.1, 0.25, 0.5, 1, 2.5})),
-      generation_gauge_(prometheus::BuildGauge()
-                            .Name("boxcar_generation")
-                            .Help("Number of the active plugin generation")
-                            .Register(registry)
-                            .Add({})),
-      active_plugin_(prometheus::BuildGauge()
-                         .Name("boxcar_active_plugin")
-                         .Help("1 for the plugin serving each slot")
-                         .Register(registry)),
-      proposals_(prometheus::BuildCounter()
-                     .Name("boxcar_tuner_proposals_total")
-                     .Help("Tuner proposals by result (applied, clamped, unknown)")
-                     .Register(registry)) {}
+    : context_(std::move(context)), metrics_(std::make_unique<Metrics>(registry)) {}
 
 Runtime::~Runtime() { Shutdown(); }
 
@@ -100,7 +117,36 @@ Status Runtime::Plan(const Config& config, const Generation* old, std::vector<Sl
     if (Status s = PlanSlot(&plan); !s.ok()) return s;
     plans->push_back(std::move(plan));
   }
-  return CheckPersistentTiers(config, old, *plans);
+  return CheckPersistentTiers(config, old, *plans, static_cast<bool>(eviction_sinks_));
+}
+
+std::vector<Status> Runtime::Check(const Config& config) {
+  std::lock_guard reload_lock(reload_mu_);
+  catalog_.Scan(config.plugin_path);
+  std::vector<Status> problems;
+  std::vector<SlotPlan> plans;
+  for (size_t i = 0; i < config.slots.size(); ++i) {
+    SlotPlan plan;
+    plan.slot = &config.slots[i];
+    plan.index = i;
+    if (plan.slot->kind == PluginKind::kCacheTier) plan.tier_dir = TierDir(config, *plan.slot);
+    if (Status s = PlanSlot(&plan); !s.ok()) {
+      problems.push_back(s);
+    } else {
+      plans.push_back(std::move(plan));
+    }
+  }
+  if (!problems.empty()) return problems;
+  if (Status s = CheckPersistentTiers(config, nullptr, plans, /*backs_store=*/true); !s.ok()) {
+    return {s};
+  }
+  // A persistent tier would open (and may create) its directory, which a running node may hold.
+  std::vector<std::string> unused_changes;
+  for (SlotPlan& plan : plans) {
+    if (plan.library->info().Has(kPersistent)) continue;
+    if (Status s = CreateReplacement(plan, &unused_changes); !s.ok()) problems.push_back(s);
+  }
+  return problems;
 }
 
 Status Runtime::PlanSlot(SlotPlan* plan) {
@@ -137,8 +183,8 @@ Status Runtime::PlanSlot(SlotPlan* plan) {
 // A persistent tier owns data on disk, so a reload may keep it or reconfigure it in place but
 // never open its directory a second time, swap its plugin, or drop it.
 Status Runtime::CheckPersistentTiers(const Config& config, const Generation* old,
-                                     const std::vector<SlotPlan>& plans) const {
-  if (eviction_sinks_ && plans.size() > kFirstTierSlot &&
+                                     const std::vector<SlotPlan>& plans, bool backs_store) const {
+  if (backs_store && plans.size() > kFirstTierSlot &&
       !plans.back().library->info().Has(kPersistent)) {
     const SlotConfig& last = *plans.back().slot;
     return Status::InvalidArgument(
@@ -242,13 +288,15 @@ Status Runtime::CreateReplacement(SlotPlan& plan, std::vector<std::string>* chan
     line += imported.ok() ? " (state imported)" : " (fresh state: " + imported.ToString() + ")";
   }
   if (plan.old && slot.kind == PluginKind::kCacheTier) {
-    auto& from = static_cast<CacheTier&>(plan.old->plugin());
-    auto& to = static_cast<CacheTier&>(plan.next->plugin());
-    const uint64_t room = to.Stats().capacity_bytes;
     size_t moved = 0;
-    for (auto& [key, data] : from.ExportHot(room == 0 ? from.Stats().bytes : room)) {
-      if (to.Put(key, std::move(data), PutReason::kHandoff).ok()) ++moved;
-    }
+    plan.next->Invoke<CacheTier>([&](CacheTier& to) {
+      plan.old->Invoke<CacheTier>([&](CacheTier& from) {
+        const uint64_t room = to.Stats().capacity_bytes;
+        for (auto& [key, data] : from.ExportHot(room == 0 ? from.Stats().bytes : room)) {
+          if (to.Put(key, std::move(data), PutReason::kHandoff).ok()) ++moved;
+        }
+      });
+    });
     line += " (" + std::to_string(moved) + " hot entries handed over)";
   }
   changes->push_back(std::move(line));
@@ -287,14 +335,14 @@ Status Runtime::Build(std::vector<SlotPlan>* plans, std::vector<std::string>* ch
   return Status::OK();
 }
 
-void Runtime::HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes) {
+void Runtime::HandOver(SlotPlan& plan, std::vector<std::string>* changes) {
   plan.old->RetireAndWait();
   if (plan.slot->kind != PluginKind::kPrioritizer) return;
   std::vector<Task> queued =
       plan.old->Invoke<Prioritizer>([](Prioritizer& p) { return p.Drain(); });
   size_t refused = 0;
   for (Task& task : queued) {
-    Status s = Call<Prioritizer>(slot, [&](Prioritizer& p) { return p.Push(std::move(task)); });
+    Status s = Call(kPrioritizerSlot, [&](Prioritizer& p) { return p.Push(std::move(task)); });
     if (!s.ok()) ++refused;
   }
   std::string line = plan.slot->slot + ": " + std::to_string(queued.size() - refused) +
@@ -333,7 +381,7 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
 
   const double seconds = std::chrono::duration<double>(SteadyTime::now() - start).count();
   if (!outcome.status.ok()) {
-    reloads_.Add({{"trigger", trigger}, {"result", "failure"}}).Increment();
+    metrics_->reloads.Add({{"trigger", trigger}, {"result", "failure"}}).Increment();
     outcome.generation = old ? old->number : 0;
     outcome.changes.clear();
     outcome.duration_ms = seconds * 1000;
@@ -360,7 +408,7 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
 
   for (size_t i = 0; i < plans.size(); ++i) {
     if (plans[i].action == SlotPlan::Action::kReplace && plans[i].old) {
-      HandOver(plans[i], i, &outcome.changes);
+      HandOver(plans[i], &outcome.changes);
     }
   }
   plans.clear();  // drops the last references the reload held to retired instances
@@ -368,25 +416,25 @@ ReloadOutcome Runtime::Apply(const Config& config, const std::string& trigger) {
 
   PublishMetrics(*gen);
   const double total = std::chrono::duration<double>(SteadyTime::now() - start).count();
-  reload_seconds_.Observe(total);
-  reloads_.Add({{"trigger", trigger}, {"result", "success"}}).Increment();
+  metrics_->reload_seconds.Observe(total);
+  metrics_->reloads.Add({{"trigger", trigger}, {"result", "success"}}).Increment();
   outcome.generation = gen->number;
   outcome.duration_ms = total * 1000;
   return outcome;
 }
 
 void Runtime::PublishMetrics(const Generation& gen) {
-  generation_gauge_.Set(static_cast<double>(gen.number));
-  for (prometheus::Gauge* g : active_plugin_series_) active_plugin_.Remove(g);
-  active_plugin_series_.clear();
+  metrics_->generation.Set(static_cast<double>(gen.number));
+  for (prometheus::Gauge* g : metrics_->active_plugin_series) metrics_->active_plugin.Remove(g);
+  metrics_->active_plugin_series.clear();
   for (const auto& inst : gen.instances) {
     const PluginInfo& info = inst->info();
-    auto& g = active_plugin_.Add({{"slot", inst->slot()},
-                                  {"kind", std::string(KindName(info.kind))},
-                                  {"plugin", info.name},
-                                  {"version", info.version}});
+    auto& g = metrics_->active_plugin.Add({{"slot", inst->slot()},
+                                           {"kind", std::string(KindName(info.kind))},
+                                           {"plugin", info.name},
+                                           {"version", info.version}});
     g.Set(1);
-    active_plugin_series_.push_back(&g);
+    metrics_->active_plugin_series.push_back(&g);
   }
 }
 
@@ -401,7 +449,7 @@ void Runtime::TickTuner(const std::vector<MetricSample>& metrics) {
     double applied = 0;
     auto result = tunables_.Set(p.name, p.value, &applied);
     static constexpr const char* kResult[] = {"applied", "clamped", "unknown"};
-    proposals_.Add({{"result", kResult[static_cast<int>(result)]}}).Increment();
+    metrics_->proposals.Add({{"result", kResult[static_cast<int>(result)]}}).Increment();
     if (result == TunableRegistry::SetResult::kUnknown) {
       context_->logger->warn("tuner proposed unknown tunable \"{}\"", p.name);
     } else {

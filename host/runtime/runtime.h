@@ -7,32 +7,37 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
+#include "boxcar/batcher.h"
+#include "boxcar/cache_tier.h"
+#include "boxcar/conn_manager.h"
+#include "boxcar/prioritizer.h"
 #include "boxcar/tuner.h"
 #include "runtime/catalog.h"
 #include "runtime/config.h"
 #include "runtime/instance.h"
 #include "runtime/tunables.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace boxcar::runtime {
 
 // Positions of the strategies in Config::slots and Generation::instances; tiers follow.
-inline constexpr size_t kPrioritizerSlot = 0;
-inline constexpr size_t kBatcherSlot = 1;
-inline constexpr size_t kConnManagerSlot = 2;
-inline constexpr size_t kTunerSlot = 3;
+inline constexpr SlotHandle<Prioritizer> kPrioritizerSlot{0};
+inline constexpr SlotHandle<Batcher> kBatcherSlot{1};
+inline constexpr SlotHandle<ConnManager> kConnManagerSlot{2};
+inline constexpr SlotHandle<Tuner> kTunerSlot{3};
 inline constexpr size_t kFirstTierSlot = 4;
+// Store tier `tier` (0: the fastest).
+constexpr SlotHandle<CacheTier> TierSlot(size_t tier) { return {kFirstTierSlot + tier}; }
 
 // The request engine's tunables, registered with every generation from Config::engine.
 inline constexpr char kEngineWorkers[] = "engine.workers";
@@ -62,6 +67,14 @@ class Runtime {
   // Builds and publishes a generation for `config`. Reloads are serialized.
   ReloadOutcome Apply(const Config& config, const std::string& trigger);
 
+  // Checks `config` the way Apply would start it as a node's first generation, without
+  // publishing anything: resolves and loads each slot's plugin, validates its params, applies
+  // the store's tier rules (as after AttachStore), and creates and discards an instance of every
+  // slot whose plugin keeps no data on disk, so each plugin's own checks of its params run too.
+  // Returns every problem, each message starting with the config pointer where it can.
+  // `boxcar check-config` uses it, so what it accepts `run` starts.
+  std::vector<Status> Check(const Config& config);
+
   std::shared_ptr<const Generation> Current() const {
     std::lock_guard lock(current_mu_);
     return current_;
@@ -70,11 +83,12 @@ class Runtime {
   // Calls f(Iface&) on the current instance of `slot`, never on a retired one. This is the hot
   // path: a short critical section to copy the generation pointer, plus two atomic operations
   // on the instance.
-  template <class Iface, class F>
-  decltype(auto) Call(size_t slot, F&& f) {
+  template <PluginInterface Iface, class F>
+  requires std::invocable<F&, Iface&>
+  decltype(auto) Call(SlotHandle<Iface> slot, F&& f) {
     for (;;) {
       std::shared_ptr<const Generation> gen = Current();
-      Instance& inst = *gen->instances[slot];
+      Instance& inst = *gen->instances[slot.index];
       if (!inst.Enter()) continue;  // retired by a reload that already published a successor
       struct Exit {
         Instance& i;
@@ -104,10 +118,10 @@ class Runtime {
   Status Plan(const Config& config, const Generation* old, std::vector<SlotPlan>* plans);
   Status PlanSlot(SlotPlan* plan);
   Status CheckPersistentTiers(const Config& config, const Generation* old,
-                              const std::vector<SlotPlan>& plans) const;
+                              const std::vector<SlotPlan>& plans, bool backs_store) const;
   Status Build(std::vector<SlotPlan>* plans, std::vector<std::string>* changes);
   Status CreateReplacement(SlotPlan& plan, std::vector<std::string>* changes);
-  void HandOver(SlotPlan& plan, size_t slot, std::vector<std::string>* changes);
+  void HandOver(SlotPlan& plan, std::vector<std::string>* changes);
   void PublishMetrics(const Generation& gen);
   void PrepareEngineTunables(const EngineConfig& engine,
                              std::vector<std::shared_ptr<Tunable>>* out);
@@ -123,12 +137,8 @@ class Runtime {
   std::mutex reload_mu_;  // one reload at a time
   std::mutex tuner_mu_;   // one tuner tick at a time, and none while a reload moves tuner state
 
-  prometheus::Family<prometheus::Counter>& reloads_;
-  prometheus::Histogram& reload_seconds_;
-  prometheus::Gauge& generation_gauge_;
-  prometheus::Family<prometheus::Gauge>& active_plugin_;
-  prometheus::Family<prometheus::Counter>& proposals_;
-  std::vector<prometheus::Gauge*> active_plugin_series_;
+  struct Metrics;  // runtime.cc: reloads, reload time, generation, active plugins, proposals
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace boxcar::runtime

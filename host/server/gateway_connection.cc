@@ -40,6 +40,7 @@ Connection::Connection(ConnectionOwner& owner, asio::ip::tcp::socket socket, uin
                        std::string address)
     : owner_(owner),
       config_(owner.config()),
+      limits_(owner.limits()),
       socket_(std::move(socket)),
       id_(id),
       address_(std::move(address)),
@@ -68,14 +69,14 @@ ConnInfo Connection::Info() const {
 
 void Connection::Read() {
   if (reading_ || closed_ || closing_) return;
-  if (pipeline_.size() >= static_cast<size_t>(config_.max_pipeline)) return;
+  if (pipeline_.size() >= limits_.max_pipeline()) return;
   if (parse_paused_) {
     // The client may have sent everything already: nothing would ever be read to wake these.
     ResumeParsing();
     if (closed_ || closing_ || parse_paused_) return;
   }
   if (buffer_.size() - buffered_ < 1024) {
-    const size_t limit = config_.max_header_bytes + kInitialReadBuffer;
+    const size_t limit = limits_.max_header_bytes() + kInitialReadBuffer;
     if (buffer_.size() >= limit) {
       // A request larger than the header limit that Beast has not refused yet (it counts only
       // the header); nothing more can be read.
@@ -126,12 +127,11 @@ void Connection::ResumeParsing() {
 
 void Connection::ParseAll() {
   size_t offset = 0;
-  while (offset < buffered_ && !closing_ &&
-         pipeline_.size() < static_cast<size_t>(config_.max_pipeline)) {
+  while (offset < buffered_ && !closing_ && pipeline_.size() < limits_.max_pipeline()) {
     if (!parser_) {
       head_.Clear();
       parser_.emplace(&head_, config_.peer_header);
-      parser_->header_limit(config_.max_header_bytes);
+      parser_->header_limit(limits_.max_header_bytes());
       parser_->eager(true);
       // A connection's first request counts from the accept, each later one from its first read.
       if (header_started_ns_ == 0) header_started_ns_ = last_activity_ns_;
@@ -158,8 +158,7 @@ void Connection::ParseAll() {
     header_started_ns_ = 0;
   }
   // Requests left in the buffer behind a full pipeline are parsed once responses leave.
-  parse_paused_ = offset < buffered_ && !closing_ &&
-                  pipeline_.size() >= static_cast<size_t>(config_.max_pipeline);
+  parse_paused_ = offset < buffered_ && !closing_ && pipeline_.size() >= limits_.max_pipeline();
   buffered_ -= offset;
   if (buffered_ > 0 && offset > 0) std::memmove(buffer_.data(), buffer_.data() + offset, buffered_);
   // Keep idle connections small: a connection with nothing buffered drops a grown buffer.
@@ -449,19 +448,19 @@ void Connection::Close() {
 }
 
 bool Connection::Expire(int64_t now_ns) {
-  if (writing_ && now_ns - write_started_ns_ > config_.write_timeout_ms * kNsPerMs) {
+  if (writing_ && now_ns - write_started_ns_ > limits_.write_timeout_ms() * kNsPerMs) {
     owner_.metrics().Closed(CloseReason::kWriteTimeout);
     Close();
     return true;
   }
   if (header_started_ns_ != 0 &&
-      now_ns - header_started_ns_ > config_.header_timeout_ms * kNsPerMs) {
+      now_ns - header_started_ns_ > limits_.header_timeout_ms() * kNsPerMs) {
     owner_.metrics().Closed(CloseReason::kHeaderTimeout);
     Close();
     return true;
   }
   if (pipeline_.empty() && !writing_ && buffered_ == 0 && !parser_ &&
-      now_ns - last_activity_ns_ > config_.idle_timeout_ms * kNsPerMs) {
+      now_ns - last_activity_ns_ > limits_.idle_timeout_ms() * kNsPerMs) {
     owner_.metrics().Closed(CloseReason::kIdleTimeout);
     Close();
     return true;

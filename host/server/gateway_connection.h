@@ -32,6 +32,7 @@
 #include "gateway/request.h"
 #include "http/head_parser.h"
 #include "runtime/config.h"
+#include "server/gateway_limits.h"
 
 namespace boxcar::engine {
 class RequestEngine;
@@ -46,7 +47,10 @@ struct CarStream;
 class ConnectionOwner {
  public:
   virtual ~ConnectionOwner() = default;
+  // The config the server started with: peer_header and the addresses.
   virtual const runtime::GatewayConfig& config() const = 0;
+  // The limits a reload may change while connections are open.
+  virtual const GatewayLimits& limits() const = 0;
   virtual engine::RequestEngine& engine() = 0;
   virtual GatewayMetrics& metrics() = 0;
   // Runs a batch of engine tasks on this thread (a no-op when it is already running them).
@@ -129,6 +133,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ConnectionOwner& owner_;
   const runtime::GatewayConfig& config_;
+  const GatewayLimits& limits_;
   boost::asio::ip::tcp::socket socket_;
   const uint64_t id_;
   const std::string address_;

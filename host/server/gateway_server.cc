@@ -43,7 +43,7 @@ class GatewayServer::Impl {
 
   Impl(const runtime::GatewayConfig& config, runtime::Runtime& runtime,
        engine::RequestEngine& engine, prometheus::Registry& registry)
-      : config_(config), runtime_(runtime), engine_(engine), metrics_(registry) {
+      : config_(config), limits_(config), runtime_(runtime), engine_(engine), metrics_(registry) {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) fd_limit_ = limit.rlim_cur;
   }
@@ -64,7 +64,8 @@ class GatewayServer::Impl {
   // A connection of `worker` closed.
   void Forget(Worker& worker, uint64_t id);
 
-  const runtime::GatewayConfig config_;
+  const runtime::GatewayConfig config_;  // listen, io_threads, peer_header: fixed until restart
+  GatewayLimits limits_;                 // what a reload may change
   runtime::Runtime& runtime_;
   engine::RequestEngine& engine_;
   GatewayMetrics metrics_;
@@ -103,6 +104,7 @@ struct GatewayServer::Impl::Worker final : ConnectionOwner {
   Worker(Impl& owner, size_t position) : server(owner), index(position), sweep_timer(ioc) {}
 
   const runtime::GatewayConfig& config() const override { return server.config_; }
+  const GatewayLimits& limits() const override { return server.limits_; }
   engine::RequestEngine& engine() override { return server.engine_; }
   GatewayMetrics& metrics() override { return server.metrics_; }
   void RunEngine() override { server.RunEngine(*this); }
@@ -368,6 +370,9 @@ GatewayServer::~GatewayServer() { Stop(); }
 
 Status GatewayServer::Start() { return impl_->Start(); }
 void GatewayServer::Drain(int64_t timeout_ms) { impl_->Drain(timeout_ms); }
+void GatewayServer::ApplyLimits(const runtime::GatewayConfig& config) {
+  impl_->limits_.Apply(config);
+}
 void GatewayServer::Stop() { impl_->Stop(); }
 std::string GatewayServer::bound_address() const { return impl_->bound_address(); }
 uint64_t GatewayServer::open_connections() const { return impl_->open_connections(); }

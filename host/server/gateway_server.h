@@ -31,7 +31,7 @@
 // closes after its in-flight responses.
 //
 // Thread safety: Start, Drain and Stop are called from one controlling thread. bound_address()
-// may be called from any thread after Start.
+// and ApplyLimits may be called from any thread after Start.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +64,11 @@ class GatewayServer {
   // Stops accepting, lets in-flight requests finish for up to `timeout_ms`, then closes every
   // connection. Keep-alive connections get "Connection: close" on their last response.
   void Drain(int64_t timeout_ms);
+
+  // Applies a reloaded config's max_header_bytes, max_pipeline and timeouts to the running
+  // server, open connections included. The listen address, io_threads and peer_header need a
+  // restart. Thread safe.
+  void ApplyLimits(const runtime::GatewayConfig& config);
 
   // Closes everything now and joins the threads. Idempotent.
   void Stop();

@@ -86,7 +86,7 @@ constexpr char kParamsSchema[] = R"({
   }
 })";
 
-constexpr size_t kClassCount = 3;
+constexpr size_t kClassCount = boxcar::kTaskClassCount;
 
 // A task of unknown size (cost 0) is charged as a typical 256 KiB chunk: charging nothing would
 // let a peer sending only size-less requests take every turn.

@@ -96,7 +96,8 @@ plugin_status() {
   '
 }
 
-# Writes a config that fills every slot with a bundled plugin except the one of KIND.
+# Writes a config that fills every slot with a bundled plugin except the one of KIND. The memory
+# tier sits above a leveldb tier, since the last tier must be persistent.
 write_config() {
   local kind=$1 name=$2 plugin_dir=$3 file=$4
   local prioritizer=fifo batcher=fixed conn_manager=watermark tuner=static tier=lru
@@ -118,7 +119,7 @@ write_config() {
     "conn_manager": {"plugin": "$conn_manager"},
     "tuner": {"plugin": "$tuner"}
   },
-  "store": {"path": "./data", "tiers": [{"plugin": "$tier"}]}
+  "store": {"path": "./data", "tiers": [{"plugin": "$tier"}, {"plugin": "leveldb"}]}
 }
 EOF
 }

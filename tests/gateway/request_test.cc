@@ -131,6 +131,7 @@ TEST_CASE("request: errors name the problem") {
   HttpError error = Error("/ipfs/bafyinvalid?format=raw");
   CHECK(error.status == 400);
   CHECK(error.message.find("invalid CID \"bafyinvalid\": ") == 0);
+  CHECK_MESSAGE(error.message.find("invalid CID", 1) == std::string::npos, error.message);
 
   error = Error(base + "?format=car&dag-scope=everything");
   CHECK(error.status == 400);

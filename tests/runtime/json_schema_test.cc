@@ -12,6 +12,7 @@ using boxcar::runtime::ClosestMatch;
 using boxcar::runtime::SchemaError;
 using boxcar::runtime::ToParams;
 using boxcar::runtime::TunablesOf;
+using boxcar::runtime::UnsupportedSchemaParts;
 using boxcar::runtime::ValidateAndFillDefaults;
 using nlohmann::json;
 
@@ -254,8 +255,24 @@ TEST_CASE("CheckParamsSchema rejects unknown keywords, with a suggestion") {
   CHECK(SchemaProblem(WithParam({{"type", "integer"}, {"maximun", 3}})) ==
         "/properties/p/maximun: unknown schema keyword \"maximun\"; did you mean \"maximum\"?");
   CHECK(SchemaProblem({{"type", "object"}, {"$id", "x"}})
-            .find("unknown schema keyword \"$id\"; supported keywords are \"type\"") !=
+            .find("schema keyword '$id' at / is not supported; supported keywords are \"type\"") !=
         std::string::npos);
+}
+
+TEST_CASE("CheckParamsSchema refuses JSON Schema keywords the validator does not implement") {
+  const json schema = {
+      {"type", "object"},
+      {"properties",
+       {{"x", {{"type", "object"}, {"patternProperties", {{"^a", {{"type", "string"}}}}}}}}}};
+  CHECK(SchemaProblem(schema).find("schema keyword 'patternProperties' at /properties/x is not "
+                                   "supported") != std::string::npos);
+  CHECK(UnsupportedSchemaParts(schema) ==
+        std::vector<std::string>{"schema keyword 'patternProperties' at /properties/x is not "
+                                 "supported"});
+  CHECK(UnsupportedSchemaParts({{"items", true}}) ==
+        std::vector<std::string>{
+            "a boolean schema at /items is not supported; write a schema object"});
+  CHECK(UnsupportedSchemaParts(kParamsSchema).empty());
 }
 
 TEST_CASE("CheckParamsSchema rejects types params cannot carry") {

@@ -96,6 +96,16 @@ int MappedCopies() {
 
 }  // namespace
 
+// A slot handle carries its interface: a call through another one does not compile.
+template <class Handle, class F>
+concept Callable = requires(Runtime& r, Handle h, F f) {
+  r.Call(h, f);
+};
+static_assert(Callable<decltype(kPrioritizerSlot), void (*)(Prioritizer&)>);
+static_assert(!Callable<decltype(kPrioritizerSlot), void (*)(Batcher&)>);
+static_assert(!Callable<decltype(kTunerSlot), void (*)(CacheTier&)>);
+static_assert(Callable<decltype(TierSlot(0)), void (*)(CacheTier&)>);
+
 TEST_CASE("a failed reload leaves the running generation untouched") {
   Fixture f;
   REQUIRE(f.runtime->Apply(f.MakeConfig("probe"), "test").status.ok());
@@ -120,14 +130,14 @@ TEST_CASE("unchanged slots keep their instance; a reconfigurable plugin changes 
   REQUIRE(f.runtime->Apply(c, "test").status.ok());
   auto first = f.runtime->Current();
 
-  c.slots[kConnManagerSlot].params = {{"high_water", 900}, {"low_water", 700}};
+  c.slots[kConnManagerSlot.index].params = {{"high_water", 900}, {"low_water", 700}};
   ReloadOutcome out = f.runtime->Apply(c, "test");
   REQUIRE(out.status.ok());
   auto second = f.runtime->Current();
   CHECK(second->number == 2);
-  CHECK(second->instances[kPrioritizerSlot] == first->instances[kPrioritizerSlot]);
-  CHECK(second->instances[kConnManagerSlot] == first->instances[kConnManagerSlot]);
-  CHECK(second->instances[kConnManagerSlot]->params_json()["high_water"] == 900);
+  CHECK(second->instances[kPrioritizerSlot.index] == first->instances[kPrioritizerSlot.index]);
+  CHECK(second->instances[kConnManagerSlot.index] == first->instances[kConnManagerSlot.index]);
+  CHECK(second->instances[kConnManagerSlot.index]->params_json()["high_water"] == 900);
 }
 
 TEST_CASE("a prioritizer swap hands queued tasks and learned state to the successor") {
@@ -137,13 +147,13 @@ TEST_CASE("a prioritizer swap hands queued tasks and learned state to the succes
 
   ReloadOutcome out = f.runtime->Apply(f.MakeConfig("probe-other"), "test");
   REQUIRE(out.status.ok());
-  CHECK(f.runtime->Current()->instances[kPrioritizerSlot]->info().name == "probe-other");
+  CHECK(f.runtime->Current()->instances[kPrioritizerSlot.index]->info().name == "probe-other");
   bool imported = false;
   for (const auto& line : out.changes) imported |= line.find("state imported") != std::string::npos;
   CHECK(imported);
 
   PluginState state;
-  auto& inst = *f.runtime->Current()->instances[kPrioritizerSlot];
+  auto& inst = *f.runtime->Current()->instances[kPrioritizerSlot.index];
   REQUIRE(inst.Invoke<Plugin>([&](Plugin& p) { return p.ExportState(&state); }).ok());
   // 50 pushes imported as learned state, plus the 50 handed-over tasks pushed again.
   CHECK(state.data == "100");
@@ -168,14 +178,14 @@ TEST_CASE("a tuner rebuilt in place keeps its learned state") {
   CHECK(f.runtime->tunables().Find("prioritizer.max_queue")->value.load() == 100300);
 
   PluginState before;
-  auto old_tuner = f.runtime->Current()->instances[kTunerSlot];
+  auto old_tuner = f.runtime->Current()->instances[kTunerSlot.index];
   REQUIRE(old_tuner->Invoke<Plugin>([&](Plugin& p) { return p.ExportState(&before); }).ok());
 
   // A rebuilt .so: different bytes at the same path.
   std::ofstream(f.plugins / "tuner-aimd.so", std::ios::app) << "rebuilt";
   ReloadOutcome out = f.runtime->Apply(f.MakeConfig("probe"), "test");
   REQUIRE(out.status.ok());
-  auto new_tuner = f.runtime->Current()->instances[kTunerSlot];
+  auto new_tuner = f.runtime->Current()->instances[kTunerSlot.index];
   CHECK(new_tuner != old_tuner);
   CHECK(new_tuner->library() != old_tuner->library());
   PluginState after;
@@ -242,7 +252,7 @@ TEST_CASE(
   for (int i = 0; i < 10; ++i) {
     auto data = std::make_shared<const std::string>(1000, static_cast<char>('a' + i));
     REQUIRE(f.runtime
-                ->Call<CacheTier>(kFirstTierSlot,
+                ->Call<CacheTier>(TierSlot(0),
                                   [&](CacheTier& t) {
                                     return t.Put("key" + std::to_string(i), data,
                                                  PutReason::kWrite);
@@ -260,9 +270,8 @@ TEST_CASE(
     handed |= line.find("10 hot entries handed over") != std::string::npos;
   CHECK(handed);
   BlockData got;
-  CHECK(
-      f.runtime->Call<CacheTier>(kFirstTierSlot, [&](CacheTier& t) { return t.Get("key3", &got); })
-          .ok());
+  CHECK(f.runtime->Call<CacheTier>(TierSlot(0), [&](CacheTier& t) { return t.Get("key3", &got); })
+            .ok());
   REQUIRE(got);
   CHECK(*got == std::string(1000, 'd'));
 }

@@ -70,7 +70,7 @@ class StoreFixture {
   // Calls f(CacheTier&) on tier `index` (0 = the first tier).
   template <class F>
   Status OnTier(size_t index, F&& f) {
-    return runtime_->Call<CacheTier>(runtime::kFirstTierSlot + index, std::forward<F>(f));
+    return runtime_->Call(runtime::TierSlot(index), std::forward<F>(f));
   }
   bool TierHas(size_t index, const format::Cid& cid) {
     uint64_t size = 0;

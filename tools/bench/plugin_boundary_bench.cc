@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   LocalQueue local;
   Prioritizer* local_ptr = &local;
   auto& plugin =
-      static_cast<Prioritizer&>(runtime.Current()->instances[kPrioritizerSlot]->plugin());
+      static_cast<Prioritizer&>(runtime.Current()->instances[kPrioritizerSlot.index]->plugin());
   Prioritizer* plugin_ptr = &plugin;
   volatile size_t sink = 0;
 

@@ -10,6 +10,7 @@
 // in the returned order. No queued task is lost.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ enum class TaskClass : uint8_t {
   kBulk = 1,         // CAR streams and multi-block fetches
   kBackground = 2,   // prefetch, reprovide, GC-driven reads
 };
+// How many task classes there are; a class's value is below it. Arrays indexed by class use it.
+inline constexpr size_t kTaskClassCount = 3;
 
 struct Task {
   uint64_t id = 0;   // unique per host process

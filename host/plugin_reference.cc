@@ -1,0 +1,150 @@
+#include "plugin_reference.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace boxcar::cli {
+namespace {
+
+using json = nlohmann::json;
+
+std::string TypeName(const json& schema) {
+  std::string type = schema.value("type", std::string("any"));
+  if (type == "array" && schema.contains("items") && schema["items"].contains("type")) {
+    type += " of " + schema["items"]["type"].get<std::string>();
+  }
+  return type;
+}
+
+std::string Range(const json& schema, const char* low, const char* high) {
+  const bool has_low = schema.contains(low), has_high = schema.contains(high);
+  if (!has_low && !has_high) return "";
+  return (has_low ? schema[low].dump() : "") + ".." + (has_high ? schema[high].dump() : "");
+}
+
+std::string Bounds(const json& schema) {
+  std::vector<std::string> parts;
+  if (std::string r = Range(schema, "minimum", "maximum"); !r.empty()) parts.push_back(r);
+  if (std::string r = Range(schema, "minItems", "maxItems"); !r.empty()) {
+    parts.push_back(r + " items");
+  }
+  if (schema.contains("minLength")) {
+    parts.push_back("at least " + schema["minLength"].dump() + " characters");
+  }
+  if (schema.contains("pattern")) parts.push_back("matches " + schema["pattern"].dump());
+  if (schema.contains("enum")) {
+    std::string choices;
+    for (const json& c : schema["enum"]) choices += (choices.empty() ? "" : ", ") + c.dump();
+    parts.push_back("one of " + choices);
+  }
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+std::string KindDashName(const runtime::PluginInfo& info) {
+  return std::string(KindName(info.kind)) + "-" + info.name;
+}
+
+// Markdown table cells cannot hold '|' or line breaks.
+std::string Cell(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else {
+      out += c == '\n' ? ' ' : c;
+    }
+  }
+  return out;
+}
+
+std::string Code(const std::string& text) { return text.empty() ? "" : "`" + text + "`"; }
+
+void AppendMarkdown(const runtime::PluginInfo& info, std::ostringstream& out) {
+  out << "## " << KindDashName(info) << "\n\n"
+      << info.description << "\n\n"
+      << "Version " << info.version << ", plugin API " << info.api_major << "." << info.api_minor
+      << ". In a config: `{\"plugin\": \"" << info.name << "\"}`.\n\n";
+  const std::vector<ParamReference> params = ParamsOf(info);
+  if (params.empty()) {
+    out << "No params.\n\n";
+    return;
+  }
+  out << "| param | type | default | bounds | tunable | description |\n"
+      << "|---|---|---|---|---|---|\n";
+  for (const ParamReference& p : params) {
+    out << "| `" << p.name << "` | " << p.type << " | " << Cell(Code(p.fallback)) << " | "
+        << Cell(p.bounds) << " | " << (p.tunable ? "yes" : "no") << " | " << Cell(p.description)
+        << " |\n";
+  }
+  out << "\n";
+}
+
+}  // namespace
+
+std::vector<ParamReference> ParamsOf(const runtime::PluginInfo& info) {
+  std::vector<ParamReference> params;
+  const json& properties = info.params_schema.value("properties", json::object());
+  for (const auto& [name, schema] : properties.items()) {
+    ParamReference p;
+    p.name = name;
+    p.type = TypeName(schema);
+    p.fallback = schema.contains("default") ? schema["default"].dump() : "";
+    p.bounds = Bounds(schema);
+    p.tunable = schema.value("tunable", false);
+    p.description = schema.value("description", std::string());
+    params.push_back(std::move(p));
+  }
+  return params;
+}
+
+std::string ParamsText(const runtime::PluginInfo& info) {
+  std::ostringstream out;
+  out << KindDashName(info) << " " << info.version << ": " << info.description << "\n";
+  const std::vector<ParamReference> params = ParamsOf(info);
+  if (params.empty()) out << "\nNo params.\n";
+  for (const ParamReference& p : params) {
+    out << "\n" << p.name << " (" << p.type << (p.tunable ? ", tunable" : "") << ")\n";
+    if (!p.fallback.empty()) out << "  default: " << p.fallback << "\n";
+    if (!p.bounds.empty()) out << "  bounds:  " << p.bounds << "\n";
+    out << "  " << p.description << "\n";
+  }
+  return out.str();
+}
+
+Status PluginsMarkdown(const std::vector<runtime::PluginInfo>& plugins, std::string* out) {
+  std::vector<const runtime::PluginInfo*> sorted;
+  std::string missing;
+  for (const runtime::PluginInfo& info : plugins) {
+    sorted.push_back(&info);
+    if (info.description.empty()) missing += "\n  " + KindDashName(info) + ": the plugin";
+    for (const ParamReference& p : ParamsOf(info)) {
+      if (p.description.empty()) missing += "\n  " + KindDashName(info) + ": param " + p.name;
+    }
+  }
+  if (!missing.empty()) {
+    return Status::InvalidArgument(
+        "these have no description; add one to the descriptor or "
+        "the params schema:" +
+        missing);
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return KindDashName(*a) < KindDashName(*b); });
+  std::ostringstream text;
+  text << "# Bundled plugins\n\n"
+       << "<!-- Generated by `boxcar plugins --markdown` from the plugins' descriptors; do not "
+          "edit.\n     Regenerate: build/bin/boxcar plugins --markdown > docs/plugins.md -->\n\n"
+       << "Each plugin's params, as its schema declares them. A tunable param may be changed "
+          "at run time by\nthe tuner, within its bounds. `boxcar plugins --params NAME` shows "
+          "the same for one plugin.\n\n";
+  for (const runtime::PluginInfo* info : sorted) AppendMarkdown(*info, text);
+  *out = text.str();
+  // One trailing newline, as editors and check-format expect.
+  while (out->size() > 1 && out->back() == '\n' && (*out)[out->size() - 2] == '\n') {
+    out->pop_back();
+  }
+  return Status::OK();
+}
+
+}  // namespace boxcar::cli
