@@ -14,6 +14,8 @@
 
 #include <openssl/evp.h>
 
+#include <boost/dll/shared_library.hpp>
+
 #include "runtime/elf_image.h"
 #include "runtime/json_schema.h"
 
@@ -21,10 +23,7 @@ namespace boxcar::runtime {
 namespace fs = std::filesystem;
 
 struct PluginLibrary::Handle {
-  void* library = nullptr;
-  ~Handle() {
-    if (library != nullptr) dlclose(library);
-  }
+  boost::dll::shared_library library;
 };
 
 namespace {
@@ -182,7 +181,9 @@ Status CheckDescriptor(const fs::path& file, const PluginDescriptor& d, PluginIn
   return Status::OK();
 }
 
-// dlerror names the private copy; the operator knows the file by its configured name.
+// Boost.DLL reports any failed dlopen as "Bad file descriptor"; the reason is in dlerror, which
+// it leaves set. dlerror names the private copy; the operator knows the file by its configured
+// name.
 std::string LoadError(const fs::path& file, const fs::path& copy) {
   const char* raw = dlerror();
   std::string message = raw != nullptr ? raw : "unknown dynamic linker error";
@@ -193,13 +194,14 @@ std::string LoadError(const fs::path& file, const fs::path& copy) {
   return message;
 }
 
-Status MapLibrary(const fs::path& file, const fs::path& copy, void** library) {
-  *library = dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (*library == nullptr) {
+Status MapLibrary(const fs::path& file, const fs::path& copy, boost::dll::shared_library* lib) {
+  std::error_code error;
+  lib->load(copy, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, error);
+  if (error) {
     return Status::InvalidArgument(Quote(file) +
                                    ": cannot load as a shared object: " + LoadError(file, copy));
   }
-  if (dlsym(*library, kDescriptorSymbol) == nullptr) {
+  if (!lib->has(kDescriptorSymbol)) {
     return Status::InvalidArgument(
         Quote(file) + ": no \"" + std::string(kDescriptorSymbol) +
         "\" symbol: not a boxcar plugin (declare one with BOXCAR_PLUGIN)");
@@ -254,8 +256,7 @@ Status PluginLibrary::Open(const fs::path& file, const std::optional<std::string
   std::error_code ignored;
   fs::remove_all(lib->private_copy_.parent_path(), ignored);
   if (!mapped.ok()) return report(mapped);
-  lib->descriptor_ =
-      static_cast<const PluginDescriptor*>(dlsym(lib->handle_->library, kDescriptorSymbol));
+  lib->descriptor_ = &lib->handle_->library.get<const PluginDescriptor>(kDescriptorSymbol);
   if (Status s = CheckDescriptor(file, *lib->descriptor_, &lib->info_); !s.ok()) return report(s);
   if (partial != nullptr) *partial = lib->info_;
   *out = std::shared_ptr<PluginLibrary>(lib.release());
