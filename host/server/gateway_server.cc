@@ -1,6 +1,8 @@
 #include "server/gateway_server.h"
 
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -22,6 +24,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -51,6 +54,8 @@ constexpr uint64_t kResponseHeadBytes = 512;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr int64_t kSnapshotIntervalNs = 1'000'000'000;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// Readiness reports a worker takes from its readable set per wake-up; more wait for the next.
+constexpr int kMaxReadablePerWait = 256;
 constexpr size_t kMaxStreamErrorBytes = 512;
 
 int64_t SteadyNs() {
@@ -336,6 +341,7 @@ class GatewayServer::Impl {
  private:
   Status Listen(Worker& worker, const tcp::endpoint& endpoint);
   void Accept(Worker& worker);
+  void WaitReadable(Worker& worker);
   void OnAccept(Worker& worker, const beast::error_code& ec, tcp::socket socket);
   void Sweep(Worker& worker);
   void MaintainLoop();
@@ -360,7 +366,11 @@ class GatewayServer::Impl {
 };
 
 struct GatewayServer::Impl::Worker {
-  explicit Worker(size_t position) : index(position), acceptor(ioc), sweep_timer(ioc) {}
+  explicit Worker(size_t position)
+      : index(position), acceptor(ioc), sweep_timer(ioc), readable_set(ioc) {
+    const int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd >= 0) readable_set.assign(fd);
+  }
 
   size_t index;
   asio::io_context ioc{1};
@@ -373,6 +383,10 @@ struct GatewayServer::Impl::Worker {
   int64_t last_snapshot_ns = 0;
   std::mutex snapshot_mu;
   std::vector<ConnInfo> snapshot;  // for the conn_manager's SelectTrim
+  // The connections' sockets, edge-triggered for input, keyed by connection id: a connection
+  // reads only after this set reported new bytes (see Connection::Read). Asio's own reads try a
+  // recv before every wait, which on keep-alive finds the socket empty once per response.
+  asio::posix::stream_descriptor readable_set;
 };
 
 class GatewayServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
@@ -386,7 +400,10 @@ class GatewayServer::Impl::Connection : public std::enable_shared_from_this<Conn
         opened_ns_(SteadyNs()),
         last_activity_ns_(opened_ns_) {}
 
-  void Begin() { Read(); }
+  // Joins the worker's readable set, then reads what the client may have sent already.
+  void Begin();
+  // The readable set reported `events` (EPOLLIN, EPOLLRDHUP, ...) on the socket.
+  void OnReadable(uint32_t events);
 
   // Graceful close: stop reading, close once the responses already parsed are written.
   void CloseWhenDone() {
@@ -419,6 +436,7 @@ class GatewayServer::Impl::Connection : public std::enable_shared_from_this<Conn
 
  private:
   void Read();
+  void ReadNow();
   void OnRead(const beast::error_code& ec, size_t n);
   void ParseAll();
   void HandleRequest();
@@ -465,6 +483,10 @@ class GatewayServer::Impl::Connection : public std::enable_shared_from_this<Conn
   std::vector<std::pair<Task, uint64_t>> written_tasks_;
 
   bool reading_ = false;
+  // Bytes may be waiting in the socket: set by the readable set's reports, cleared by a read that
+  // returned less than it asked for (it drained the socket; new bytes bring a new report).
+  bool readable_ = true;
+  bool hung_up_ = false;  // the client shut down its side or the socket failed
   bool writing_ = false;
   bool in_handler_ = false;  // batch flushes until the current handler ends
   bool closing_ = false;
@@ -657,8 +679,28 @@ void CarWork::Shed(const Task& task, int retry_after_s) {
 
 }  // namespace
 
+void GatewayServer::Impl::Connection::Begin() {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = id_;
+  if (epoll_ctl(worker_.readable_set.native_handle(), EPOLL_CTL_ADD, socket_.native_handle(),
+                &ev) != 0) {
+    spdlog::warn("gateway: cannot watch a connection's socket: {}", std::strerror(errno));
+    Close();
+    return;
+  }
+  Read();
+}
+
+void GatewayServer::Impl::Connection::OnReadable(uint32_t events) {
+  readable_ = true;
+  // After a hang-up no further report comes: keep reading until recv returns the end.
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hung_up_ = true;
+  if (!reading_) Read();
+}
+
 void GatewayServer::Impl::Connection::Read() {
-  if (reading_ || closed_ || closing_) return;
+  if (reading_ || closed_ || closing_ || !readable_) return;
   if (slots_.size() >= static_cast<size_t>(server_.config_.max_pipeline)) return;
   if (buffer_.size() - buffered_ < 1024) {
     const size_t limit = server_.config_.max_header_bytes + kInitialReadBuffer;
@@ -673,9 +715,31 @@ void GatewayServer::Impl::Connection::Read() {
     buffer_.resize(std::min(limit, std::max(kInitialReadBuffer, buffer_.size() * 2)));
   }
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(buffer_.data() + buffered_, buffer_.size() - buffered_),
-      [self = shared_from_this()](const beast::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  // Posted, not called: Read runs at the end of the handlers that OnRead itself calls.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->ReadNow(); });
+}
+
+void GatewayServer::Impl::Connection::ReadNow() {
+  if (closed_) return;
+  const size_t room = buffer_.size() - buffered_;
+  const ssize_t got = recv(socket_.native_handle(), buffer_.data() + buffered_, room, MSG_DONTWAIT);
+  const int error = got < 0 ? errno : 0;
+  if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) {
+    reading_ = false;
+    readable_ = error == EINTR;
+    if (readable_) Read();
+    return;
+  }
+  if (error != 0) {
+    OnRead(beast::error_code(error, boost::system::system_category()), 0);
+    return;
+  }
+  if (got == 0) {
+    OnRead(asio::error::eof, 0);
+    return;
+  }
+  if (static_cast<size_t>(got) < room && !hung_up_) readable_ = false;
+  OnRead({}, static_cast<size_t>(got));
 }
 
 void GatewayServer::Impl::Connection::OnRead(const beast::error_code& ec, size_t n) {
@@ -1089,6 +1153,10 @@ Status GatewayServer::Impl::Start() {
   tcp::endpoint endpoint = endpoints.begin()->endpoint();
   for (int i = 0; i < config_.io_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(static_cast<size_t>(i)));
+    if (!workers_.back()->readable_set.is_open()) {
+      return Status::IOError(std::string("cannot create the gateway's epoll set: ") +
+                             std::strerror(errno));
+    }
     Status listened = Listen(*workers_.back(), endpoint);
     if (!listened.ok()) {
       return listened.Annotate("cannot listen on gateway.listen " + config_.listen);
@@ -1102,6 +1170,7 @@ Status GatewayServer::Impl::Start() {
   }
   for (auto& worker : workers_) {
     Accept(*worker);
+    WaitReadable(*worker);
     Sweep(*worker);
     threads_.emplace_back([w = worker.get()] { w->ioc.run(); });
   }
@@ -1112,6 +1181,23 @@ Status GatewayServer::Impl::Start() {
   maintainer_ = std::thread([this] { MaintainLoop(); });
   spdlog::info("gateway listening on {} with {} I/O threads", bound_address(), config_.io_threads);
   return Status::OK();
+}
+
+void GatewayServer::Impl::WaitReadable(Worker& worker) {
+  worker.readable_set.async_wait(
+      asio::posix::stream_descriptor::wait_read, [this, &worker](const beast::error_code& ec) {
+        if (ec) return;
+        std::array<epoll_event, kMaxReadablePerWait> ready;
+        const int n = epoll_wait(worker.readable_set.native_handle(), ready.data(),
+                                 static_cast<int>(ready.size()), 0);
+        for (int i = 0; i < n; ++i) {
+          const auto it = worker.connections.find(ready[i].data.u64);
+          if (it == worker.connections.end()) continue;  // closed earlier in this batch
+          const std::shared_ptr<Connection> conn = it->second;
+          conn->OnReadable(ready[i].events);
+        }
+        WaitReadable(worker);
+      });
 }
 
 void GatewayServer::Impl::Accept(Worker& worker) {
@@ -1264,6 +1350,7 @@ void GatewayServer::Impl::Stop() {
       beast::error_code ignored;
       w->acceptor.close(ignored);
       w->sweep_timer.cancel();
+      w->readable_set.cancel(ignored);
       w->accept_retry.cancel();
       std::vector<std::shared_ptr<Connection>> live;
       for (const auto& [id, conn] : w->connections) live.push_back(conn);
