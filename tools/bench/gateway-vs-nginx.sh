@@ -36,6 +36,12 @@ ng_port=$(free_port)
 write_config() { # prioritizer batcher
   bench_write_config "$1" "$2" '"max_pipeline": 64, ' '{"queue_limit": 100000}' \
     '{"max_conns": 19000, "high_water": 18000, "low_water": 17000}'
+  # The prioritizer's params of configs/default.json (for fair: its per-peer outstanding bytes).
+  jq --slurpfile d "$root/configs/default.json" \
+    'if .strategies.prioritizer.plugin == $d[0].strategies.prioritizer.plugin
+     then .strategies.prioritizer.params = $d[0].strategies.prioritizer.params else . end' \
+    "$work/boxcar.json" >"$work/boxcar.json.new"
+  mv "$work/boxcar.json.new" "$work/boxcar.json"
 }
 write_config fair adaptive
 bench_start_boxcar
