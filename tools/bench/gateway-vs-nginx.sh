@@ -24,7 +24,7 @@ bench_workdir
 free_port() { shuf -i 20000-60000 -n 1; }
 
 echo "== data" >&2
-"$build/bin/bench-gateway-data" --blocks 20000 --size 1024 --out "$work/k1" >/dev/null
+"$build/bin/bench-gateway-data" --blocks 3000 --size 1024 --out "$work/k1" >/dev/null
 "$build/bin/bench-gateway-data" --blocks 200 --size 262144 --out "$work/k256" --seed 2 >/dev/null
 mkdir -p "$work/www"
 cp -rl "$work/k1/www/ipfs" "$work/www/"
@@ -55,15 +55,16 @@ daemon off;
 error_log $work/nginx/error.log;
 pid $work/nginx/nginx.pid;
 events { worker_connections 20000; }
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile 20000;  # this machine's hard limit
 http {
   access_log off;
   sendfile on;
   tcp_nopush on;
   tcp_nodelay on;
-  # Holds every file open: with fewer entries than files (5,000 for 20,200 files until issue 10)
-  # most requests open, fstat and close their file, which cost nginx a third of its throughput.
-  open_file_cache max=25000 inactive=600s;
+  # Holds every file open (3,200): with fewer entries than files (5,000 for 20,200 files before
+  # issue 10) most requests open, fstat and close their file, a third of nginx's throughput.
+  # fds per worker: 3,200 files + up to 10,000 connections < 20,000.
+  open_file_cache max=5000 inactive=600s;
   keepalive_requests 10000000;
   keepalive_timeout 120s;
   default_type application/vnd.ipld.raw;
