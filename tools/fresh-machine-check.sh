@@ -113,7 +113,7 @@ in_root() {  # log command
   local log=$1
   shift
   setsid chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    LANG=C.UTF-8 CCACHE_COMPILERCHECK=content CCACHE_DIR=/root/.cache/ccache \
+    LANG=C.UTF-8 CCACHE_DIR=/root/.cache/ccache \
     /bin/bash -c "cd /root/boxcar && $*" >"$log" 2>&1 &
   started+=($!)
 }
