@@ -1,8 +1,14 @@
 #include "server/gateway_connection.h"
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -67,14 +73,32 @@ ConnInfo Connection::Info() const {
   return info;
 }
 
+void Connection::Begin() {
+  if (!owner_.WatchReadable(socket_.native_handle(), id_)) {
+    spdlog::warn("gateway: cannot watch a connection's socket: {}", std::strerror(errno));
+    Close();
+    return;
+  }
+  Read();
+}
+
+void Connection::OnReadable(uint32_t events) {
+  if (closed_) return;
+  readable_ = true;
+  // After a hang-up no further report comes: keep reading until recv returns the end.
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) hung_up_ = true;
+  if (!reading_) Read();
+}
+
 void Connection::Read() {
   if (reading_ || closed_ || closing_) return;
   if (pipeline_.size() >= limits_.max_pipeline()) return;
   if (parse_paused_) {
-    // The client may have sent everything already: nothing would ever be read to wake these.
+    // The bytes are in buffer_ already: no report will come for them, so parse them now.
     ResumeParsing();
     if (closed_ || closing_ || parse_paused_) return;
   }
+  if (!readable_) return;  // the socket is drained; the readable set calls OnReadable
   if (buffer_.size() - buffered_ < 1024) {
     const size_t limit = limits_.max_header_bytes() + kInitialReadBuffer;
     if (buffer_.size() >= limit) {
@@ -88,9 +112,31 @@ void Connection::Read() {
     buffer_.resize(std::min(limit, std::max(kInitialReadBuffer, buffer_.size() * 2)));
   }
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(buffer_.data() + buffered_, buffer_.size() - buffered_),
-      [self = shared_from_this()](const error_code& ec, size_t n) { self->OnRead(ec, n); });
+  // Posted, not called: Read runs at the end of the handlers that OnRead itself calls.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->ReadNow(); });
+}
+
+void Connection::ReadNow() {
+  if (closed_) return;
+  const size_t room = buffer_.size() - buffered_;
+  const ssize_t got = recv(socket_.native_handle(), buffer_.data() + buffered_, room, MSG_DONTWAIT);
+  const int error = got < 0 ? errno : 0;
+  if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) {
+    reading_ = false;
+    readable_ = error == EINTR;
+    if (readable_) Read();
+    return;
+  }
+  if (error != 0) {
+    OnRead(error_code(error, boost::system::system_category()), 0);
+    return;
+  }
+  if (got == 0) {
+    OnRead(asio::error::eof, 0);
+    return;
+  }
+  if (static_cast<size_t>(got) < room && !hung_up_) readable_ = false;
+  OnRead({}, static_cast<size_t>(got));
 }
 
 void Connection::OnRead(const error_code& ec, size_t n) {

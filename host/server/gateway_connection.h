@@ -1,7 +1,9 @@
 // Connection: one client connection of the gateway server, with its pipeline of pending
 // responses and the CAR stream it is sending.
 //
-// A read takes every pipelined request the client sent; HeadParser parses each complete one
+// A read takes every pipelined request the client sent, and runs only when the owner's readable
+// set (an edge-triggered epoll set per I/O thread) reported new bytes since the last read that
+// drained the socket; HeadParser parses each complete one
 // from the read buffer and it becomes a PendingResponse, in request order, and a RequestEngine
 // task (gateway_work.h). Responses that are ready go out in request order in one gathered write,
 // block bytes without a copy. A CAR stream is produced one chunk at a time; the requests parsed
@@ -57,6 +59,11 @@ class ConnectionOwner {
   virtual void RunEngine() = 0;
   // The connection closed: forget it. May release the last reference to it.
   virtual void Forget(uint64_t id) = 0;
+  // Adds the connection's socket `fd` to this thread's readable set, which then calls the
+  // connection's OnReadable when new bytes (or a hang-up) arrive. The entry leaves the set when
+  // the socket is closed, which Close does before Forget, so `id` can never report for another
+  // connection. False, with errno set, when the socket cannot be watched.
+  virtual bool WatchReadable(int fd, uint64_t id) = 0;
 };
 
 // One response in a connection's pipeline, in request order. Filled on the connection's thread.
@@ -96,7 +103,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(ConnectionOwner& owner, boost::asio::ip::tcp::socket socket, uint64_t id,
              std::string address);
 
-  void Begin() { Read(); }
+  // Joins the owner's readable set, then reads what the client may have sent already.
+  void Begin();
+  // The readable set reported `events` (EPOLLIN, EPOLLRDHUP, ...) on the socket. Ignored once
+  // the connection is closed.
+  void OnReadable(uint32_t events);
 
   // Graceful close: stop reading, close once the responses already parsed are written.
   void CloseWhenDone();
@@ -113,6 +124,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void Read();
+  // The non-blocking recv a posted Read runs.
+  void ReadNow();
   void OnRead(const boost::system::error_code& ec, size_t n);
   void ParseAll();
   // Parses what ParseAll left behind a full pipeline, and submits and flushes it.
@@ -165,6 +178,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::pair<Task, uint64_t>> written_tasks_;
 
   bool reading_ = false;
+  // Bytes may be waiting in the socket: set by the readable set's reports, cleared by a read that
+  // returned less than it asked for (it drained the socket; new bytes bring a new report). Asio's
+  // own reads try a recv before every wait, which on keep-alive finds the socket empty once per
+  // response.
+  bool readable_ = true;
+  bool hung_up_ = false;  // the client shut down its side or the socket failed
   bool writing_ = false;
   bool in_handler_ = false;  // batch flushes until the current handler ends
   bool closing_ = false;

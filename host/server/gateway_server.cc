@@ -1,10 +1,14 @@
 #include "server/gateway_server.h"
 
+#include <sys/epoll.h>
 #include <sys/resource.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -16,6 +20,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -34,6 +39,8 @@ using tcp = asio::ip::tcp;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr int64_t kSnapshotIntervalNs = 1'000'000'000;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// Readiness reports a worker takes from its readable set per wake-up; more wait for the next.
+constexpr int kMaxReadablePerWait = 256;
 
 }  // namespace
 
@@ -75,6 +82,7 @@ class GatewayServer::Impl {
   void Accept();
   void Admit(Worker& worker, tcp::socket socket);
   void CloseAcceptor();
+  void WaitReadable(Worker& worker);
   void Sweep(Worker& worker);
   void MaintainLoop();
   ResourcePressure Pressure();
@@ -99,9 +107,13 @@ class GatewayServer::Impl {
   std::string bound_address_;
 };
 
-// One I/O thread: its io_context, sweep timer and connections.
+// One I/O thread: its io_context, sweep timer, readable set and connections.
 struct GatewayServer::Impl::Worker final : ConnectionOwner {
-  Worker(Impl& owner, size_t position) : server(owner), index(position), sweep_timer(ioc) {}
+  Worker(Impl& owner, size_t position)
+      : server(owner), index(position), sweep_timer(ioc), readable_set(ioc) {
+    const int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd >= 0) readable_set.assign(fd);
+  }
 
   const runtime::GatewayConfig& config() const override { return server.config_; }
   const GatewayLimits& limits() const override { return server.limits_; }
@@ -109,6 +121,12 @@ struct GatewayServer::Impl::Worker final : ConnectionOwner {
   GatewayMetrics& metrics() override { return server.metrics_; }
   void RunEngine() override { server.RunEngine(*this); }
   void Forget(uint64_t id) override { server.Forget(*this, id); }
+  bool WatchReadable(int fd, uint64_t id) override {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    event.data.u64 = id;
+    return epoll_ctl(readable_set.native_handle(), EPOLL_CTL_ADD, fd, &event) == 0;
+  }
 
   Impl& server;
   size_t index;
@@ -120,6 +138,9 @@ struct GatewayServer::Impl::Worker final : ConnectionOwner {
   int64_t last_snapshot_ns = 0;
   std::mutex snapshot_mu;
   std::vector<ConnInfo> snapshot;  // for the conn_manager's SelectTrim
+  // The connections' sockets, edge-triggered for input, keyed by connection id, watched by Asio
+  // as one descriptor: a connection reads only after this set reported new bytes.
+  asio::posix::stream_descriptor readable_set;
 };
 
 void GatewayServer::Impl::RunEngine(Worker& worker) {
@@ -170,6 +191,10 @@ Status GatewayServer::Impl::Start() {
   }
   for (int i = 0; i < config_.io_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<size_t>(i)));
+    if (!workers_.back()->readable_set.is_open()) {
+      return Status::IOError(std::string("cannot create the gateway's epoll set: ") +
+                             std::strerror(errno));
+    }
   }
   acceptor_.emplace(workers_[0]->ioc);
   accept_retry_.emplace(workers_[0]->ioc);
@@ -181,6 +206,7 @@ Status GatewayServer::Impl::Start() {
   }
   Accept();
   for (auto& worker : workers_) {
+    WaitReadable(*worker);
     Sweep(*worker);
     threads_.emplace_back([w = worker.get()] { w->ioc.run(); });
   }
@@ -191,6 +217,24 @@ Status GatewayServer::Impl::Start() {
   maintainer_ = std::thread([this] { MaintainLoop(); });
   spdlog::info("gateway listening on {} with {} I/O threads", bound_address(), config_.io_threads);
   return Status::OK();
+}
+
+// Takes the readable set's reports and hands each to its connection, then waits again.
+void GatewayServer::Impl::WaitReadable(Worker& worker) {
+  worker.readable_set.async_wait(
+      asio::posix::stream_descriptor::wait_read, [this, &worker](const beast::error_code& ec) {
+        if (ec) return;
+        std::array<epoll_event, kMaxReadablePerWait> ready;
+        const int n = epoll_wait(worker.readable_set.native_handle(), ready.data(),
+                                 static_cast<int>(ready.size()), 0);
+        for (int i = 0; i < n; ++i) {
+          const auto it = worker.connections.find(ready[i].data.u64);
+          if (it == worker.connections.end()) continue;  // closed earlier in this batch
+          const std::shared_ptr<Connection> conn = it->second;
+          conn->OnReadable(ready[i].events);
+        }
+        WaitReadable(worker);
+      });
 }
 
 // One acceptor on the first thread; each accepted socket goes to the next thread in turn, on
@@ -352,6 +396,8 @@ void GatewayServer::Impl::Stop() {
   for (auto& worker : workers_) {
     asio::post(worker->ioc, [w = worker.get()] {
       w->sweep_timer.cancel();
+      beast::error_code ignored;
+      w->readable_set.cancel(ignored);
       std::vector<std::shared_ptr<Connection>> live;
       for (const auto& [id, conn] : w->connections) live.push_back(conn);
       for (const auto& conn : live) conn->Close();

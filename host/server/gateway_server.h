@@ -13,9 +13,11 @@
 // becomes a RequestEngine task: a raw block read, or a job producing the next chunk of a CAR
 // stream.
 //
-// Syscalls: one read takes every pipelined request the client sent; the responses that are ready
-// go out in one gathered write (writev), block bytes included without a copy. Timeouts are
-// enforced by a sweep every 250 ms per thread rather than a timer per connection.
+// Syscalls: one read takes every pipelined request the client sent, and a connection reads only
+// after its thread's edge-triggered epoll set (the readable set) reported new bytes; the
+// responses that are ready go out in one gathered write (writev), block bytes included without a
+// copy. Timeouts are enforced by a sweep every 250 ms per thread rather than a timer per
+// connection.
 //
 // Limits: gateway.max_header_bytes (431 and close); a client must send each request header
 // within gateway.header_timeout_ms, counted from the accept for the first request (a connection
