@@ -271,6 +271,7 @@ void Node::WatchLoop() {
   const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
     obs::Logger("boxcar")->warn("inotify unavailable; file-change reloads are off");
+    watches_armed_.set_value();
     return;
   }
   uint64_t watched_generation = 0;
@@ -279,6 +280,7 @@ void Node::WatchLoop() {
   std::string pending;  // trigger of the reload waiting out the debounce
   auto deadline = std::chrono::steady_clock::time_point::max();
   alignas(inotify_event) char buffer[16384];
+  bool armed = false;
 
   while (!stopping_) {
     auto gen = runtime_->Current();
@@ -299,6 +301,10 @@ void Node::WatchLoop() {
         if (kept.count(wd) == 0) inotify_rm_watch(fd, wd);
       }
       dirs = std::move(kept);
+    }
+    if (!armed) {
+      armed = true;
+      watches_armed_.set_value();
     }
     int timeout_ms = -1;
     if (!pending.empty()) {
@@ -413,6 +419,7 @@ int Node::Run() {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   watcher_ = std::thread([this] { WatchLoop(); });
   control_ = std::thread([this] { ControlLoop(); });
+  watches_armed_.get_future().wait();
   if (Status s = WriteReadyFile(); !s.ok()) log->warn("{}", s.message());
 
   WaitForStopSignal();

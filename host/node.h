@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,6 +76,9 @@ class Node {
   std::condition_variable stop_cv_;
   int wake_fd_ = -1;  // eventfd that ends the watch loop's poll
   std::thread watcher_;
+  // Set once the watcher has its first watches: the ready file waits for it, so a file written
+  // right after a node reports ready cannot slip by unwatched.
+  std::promise<void> watches_armed_;
   std::thread control_;
 };
 
