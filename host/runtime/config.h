@@ -75,6 +75,35 @@ struct EngineConfig {
   BreakerConfig breaker;
 };
 
+// p2p.*: the libp2p host. The section is optional; without it the node joins no network.
+struct P2pConfig {
+  bool enabled = false;                 // true when the config has a "p2p" section
+  std::vector<std::string> listen;      // multiaddrs, e.g. "/ip4/0.0.0.0/tcp/4001"
+  std::vector<std::string> peers;       // static peering: "/.../p2p/ID", kept connected
+  std::filesystem::path identity_file;  // absolute; default <store.path>/identity.key
+  int io_threads = 1;
+  uint32_t max_conns_per_peer = 8;
+  uint32_t max_inbound_streams_per_peer = 256;
+  uint32_t max_pending_handshakes = 64;
+  uint64_t max_conn_buffer_bytes = 8 << 20;
+  int64_t handshake_timeout_ms = 10000;
+};
+
+// One rpc.authorizations entry, as Kubo's API.Authorizations: a secret ("bearer:TOKEN" or
+// "basic:USER:PASSWORD") and the path prefixes it opens (e.g. "/api/v0/id").
+struct RpcAuthorization {
+  std::string name;
+  std::string auth_secret;
+  std::vector<std::string> allowed_paths;
+};
+
+// rpc.*: the Kubo RPC API. The section is optional; without it there is no RPC listener.
+struct RpcConfig {
+  bool enabled = false;                   // true when the config has an "rpc" section
+  std::string listen = "127.0.0.1:5001";  // off loopback, authorizations are required
+  std::vector<RpcAuthorization> authorizations;
+};
+
 struct Config {
   std::filesystem::path file;  // absolute
   nlohmann::json document;     // after overrides, with defaults filled
@@ -90,6 +119,8 @@ struct Config {
   StoreConfig store;
   GatewayConfig gateway;
   EngineConfig engine;
+  P2pConfig p2p;
+  RpcConfig rpc;
 
   std::string log_level;               // "debug" | "info" | "warn" | "error"
   std::string log_format;              // "auto" (text on a TTY, else JSON) | "text" | "json"
