@@ -1,0 +1,154 @@
+// The p2p.conn_manager slot (admission at accept, a trim every second that closes the chosen
+// connections with GoAway) and static peering (kept connected with exponential backoff,
+// protected from trimming).
+#include <sys/resource.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "runtime/runtime.h"
+#include "swarm/swarm_impl.h"
+
+namespace boxcar::p2p {
+namespace asio = boost::asio;
+
+namespace {
+constexpr auto kTrimInterval = std::chrono::seconds(1);
+constexpr char kStaticTag[] = "static-peering";
+
+uint64_t FdLimit() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+  return limit.rlim_cur;
+}
+}  // namespace
+
+bool Swarm::Impl::AdmitInbound(const std::string& who) {
+  if (!runtime_) return true;
+  ConnInfo info;
+  info.id = 0;
+  info.peer = who;
+  info.opened_ns = SwarmNowNs();
+  info.last_active_ns = info.opened_ns;
+  size_t open = pending_handshakes_.load();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [peer, state] : peers_) open += state.conns.size();
+  }
+  ResourcePressure pressure;
+  pressure.open_fds = open;
+  pressure.fd_limit = FdLimit();
+  return runtime_->Call<ConnManager>(runtime::kConnManagerSlot, [&](ConnManager& manager) {
+    return manager.Admit(info, open, pressure);
+  });
+}
+
+void Swarm::Impl::StartConnManager() {
+  if (!runtime_) return;
+  trim_timer_ = std::make_unique<asio::steady_timer>(*contexts_[0]);
+  trim_timer_->expires_after(kTrimInterval);
+  trim_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_.load()) return;
+    TrimTick();
+    StartConnManager();
+  });
+}
+
+void Swarm::Impl::TrimTick() {
+  std::vector<ConnInfo> snapshot;
+  std::map<uint64_t, std::shared_ptr<Connection>> by_id;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [peer, state] : peers_) {
+      const bool is_protected = state.is_static || !state.protections.empty();
+      for (const auto& conn : state.conns) {
+        ConnInfo info;
+        info.id = conn->id();
+        info.peer = peer.ToString();
+        info.opened_ns = conn->opened_ns();
+        info.last_active_ns = conn->last_active_ns();
+        info.inflight = conn->stream_count();
+        info.is_protected = is_protected;
+        snapshot.push_back(std::move(info));
+        by_id.emplace(conn->id(), conn);
+      }
+    }
+  }
+  if (snapshot.empty()) return;
+  ResourcePressure pressure;
+  pressure.open_fds = snapshot.size();
+  pressure.fd_limit = FdLimit();
+  const int64_t now = SwarmNowNs();
+  const std::vector<uint64_t> victims = runtime_->Call<ConnManager>(
+      runtime::kConnManagerSlot,
+      [&](ConnManager& manager) { return manager.SelectTrim(snapshot, now, pressure); });
+  for (uint64_t id : victims) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) continue;
+    std::shared_ptr<Connection> conn = it->second;
+    spdlog::debug("p2p: the conn_manager trims a connection to {}", conn->peer().ToString());
+    asio::post(conn->io_context(), [conn] { conn->GoAwayAndClose(); });
+  }
+}
+
+void Swarm::Impl::StartStaticPeering() {
+  for (const Multiaddr& addr : options_.static_peers) {
+    const std::optional<PeerId> peer = addr.Peer();
+    if (!peer) {
+      spdlog::warn("p2p.peers: {} has no /p2p/ID; it is not kept connected", addr.ToString());
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      PeerState& state = peers_[*peer];
+      state.is_static = true;
+      state.protections.insert(kStaticTag);
+    }
+    StaticPeer entry;
+    entry.addr = addr;
+    entry.peer = *peer;
+    entry.timer = std::make_unique<asio::steady_timer>(*contexts_[0]);
+    static_peers_.push_back(std::move(entry));
+  }
+  for (size_t i = 0; i < static_peers_.size(); ++i) DialStatic(i);
+}
+
+// On contexts_[0].
+void Swarm::Impl::DialStatic(size_t index) {
+  if (stopping_.load()) return;
+  Dial(static_peers_[index].addr, [this, index](Status status, PeerId) {
+    asio::post(*contexts_[0], [this, index, status] {
+      if (stopping_.load()) return;
+      StaticPeer& entry = static_peers_[index];
+      if (status.ok()) {
+        entry.backoff = std::chrono::milliseconds(0);
+        return;
+      }
+      entry.backoff = entry.backoff.count() == 0
+                          ? options_.dial_backoff_initial
+                          : std::min(entry.backoff * 2, options_.dial_backoff_max);
+      spdlog::info("p2p: static peer {} unreachable ({}); next try in {} ms", entry.addr.ToString(),
+                   status.message(), entry.backoff.count());
+      entry.timer->expires_after(entry.backoff);
+      entry.timer->async_wait([this, index](const boost::system::error_code& ec) {
+        if (!ec) DialStatic(index);
+      });
+    });
+  });
+}
+
+void Swarm::Impl::StaticPeerLost(const PeerId& peer) {
+  asio::post(*contexts_[0], [this, peer] {
+    for (size_t i = 0; i < static_peers_.size(); ++i) {
+      StaticPeer& entry = static_peers_[i];
+      if (entry.peer != peer) continue;
+      const auto wait = std::max(entry.backoff, options_.dial_backoff_initial);
+      entry.timer->expires_after(wait);
+      entry.timer->async_wait([this, i](const boost::system::error_code& ec) {
+        if (!ec) DialStatic(i);
+      });
+    }
+  });
+}
+
+}  // namespace boxcar::p2p

@@ -1,0 +1,130 @@
+// The swarm's internals, shared by swarm.cc (listeners, dialing, peers, limits), identify.cc,
+// ping.cc and conn_trim.cc (the p2p.conn_manager slot).
+//
+// Locking: `mu` guards `peers`, `dials` and `refusal_log`. Connections are touched only on their
+// own I/O thread; the swarm reaches them by posting there.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "p2p/identify_message.h"
+#include "swarm/connection.h"
+#include "swarm/swarm.h"
+#include "swarm/swarm_metrics.h"
+
+namespace boxcar::p2p {
+
+inline constexpr char kIdentifyProtocol[] = "/ipfs/id/1.0.0";
+inline constexpr char kIdentifyPushProtocol[] = "/ipfs/id/push/1.0.0";
+inline constexpr char kPingProtocol[] = "/ipfs/ping/1.0.0";
+
+struct PeerState {
+  std::vector<std::shared_ptr<Connection>> conns;  // upgraded and kept
+  std::shared_ptr<std::atomic<uint32_t>> inbound_streams =
+      std::make_shared<std::atomic<uint32_t>>(0);
+  std::map<std::string, int> tags;
+  std::set<std::string> protections;
+  bool is_static = false;
+  IdentifyMessage identify;  // merged from identify and pushes
+  int64_t latency_ns = 0;
+};
+
+// A static peer's redial state.
+struct StaticPeer {
+  Multiaddr addr;
+  PeerId peer;
+  std::chrono::milliseconds backoff{0};
+  std::unique_ptr<boost::asio::steady_timer> timer;
+};
+
+struct Swarm::Impl final : ConnectionHost {
+  Impl(SwarmOptions options, Ed25519Key identity, obs::MetricsRegistry* metrics,
+       runtime::Runtime* runtime);
+  ~Impl() override;
+
+  // ConnectionHost
+  const Ed25519Key& identity() const override { return identity_; }
+  const SwarmOptions& options() const override { return options_; }
+  SwarmMetrics* metrics() override { return metrics_.get(); }
+  void OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeResult result,
+                  const Status& status) override;
+  void OnClosed(const std::shared_ptr<Connection>& conn) override;
+  bool SupportsProtocol(std::string_view protocol) const override;
+  void DispatchInbound(const StreamPtr& stream) override;
+  void OnRtt(Connection& conn, int64_t rtt_ns) override;
+
+  boost::asio::io_context& NextContext();
+  void Accept(size_t listener);
+  void Dial(const Multiaddr& addr, std::function<void(Status, PeerId)> done);
+  void DialResolved(const Multiaddr& addr, const boost::asio::ip::tcp::endpoint& endpoint,
+                    std::optional<PeerId> expected);
+  // Completes the dial that made `conn` (if any) and every deduplicated dial to `peer`.
+  void FinishDial(uint64_t conn_id, const PeerId& peer, const Status& status);
+  void Track(const std::shared_ptr<Connection>& conn);  // a connection starts its upgrade
+  void LogRefusal(const std::string& who, const std::string& why);
+  std::shared_ptr<Connection> PickConnection(const PeerId& peer) const;
+  bool IsProtected(const PeerId& peer) const;  // under mu
+
+  // identify.cc
+  void RegisterIdentify();
+  void RunIdentify(const std::shared_ptr<Connection>& conn, std::function<void()> done);
+  IdentifyMessage LocalIdentify(const Connection& conn) const;
+  void MergeIdentified(const PeerId& peer, const std::string& public_key,
+                       const IdentifyMessage& message);
+  // ping.cc
+  void RegisterPing();
+  void PingOn(const std::shared_ptr<Connection>& conn, std::function<void(Status, int64_t)> done);
+  // conn_trim.cc
+  void StartConnManager();
+  bool AdmitInbound(const std::string& who);  // the conn_manager's Admit, at accept
+  void TrimTick();
+  void StartStaticPeering();
+  void DialStatic(size_t index);
+  void StaticPeerLost(const PeerId& peer);
+
+  SwarmOptions options_;
+  Ed25519Key identity_;
+  PeerId local_peer_;
+  std::unique_ptr<SwarmMetrics> metrics_;
+  std::unique_ptr<obs::MetricsRegistry> own_metrics_;  // when the caller passed none
+  runtime::Runtime* runtime_;
+
+  std::map<std::string, StreamHandler, std::less<>> handlers_;  // fixed after Start
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<Multiaddr> listen_addrs_;  // bound
+  std::atomic<size_t> next_context_{0};
+  std::atomic<uint64_t> next_conn_id_{1};
+  std::atomic<uint32_t> pending_handshakes_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+
+  std::unique_ptr<boost::asio::steady_timer> trim_timer_;
+  std::vector<StaticPeer> static_peers_;  // touched on contexts_[0] only
+
+  mutable std::mutex mu_;
+  std::map<PeerId, PeerState> peers_;
+  // Dials in flight to a known peer: the callbacks waiting for it.
+  std::map<PeerId, std::vector<std::function<void(Status, PeerId)>>> dials_;
+  // Each dial's own callback, by connection id, until its upgrade and identify end.
+  std::map<uint64_t, std::function<void(Status, PeerId)>> conn_dials_;
+  // Connections whose upgrade is running: for Stop.
+  std::map<uint64_t, std::weak_ptr<Connection>> upgrading_;
+  std::map<std::string, int64_t> refusal_log_;  // who -> last log time
+};
+
+}  // namespace boxcar::p2p
