@@ -86,7 +86,7 @@ void Connection::Dial(const asio::ip::tcp::endpoint& endpoint) {
   socket_.async_connect(endpoint, [self = shared_from_this()](const error_code& ec) {
     if (self->phase_ == Phase::kClosed) return;
     if (ec) {
-      self->FailHandshake(HandshakeResult::kProtocolError,
+      self->FailHandshake(HandshakeResult::kNoConnection,
                           Status::Unavailable("cannot connect to " + self->remote_addr_.ToString() +
                                               ": " + ec.message()));
       return;

@@ -147,7 +147,6 @@ void StreamImpl::End(const Status& status) {
   std::function<void(Status)> on_end = std::move(on_end_);
   on_data_ = nullptr;
   on_end_ = nullptr;
-  on_writable_ = nullptr;
   if (on_end) on_end(status);
 }
 
@@ -160,6 +159,7 @@ void StreamImpl::FailOpen(const Status& status) {
 
 void StreamImpl::OnRemoteReset() {
   reset_ = true;
+  on_writable_ = nullptr;
   FailOpen(Status::Unavailable("the peer reset the stream"));
   End(Status::Unavailable("the peer reset the stream"));
   MaybeRemove();
@@ -168,6 +168,7 @@ void StreamImpl::OnRemoteReset() {
 void StreamImpl::OnConnectionLost(const Status& why) {
   reset_ = true;
   removed_ = true;
+  on_writable_ = nullptr;
   FailOpen(why);
   End(why);
 }
@@ -195,6 +196,7 @@ void StreamImpl::SetOnWritable(std::function<void()> on_writable) {
 void StreamImpl::CloseWrite() {
   if (reset_ || write_closed_) return;
   write_closed_ = true;
+  on_writable_ = nullptr;
   conn_->StreamCloseWrite(id_);
   MaybeRemove();
 }

@@ -95,6 +95,7 @@ void SwarmMetrics::ConnectionState(bool inbound, bool open, int delta) {
 }
 
 void SwarmMetrics::Handshake(HandshakeResult result) {
+  if (result == HandshakeResult::kNoConnection) return;
   series_->by_result[static_cast<size_t>(result)]->Increment();
 }
 

@@ -15,7 +15,15 @@ class Registry;
 
 namespace boxcar::p2p {
 
-enum class HandshakeResult { kOk, kTimeout, kBadSignature, kPeerIdMismatch, kProtocolError };
+// kNoConnection (the TCP connect failed) is no handshake and is not counted.
+enum class HandshakeResult {
+  kOk,
+  kTimeout,
+  kBadSignature,
+  kPeerIdMismatch,
+  kProtocolError,
+  kNoConnection
+};
 // Why a connection or stream was refused, as the `reason` label.
 enum class RefusedReason {
   kConnsPerPeer,
