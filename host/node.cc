@@ -239,11 +239,18 @@ Status Node::WriteReadyFile() {
   const fs::path tmp = options_.ready_file.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json{{"pid", ::getpid()},
-                {"admin", admin_->bound_address()},
-                {"gateway", gateway_->bound_address()}}
-               .dump()
-        << "\n";
+    json ready = {{"pid", ::getpid()},
+                  {"admin", admin_->bound_address()},
+                  {"gateway", gateway_->bound_address()}};
+    if (swarm_) {
+      json addrs = json::array();
+      for (const p2p::Multiaddr& addr : swarm_->ListenAddrs()) {
+        addrs.push_back(addr.WithPeer(swarm_->local_peer()).ToString());
+      }
+      ready["p2p"] = addrs;
+      ready["peer_id"] = swarm_->local_peer().ToString();
+    }
+    out << ready.dump() << "\n";
     if (!out) return Status::IOError("cannot write " + tmp.string());
   }
   // Rename so a reader never sees a half-written file.
@@ -386,6 +393,52 @@ Status Node::StartGateway(const runtime::Config& config) {
   return gateway_->Start();
 }
 
+// The libp2p swarm, when the config has a p2p section: the identity (created on first start),
+// the listeners and static peers. Errors name the config key.
+Status Node::StartSwarm(const runtime::Config& config) {
+  if (!config.p2p.enabled) return Status::OK();
+  const runtime::P2pConfig& p2p_config = config.p2p;
+  p2p::Ed25519Key identity;
+  bool created = false;
+  if (Status s = p2p::LoadOrCreateIdentity(p2p_config.identity_file, &identity, &created);
+      !s.ok()) {
+    return s.Annotate("p2p.identity_file");
+  }
+  p2p::SwarmOptions options;
+  for (size_t i = 0; i < p2p_config.listen.size(); ++i) {
+    p2p::Multiaddr addr;
+    if (Status s = p2p::Multiaddr::Parse(p2p_config.listen[i], &addr); !s.ok()) {
+      return s.Annotate("p2p.listen[" + std::to_string(i) + "]");
+    }
+    options.listen.push_back(std::move(addr));
+  }
+  for (size_t i = 0; i < p2p_config.peers.size(); ++i) {
+    p2p::Multiaddr addr;
+    if (Status s = p2p::Multiaddr::Parse(p2p_config.peers[i], &addr); !s.ok()) {
+      return s.Annotate("p2p.peers[" + std::to_string(i) + "]");
+    }
+    if (!addr.Peer()) {
+      return Status::InvalidArgument("p2p.peers[" + std::to_string(i) +
+                                     "]: " + p2p_config.peers[i] + " has no /p2p/ID");
+    }
+    options.static_peers.push_back(std::move(addr));
+  }
+  options.io_threads = p2p_config.io_threads;
+  options.agent_version = std::string("boxcar/") + BOXCAR_VERSION;
+  options.max_conns_per_peer = p2p_config.max_conns_per_peer;
+  options.max_inbound_streams_per_peer = p2p_config.max_inbound_streams_per_peer;
+  options.max_pending_handshakes = p2p_config.max_pending_handshakes;
+  options.max_conn_buffer_bytes = p2p_config.max_conn_buffer_bytes;
+  options.handshake_timeout = std::chrono::milliseconds(p2p_config.handshake_timeout_ms);
+  swarm_ = std::make_unique<p2p::Swarm>(std::move(options), std::move(identity), &metrics_,
+                                        runtime_.get());
+  if (created) {
+    obs::Logger("boxcar")->info("p2p: created the identity {} for peer {}",
+                                p2p_config.identity_file.string(), swarm_->local_peer().ToString());
+  }
+  return swarm_->Start();
+}
+
 int Node::Run() {
   auto log = obs::Logger("boxcar");
   runtime::LoadResult loaded =
@@ -416,6 +469,10 @@ int Node::Run() {
     return 1;
   }
   log->info("gateway on http://{}", gateway_->bound_address());
+  if (Status s = StartSwarm(*loaded.config); !s.ok()) {
+    log->error("p2p: {}", s.message());
+    return 1;
+  }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   watcher_ = std::thread([this] { WatchLoop(); });
   control_ = std::thread([this] { ControlLoop(); });
@@ -433,6 +490,7 @@ int Node::Run() {
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
+  if (swarm_) swarm_->Stop();  // GoAway to every peer
   gateway_->Drain(runtime_->Current()->config->gateway.drain_timeout_ms);
   gateway_->Stop();
   engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive

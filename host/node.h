@@ -21,6 +21,7 @@
 #include "store/blockstore.h"
 #include "store/pin_store.h"
 #include "store/store_lock.h"
+#include "swarm/swarm.h"
 
 namespace boxcar {
 
@@ -43,6 +44,9 @@ class Node {
   // Blocks the signals Run waits for; call in main before any thread starts.
   static void BlockSignals();
 
+  // The libp2p swarm while Run serves, when the config has a p2p section; null otherwise.
+  p2p::Swarm* swarm() { return swarm_.get(); }
+
  private:
   runtime::ReloadOutcome Reload(const std::string& trigger);
   runtime::ReloadOutcome ApplyConfig(const runtime::Config& config, const std::string& trigger);
@@ -52,6 +56,7 @@ class Node {
   admin::HttpResponse ImportCar(const admin::HttpRequest& request);
   Status StartGateway(const runtime::Config& config);
   Status OpenStore(const runtime::Config& config);
+  Status StartSwarm(const runtime::Config& config);
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
   void WatchLoop();
@@ -69,6 +74,7 @@ class Node {
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<engine::RequestEngine> engine_;
   std::unique_ptr<server::GatewayServer> gateway_;
+  std::unique_ptr<p2p::Swarm> swarm_;
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};
