@@ -39,8 +39,9 @@ Status ProtocolError(const std::string& what) {
   return Status::InvalidArgument("yamux protocol error: " + what);
 }
 
-// Input buffers above this are released once empty, so an idle session holds little memory.
-constexpr size_t kKeptBufferCapacity = 16 * 1024;
+// Buffers above this are released once empty, so an idle session holds little memory (the
+// goal is 16 KiB per idle connection, everything included).
+constexpr size_t kKeptBufferCapacity = 4 * 1024;
 constexpr size_t kMaxOutstandingPings = 8;
 
 }  // namespace
@@ -306,8 +307,12 @@ Status Session::Impl::ProcessStreamFrame(const FrameHeader& header, std::string_
       return ProtocolError("the peer opened stream " + std::to_string(id) + ", which has our " +
                            (client ? "(client, odd)" : "(server, even)") + " parity");
     }
-    if (stream != nullptr) return ProtocolError("stream " + std::to_string(id) + " opened twice");
-    highest_inbound_id = std::max(highest_inbound_id, id);
+    // go and js allocate ids in increasing order, so an id at or below the last one is reuse.
+    if (stream != nullptr || id <= highest_inbound_id) {
+      return ProtocolError("the peer opened stream " + std::to_string(id) +
+                           " again (ids must increase)");
+    }
+    highest_inbound_id = id;
     if (local_went_away || inbound_count >= limits.max_inbound_streams) {
       AppendFrame(FrameType::kWindowUpdate, kRst, id, 0, &control);
       handler->OnStreamRefused(id);
@@ -328,11 +333,10 @@ Status Session::Impl::ProcessStreamFrame(const FrameHeader& header, std::string_
     stream->send_window += header.length;
     MarkReady(id, *stream);
   }
-  if (header.flags & kAck) {
-    if (stream->awaiting_ack) {
-      stream->awaiting_ack = false;
-      --unacked_outbound;
-    }
+  // js-yamux ACKs lazily, on its first frame for the stream: any frame counts as the ACK.
+  if (stream->awaiting_ack) {
+    stream->awaiting_ack = false;
+    --unacked_outbound;
   }
   if (is_data && !payload.empty()) {
     stream->recv_available -= static_cast<uint32_t>(payload.size());

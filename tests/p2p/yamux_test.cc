@@ -245,6 +245,18 @@ TEST_CASE("yamux: un-ACKed outbound streams are bounded") {
   CHECK(client.OpenStream() == 0);
   REQUIRE(client.Feed(Frame(FrameType::kWindowUpdate, kAck, 1, 0)).ok());
   CHECK(client.OpenStream() == 5);
+  // js-yamux ACKs lazily: its first frame for the stream counts, with or without the flag.
+  REQUIRE(client.Feed(Frame(FrameType::kWindowUpdate, 0, 3, 100)).ok());
+  CHECK(client.OpenStream() == 7);
+}
+
+TEST_CASE("yamux: a peer reusing a stream id is a protocol error") {
+  Recorder events;
+  Session server(false, {}, &events, &FakeClock);
+  events.session = &server;
+  REQUIRE(server.Feed(Frame(FrameType::kWindowUpdate, kSyn, 5, 0)).ok());
+  REQUIRE(server.Feed(Frame(FrameType::kWindowUpdate, kRst, 5, 0)).ok());
+  CHECK_FALSE(server.Feed(Frame(FrameType::kWindowUpdate, kSyn, 3, 0)).ok());
 }
 
 TEST_CASE("yamux: control frames leave ahead of queued data") {
