@@ -406,9 +406,6 @@ void Session::Impl::TakeData(std::string* out, size_t max_bytes, std::vector<uin
         stream->send_buffer.clear();
       }
       stream->send_offset = 0;
-    } else if (stream->send_offset > stream->send_buffer.size() / 2) {
-      stream->send_buffer.erase(0, stream->send_offset);
-      stream->send_offset = 0;
     }
     if (stream->want_writable && stream->buffered() <= limits.max_send_buffer_per_stream / 2) {
       stream->want_writable = false;
@@ -460,6 +457,12 @@ size_t Session::Write(uint32_t id, std::string_view data) {
   const size_t accepted = std::min(room, data.size());
   if (accepted < data.size()) stream->want_writable = true;
   if (accepted == 0) return 0;
+  // The sent prefix is dropped only once it outweighs what is left, so each byte moves at most
+  // once more on average.
+  if (stream->send_offset > 0 && stream->send_offset >= stream->buffered()) {
+    stream->send_buffer.erase(0, stream->send_offset);
+    stream->send_offset = 0;
+  }
   stream->send_buffer.append(data.substr(0, accepted));
   impl_->MarkReady(id, *stream);
   return accepted;

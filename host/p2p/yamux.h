@@ -48,7 +48,9 @@ Status DecodeHeader(std::string_view bytes, FrameHeader* out);
 struct SessionLimits {
   uint32_t initial_window = kInitialWindow;  // at least 256 KiB, which peers assume
   uint32_t max_window = 16 * 1024 * 1024;
-  uint32_t max_data_frame = 64 * 1024;             // the largest data frame we send
+  // The largest data frame we send: header and payload fill one Noise frame (65,519 plaintext
+  // bytes), so the receiver gets whole frames and reads them in place.
+  uint32_t max_data_frame = 65519 - kHeaderSize;
   uint32_t max_inbound_streams = 256;              // open inbound streams; extra SYNs get RST
   uint32_t max_unacked_outbound = 256;             // our SYNs not yet ACKed (the spec's backlog)
   size_t max_send_buffer_per_stream = 256 * 1024;  // queued but unsent bytes per stream

@@ -271,7 +271,8 @@ TEST_CASE("yamux: control frames leave ahead of queued data") {
   REQUIRE(headers.size() >= 2);
   CHECK(headers[0].type == FrameType::kPing);
   for (size_t i = 1; i < headers.size(); ++i) CHECK(headers[i].type == FrameType::kData);
-  CHECK(headers[1].length == 64 * 1024);  // max_data_frame
+  CHECK(headers[1].length == SessionLimits{}.max_data_frame);
+  CHECK(kHeaderSize + headers[1].length == 65519);  // one Noise frame's plaintext
 }
 
 TEST_CASE("yamux: the sender never passes the peer's window and counts the stall") {
@@ -318,6 +319,7 @@ TEST_CASE("yamux: a peer overrunning our window, or sending a frame larger than 
 TEST_CASE("yamux: a window consumed within 4 x RTT doubles, up to max_window") {
   SessionLimits limits;
   limits.max_window = 1024 * 1024;
+  limits.max_data_frame = 64 * 1024;
   Pair pair(limits);
   fake_now_ns = 10'000'000'000;
   pair.client.SendPing();
