@@ -27,7 +27,8 @@ bool Swarm::Impl::AdmitInbound(const std::string& who) {
   if (!runtime_) return true;
   ConnInfo info;
   info.id = 0;
-  info.peer = who;
+  info.peer = who;  // the PeerID is not known before the handshake
+  info.direction = ConnDirection::kInbound;
   info.opened_ns = SwarmNowNs();
   info.last_active_ns = info.opened_ns;
   size_t open = pending_handshakes_.load();
@@ -38,7 +39,7 @@ bool Swarm::Impl::AdmitInbound(const std::string& who) {
   ResourcePressure pressure;
   pressure.open_fds = open;
   pressure.fd_limit = FdLimit();
-  return runtime_->Call<ConnManager>(runtime::kConnManagerSlot, [&](ConnManager& manager) {
+  return runtime_->Call<ConnManager>(runtime::kP2pConnManagerSlot, [&](ConnManager& manager) {
     return manager.Admit(info, open, pressure);
   });
 }
@@ -61,14 +62,20 @@ void Swarm::Impl::TrimTick() {
     std::lock_guard lock(mu_);
     for (const auto& [peer, state] : peers_) {
       const bool is_protected = state.is_static || !state.protections.empty();
+      int64_t tag_sum = 0;
+      for (const auto& [tag, value] : state.tags) tag_sum += value;
       for (const auto& conn : state.conns) {
         ConnInfo info;
         info.id = conn->id();
         info.peer = peer.ToString();
+        info.peer_id = info.peer;
         info.opened_ns = conn->opened_ns();
         info.last_active_ns = conn->last_active_ns();
         info.inflight = conn->stream_count();
+        info.open_streams = info.inflight;
         info.is_protected = is_protected;
+        info.direction = conn->outbound() ? ConnDirection::kOutbound : ConnDirection::kInbound;
+        info.peer_tag_sum = tag_sum;
         snapshot.push_back(std::move(info));
         by_id.emplace(conn->id(), conn);
       }
@@ -80,7 +87,7 @@ void Swarm::Impl::TrimTick() {
   pressure.fd_limit = FdLimit();
   const int64_t now = SwarmNowNs();
   const std::vector<uint64_t> victims = runtime_->Call<ConnManager>(
-      runtime::kConnManagerSlot,
+      runtime::kP2pConnManagerSlot,
       [&](ConnManager& manager) { return manager.SelectTrim(snapshot, now, pressure); });
   for (uint64_t id : victims) {
     auto it = by_id.find(id);

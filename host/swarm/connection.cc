@@ -128,13 +128,16 @@ void Connection::BeginUpgrade() {
 
 void Connection::FailHandshake(HandshakeResult result, const Status& why) {
   if (phase_ == Phase::kClosed || upgraded_) return;
-  auto self = shared_from_this();
+  failure_ = result;
   Close(why);
-  host_->OnUpgraded(self, result, why);
 }
 
 void Connection::WaitReadable() {
   if (reading_ || phase_ == Phase::kClosed) return;
+  if (!socket_.non_blocking()) {
+    error_code ec;
+    socket_.non_blocking(true, ec);
+  }
   reading_ = true;
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
                      [self = shared_from_this()](const error_code& ec) {
@@ -154,7 +157,6 @@ void Connection::OnReadable() {
   size_t total = 0;
   while (phase_ != Phase::kClosed && total < kMaxReadPerWakeup) {
     error_code ec;
-    socket_.non_blocking(true, ec);
     const size_t n = socket_.read_some(asio::buffer(buffer, capacity), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
@@ -419,7 +421,12 @@ void Connection::Close(const Status& why) {
   }
   stream_count_.store(0, std::memory_order_relaxed);
   host_->metrics()->ConnectionState(!outbound_, was_open, -1);
-  if (was_open) host_->OnClosed(shared_from_this());
+  if (was_open) {
+    host_->OnClosed(shared_from_this());
+  } else {
+    // Every way out of the upgrade (a failure, the timeout, EOF, Stop) reports it once.
+    host_->OnUpgraded(shared_from_this(), failure_, why);
+  }
 }
 
 size_t Connection::StreamWrite(uint32_t stream_id, std::string_view data) {

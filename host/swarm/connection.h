@@ -105,6 +105,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   void StreamConsumed(uint32_t stream_id, size_t bytes);
   void RemoveStream(uint32_t stream_id);  // both directions done
   void ScheduleFlush();
+  // Received bytes waiting for a reader, over all streams (p2p.max_conn_buffer_bytes).
+  uint64_t& unread_bytes() { return unread_bytes_; }
   SwarmMetrics* metrics() { return host_->metrics(); }
   ConnectionHost* host() { return host_; }
 
@@ -156,6 +158,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
 
   Phase phase_ = Phase::kConnecting;
   bool upgraded_ = false;  // OnUpgraded(kOk) was called
+  // What a close before the end of the upgrade reports (EOF and Stop count as protocol errors).
+  HandshakeResult failure_ = HandshakeResult::kProtocolError;
   bool reading_ = false;
   bool writing_ = false;
   bool flush_posted_ = false;
@@ -175,6 +179,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   NoiseCipher receive_cipher_;
   std::unique_ptr<yamux::Session> session_;
   uint64_t reported_stalls_ = 0;
+  uint64_t unread_bytes_ = 0;
 
   std::map<uint32_t, std::shared_ptr<StreamImpl>> streams_;
   std::set<uint32_t> blocked_on_buffer_;  // writers refused by max_conn_buffer_bytes

@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "swarm/swarm.h"
+
 namespace boxcar::p2p {
 namespace asio = boost::asio;
 
@@ -50,9 +52,28 @@ void StreamImpl::OnData(std::string_view data) {
   if (series_) conn_->metrics()->Bytes(series_, data.size(), 0);
   if (on_data_ && pending_.empty() && !delivery_posted_) {
     Deliver(data);
-  } else {
-    pending_.append(data);  // not consumed: the window stays closed until the reader takes it
+    return;
   }
+  // Not consumed: the window stays closed until the reader takes it. The connection's budget
+  // bounds what many such streams hold together.
+  if (conn_->unread_bytes() + data.size() > conn_->host()->options().max_conn_buffer_bytes) {
+    conn_->metrics()->Refused(RefusedReason::kBufferMemory);
+    Reset();
+    return;
+  }
+  Buffer(data);
+}
+
+void StreamImpl::Buffer(std::string_view data) {
+  pending_.append(data);
+  conn_->unread_bytes() += data.size();
+}
+
+std::string StreamImpl::TakePending() {
+  conn_->unread_bytes() -= pending_.size();
+  std::string data;
+  data.swap(pending_);
+  return data;
 }
 
 void StreamImpl::Deliver(std::string_view data) {
@@ -97,7 +118,7 @@ void StreamImpl::Selected(std::string_view leftover) {
   // The leftover bytes wait in pending_ for the reader the handler is about to set.
   if (!leftover.empty()) {
     conn_->metrics()->Bytes(series_, leftover.size(), 0);
-    pending_.append(leftover);
+    Buffer(leftover);
   }
   if (inbound_) {
     conn_->host()->DispatchInbound(self);
@@ -122,8 +143,7 @@ void StreamImpl::DeliverPending() {
   delivery_posted_ = false;
   if (ended_ || !on_data_) return;
   if (!pending_.empty()) {
-    std::string data;
-    data.swap(pending_);
+    const std::string data = TakePending();
     Deliver(data);
   }
   if (fin_received_ && !ended_ && pending_.empty()) End(Status::OK());
@@ -160,6 +180,7 @@ void StreamImpl::FailOpen(const Status& status) {
 void StreamImpl::OnRemoteReset() {
   reset_ = true;
   on_writable_ = nullptr;
+  TakePending();
   FailOpen(Status::Unavailable("the peer reset the stream"));
   End(Status::Unavailable("the peer reset the stream"));
   MaybeRemove();
@@ -169,6 +190,7 @@ void StreamImpl::OnConnectionLost(const Status& why) {
   reset_ = true;
   removed_ = true;
   on_writable_ = nullptr;
+  TakePending();
   FailOpen(why);
   End(why);
 }
@@ -208,7 +230,7 @@ void StreamImpl::Reset() {
   on_data_ = nullptr;
   on_end_ = nullptr;
   on_writable_ = nullptr;
-  pending_.clear();
+  TakePending();
   conn_->StreamReset(id_);
   MaybeRemove();
 }

@@ -62,6 +62,8 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   void Negotiate(std::string_view data);
   void Selected(std::string_view leftover);
   void Deliver(std::string_view data);
+  void Buffer(std::string_view data);
+  std::string TakePending();
   void DeliverPending();
   void End(const Status& status);
   void FailOpen(const Status& status);

@@ -76,7 +76,7 @@ struct TestSwarm {
   // The value of `name{labels}` in the text exposition, 0 when absent.
   double Metric(const std::string& name, const std::string& labels) const {
     std::istringstream text(metrics.SerializeText());
-    const std::string prefix = name + "{" + labels + "}";
+    const std::string prefix = labels.empty() ? name : name + "{" + labels + "}";
     for (std::string line; std::getline(text, line);) {
       if (line.rfind(prefix + " ", 0) == 0) return std::stod(line.substr(prefix.size() + 1));
     }

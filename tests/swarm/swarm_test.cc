@@ -295,3 +295,27 @@ TEST_CASE("swarm: a static peer is reconnected with backoff after it goes away")
 }
 
 }  // namespace boxcar::p2p::testing
+
+namespace boxcar::p2p::testing {
+
+// Regression: a peer that hung up during the upgrade kept its pending-handshake slot, so a few
+// of them locked everyone out.
+TEST_CASE("swarm: peers that hang up mid-handshake free their pending-handshake slots") {
+  TestSwarm b([](SwarmOptions& o) { o.max_pending_handshakes = 2; });
+  const auto target = b.swarm->ListenAddrs().at(0).Tcp();
+  boost::asio::io_context ioc;
+  for (int i = 0; i < 6; ++i) {
+    boost::asio::ip::tcp::socket socket(ioc);
+    socket.connect({boost::asio::ip::make_address(target->host), target->port});
+    boost::asio::write(socket, boost::asio::buffer(std::string("\x13/multistream/1.0.0\n", 20)));
+    socket.close();
+    CHECK(Eventually([&] {
+      return b.Metric("boxcar_p2p_handshakes_total", "result=\"protocol_error\"") == i + 1;
+    }));
+  }
+  TestSwarm a;
+  CHECK(Connect(*a.swarm, b.Addr()).ok());
+  CHECK(b.Metric("boxcar_p2p_refused_total", "reason=\"pending_handshakes\"") == 0);
+}
+
+}  // namespace boxcar::p2p::testing
