@@ -278,6 +278,7 @@ void Connection::DriveTransport() {
     if (!s.ok()) {
       rx_.clear();
       if (upgraded_) {
+        host_->metrics()->Errored(ConnectionError::kDecrypt);
         Close(s.Annotate("noise transport"));
       } else {
         FailHandshake(HandshakeResult::kProtocolError, s.Annotate("noise transport"));
@@ -295,6 +296,7 @@ void Connection::OnPlaintext(std::string_view plain) {
     if (close_after_flush_) return;  // draining after a GoAway of ours
     if (Status s = session_->Feed(plain); !s.ok()) {
       spdlog::info("p2p: closing the connection to {}: {}", peer_.ToString(), s.message());
+      host_->metrics()->Errored(ConnectionError::kYamux);
       session_->GoAway(yamux::kProtocolError);
       CloseAfterFlush();
     }

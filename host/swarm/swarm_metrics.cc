@@ -32,6 +32,11 @@ struct SwarmMetrics::Series {
                     .Name("boxcar_p2p_refused_total")
                     .Help("Connections and streams refused past a limit, by reason")
                     .Register(registry)),
+        errors(prometheus::BuildCounter()
+                   .Name("boxcar_p2p_connection_errors_total")
+                   .Help("Upgraded connections closed for a protocol error, by reason (decrypt: "
+                         "a frame failed the AEAD; yamux: a frame broke the yamux rules)")
+                   .Register(registry)),
         streams(prometheus::BuildCounter()
                     .Name("boxcar_p2p_streams_total")
                     .Help("Streams opened, by protocol and direction")
@@ -62,6 +67,7 @@ struct SwarmMetrics::Series {
     for (size_t i = 0; i < by_reason.size(); ++i) {
       by_reason[i] = &refused.Add({{"reason", reasons[i]}});
     }
+    by_error = {&errors.Add({{"reason", "decrypt"}}), &errors.Add({{"reason", "yamux"}})};
     const char* directions[] = {"inbound", "outbound"};
     const char* states[] = {"handshaking", "open"};
     for (int d = 0; d < 2; ++d) {
@@ -74,12 +80,14 @@ struct SwarmMetrics::Series {
   prometheus::Family<prometheus::Gauge>& connections;
   prometheus::Family<prometheus::Counter>& handshakes;
   prometheus::Family<prometheus::Counter>& refused;
+  prometheus::Family<prometheus::Counter>& errors;
   prometheus::Family<prometheus::Counter>& streams;
   prometheus::Family<prometheus::Counter>& bytes;
   prometheus::Counter& stalls;
   prometheus::Histogram& ping;
   std::array<prometheus::Counter*, 5> by_result{};
   std::array<prometheus::Counter*, 5> by_reason{};
+  std::array<prometheus::Counter*, 2> by_error{};
   std::array<std::array<prometheus::Gauge*, 2>, 2> by_state{};  // [outbound][open]
 
   std::mutex protocols_mu;
@@ -101,6 +109,10 @@ void SwarmMetrics::Handshake(HandshakeResult result) {
 
 void SwarmMetrics::Refused(RefusedReason reason) {
   series_->by_reason[static_cast<size_t>(reason)]->Increment();
+}
+
+void SwarmMetrics::Errored(ConnectionError reason) {
+  series_->by_error[static_cast<size_t>(reason)]->Increment();
 }
 
 SwarmMetrics::ProtocolSeries* SwarmMetrics::Protocol(const std::string& protocol) {

@@ -33,6 +33,9 @@ enum class RefusedReason {
   kBufferMemory
 };
 
+// Why an upgraded connection was closed for a protocol error, as the `reason` label.
+enum class ConnectionError { kDecrypt, kYamux };
+
 class SwarmMetrics {
  public:
   explicit SwarmMetrics(prometheus::Registry& registry);  // registers the series
@@ -44,6 +47,7 @@ class SwarmMetrics {
   void ConnectionState(bool inbound, bool open, int delta);
   void Handshake(HandshakeResult result);
   void Refused(RefusedReason reason);
+  void Errored(ConnectionError reason);
   // The series of one protocol, looked up once per stream (the pointer stays valid for the
   // life of this object); then counted without a lookup.
   struct ProtocolSeries;
