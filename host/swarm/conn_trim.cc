@@ -98,35 +98,53 @@ void Swarm::Impl::TrimTick() {
   }
 }
 
-void Swarm::Impl::StartStaticPeering() {
-  for (const Multiaddr& addr : options_.static_peers) {
+void Swarm::Impl::SetStaticPeers(const std::vector<Multiaddr>& addrs) {
+  std::map<PeerId, Multiaddr> wanted;
+  for (const Multiaddr& addr : addrs) {
     const std::optional<PeerId> peer = addr.Peer();
     if (!peer) {
       spdlog::warn("p2p.peers: {} has no /p2p/ID; it is not kept connected", addr.ToString());
       continue;
     }
+    wanted[*peer] = addr;
+  }
+  for (auto it = static_peers_.begin(); it != static_peers_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    it->second.timer->cancel();
+    std::lock_guard lock(mu_);
+    if (auto state = peers_.find(it->first); state != peers_.end()) {
+      state->second.is_static = false;
+      state->second.protections.erase(kStaticTag);
+    }
+    it = static_peers_.erase(it);
+  }
+  for (auto& [peer, addr] : wanted) {
+    auto [it, added] = static_peers_.try_emplace(peer);
+    it->second.addr = addr;
+    if (!added) continue;
+    it->second.timer = std::make_unique<asio::steady_timer>(*contexts_[0]);
     {
       std::lock_guard lock(mu_);
-      PeerState& state = peers_[*peer];
+      PeerState& state = peers_[peer];
       state.is_static = true;
       state.protections.insert(kStaticTag);
     }
-    StaticPeer entry;
-    entry.addr = addr;
-    entry.peer = *peer;
-    entry.timer = std::make_unique<asio::steady_timer>(*contexts_[0]);
-    static_peers_.push_back(std::move(entry));
+    DialStatic(peer);
   }
-  for (size_t i = 0; i < static_peers_.size(); ++i) DialStatic(i);
 }
 
 // On contexts_[0].
-void Swarm::Impl::DialStatic(size_t index) {
-  if (stopping_.load()) return;
-  Dial(static_peers_[index].addr, [this, index](Status status, PeerId) {
-    asio::post(*contexts_[0], [this, index, status] {
-      if (stopping_.load()) return;
-      StaticPeer& entry = static_peers_[index];
+void Swarm::Impl::DialStatic(const PeerId& peer) {
+  auto it = static_peers_.find(peer);
+  if (stopping_.load() || it == static_peers_.end()) return;
+  Dial(it->second.addr, [this, peer](Status status, PeerId) {
+    asio::post(*contexts_[0], [this, peer, status] {
+      auto it = static_peers_.find(peer);
+      if (stopping_.load() || it == static_peers_.end()) return;
+      StaticPeer& entry = it->second;
       if (status.ok()) {
         entry.backoff = std::chrono::milliseconds(0);
         return;
@@ -136,25 +154,25 @@ void Swarm::Impl::DialStatic(size_t index) {
                           : std::min(entry.backoff * 2, options_.dial_backoff_max);
       spdlog::info("p2p: static peer {} unreachable ({}); next try in {} ms", entry.addr.ToString(),
                    status.message(), entry.backoff.count());
-      entry.timer->expires_after(entry.backoff);
-      entry.timer->async_wait([this, index](const boost::system::error_code& ec) {
-        if (!ec) DialStatic(index);
-      });
+      RedialStatic(peer, entry.backoff);
     });
+  });
+}
+
+void Swarm::Impl::RedialStatic(const PeerId& peer, std::chrono::milliseconds wait) {
+  auto it = static_peers_.find(peer);
+  if (it == static_peers_.end()) return;
+  it->second.timer->expires_after(wait);
+  it->second.timer->async_wait([this, peer](const boost::system::error_code& ec) {
+    if (!ec) DialStatic(peer);
   });
 }
 
 void Swarm::Impl::StaticPeerLost(const PeerId& peer) {
   asio::post(*contexts_[0], [this, peer] {
-    for (size_t i = 0; i < static_peers_.size(); ++i) {
-      StaticPeer& entry = static_peers_[i];
-      if (entry.peer != peer) continue;
-      const auto wait = std::max(entry.backoff, options_.dial_backoff_initial);
-      entry.timer->expires_after(wait);
-      entry.timer->async_wait([this, i](const boost::system::error_code& ec) {
-        if (!ec) DialStatic(i);
-      });
-    }
+    auto it = static_peers_.find(peer);
+    if (stopping_.load() || it == static_peers_.end()) return;
+    RedialStatic(peer, std::max(it->second.backoff, options_.dial_backoff_initial));
   });
 }
 

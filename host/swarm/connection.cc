@@ -8,7 +8,6 @@
 #include <boost/asio/write.hpp>
 
 #include "swarm/stream_impl.h"
-#include "swarm/swarm.h"
 
 namespace boxcar::p2p {
 namespace asio = boost::asio;
@@ -116,7 +115,7 @@ void Connection::Accept(asio::ip::tcp::socket socket) {
 }
 
 void Connection::BeginUpgrade() {
-  timer_.expires_after(host_->options().handshake_timeout);
+  timer_.expires_after(host_->limits().handshake_timeout);
   timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
     auto self = weak.lock();
     if (ec || !self || self->upgraded_ || self->phase_ == Phase::kClosed) return;
@@ -323,9 +322,8 @@ void Connection::OnPlaintext(std::string_view plain) {
 }
 
 void Connection::StartSession(std::string_view leftover) {
-  const SwarmOptions& options = host_->options();
   yamux::SessionLimits limits;
-  limits.max_inbound_streams = std::max<uint32_t>(1, options.max_inbound_streams_per_peer);
+  limits.max_inbound_streams = std::max<uint32_t>(1, host_->limits().inbound_streams_per_peer);
   session_ = std::make_unique<yamux::Session>(outbound_, limits, this);
   phase_ = Phase::kYamux;
   upgraded_ = true;
@@ -339,10 +337,8 @@ void Connection::StartSession(std::string_view leftover) {
   if (!leftover.empty()) OnPlaintext(leftover);
 }
 
-void Connection::Activate(std::shared_ptr<std::atomic<uint32_t>> peer_inbound_streams,
-                          uint32_t limit) {
+void Connection::Activate(std::shared_ptr<std::atomic<uint32_t>> peer_inbound_streams) {
   peer_inbound_streams_ = std::move(peer_inbound_streams);
-  inbound_stream_limit_ = limit;
 }
 
 void Connection::Housekeep() {
@@ -433,7 +429,7 @@ void Connection::Close(const Status& why) {
 
 size_t Connection::StreamWrite(uint32_t stream_id, std::string_view data) {
   if (phase_ != Phase::kYamux) return 0;
-  const uint64_t limit = host_->options().max_conn_buffer_bytes;
+  const uint64_t limit = host_->limits().buffer_bytes;
   if (session_->stats().buffered_send_bytes >= limit) {
     blocked_on_buffer_.insert(stream_id);
     return 0;
@@ -532,7 +528,7 @@ void Connection::OnWritten(const error_code& ec) {
   }
   last_active_ns_.store(SwarmNowNs(), std::memory_order_relaxed);
   if (!blocked_on_buffer_.empty() && session_ &&
-      session_->stats().buffered_send_bytes < host_->options().max_conn_buffer_bytes) {
+      session_->stats().buffered_send_bytes < host_->limits().buffer_bytes) {
     std::set<uint32_t> blocked;
     blocked.swap(blocked_on_buffer_);
     for (uint32_t id : blocked) OnStreamWritable(id);
@@ -541,7 +537,8 @@ void Connection::OnWritten(const error_code& ec) {
 }
 
 void Connection::OnStreamOpened(uint32_t id) {
-  if (peer_inbound_streams_ && peer_inbound_streams_->load() >= inbound_stream_limit_) {
+  if (peer_inbound_streams_ &&
+      peer_inbound_streams_->load() >= host_->limits().inbound_streams_per_peer) {
     session_->Reset(id);
     host_->metrics()->Refused(RefusedReason::kStreamsPerPeer);
     return;

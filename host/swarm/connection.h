@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,14 +40,20 @@ namespace boxcar::p2p {
 
 class Connection;
 class StreamImpl;
-struct SwarmOptions;
 
 // What a connection needs from the swarm that owns it. Called on the connection's thread.
+// The limits a connection applies, read when it applies them (they change on reload).
+struct ConnectionLimits {
+  uint32_t inbound_streams_per_peer = 0;
+  uint64_t buffer_bytes = 0;
+  std::chrono::milliseconds handshake_timeout{0};
+};
+
 class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual const Ed25519Key& identity() const = 0;
-  virtual const SwarmOptions& options() const = 0;
+  virtual ConnectionLimits limits() const = 0;
   virtual SwarmMetrics* metrics() = 0;
   // The upgrade ended: `result` kOk with the session running, or why it failed (the
   // connection is then closed). Called exactly once per connection.
@@ -75,8 +82,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   void Accept(boost::asio::ip::tcp::socket socket);
 
   // After a successful upgrade, once the swarm kept the connection: counts this peer's inbound
-  // streams in `peer_inbound_streams` (shared by the peer's connections) against `limit`.
-  void Activate(std::shared_ptr<std::atomic<uint32_t>> peer_inbound_streams, uint32_t limit);
+  // streams in `peer_inbound_streams` (shared by the peer's connections) against the limit.
+  void Activate(std::shared_ptr<std::atomic<uint32_t>> peer_inbound_streams);
 
   // Opens a stream proposing `protocols` in order; `done` runs on this thread.
   void OpenStream(std::vector<std::string> protocols, std::function<void(Status, StreamPtr)> done);
@@ -184,7 +191,6 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   std::map<uint32_t, std::shared_ptr<StreamImpl>> streams_;
   std::set<uint32_t> blocked_on_buffer_;  // writers refused by max_conn_buffer_bytes
   std::shared_ptr<std::atomic<uint32_t>> peer_inbound_streams_;
-  uint32_t inbound_stream_limit_ = 0;
 
   friend class StreamImpl;
 };

@@ -4,8 +4,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "swarm/swarm.h"
-
 namespace boxcar::p2p {
 namespace asio = boost::asio;
 
@@ -56,7 +54,7 @@ void StreamImpl::OnData(std::string_view data) {
   }
   // Not consumed: the window stays closed until the reader takes it. The connection's budget
   // bounds what many such streams hold together.
-  if (conn_->unread_bytes() + data.size() > conn_->host()->options().max_conn_buffer_bytes) {
+  if (conn_->unread_bytes() + data.size() > conn_->host()->limits().buffer_bytes) {
     conn_->metrics()->Refused(RefusedReason::kBufferMemory);
     Reset();
     return;

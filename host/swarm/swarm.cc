@@ -38,6 +38,7 @@ Status EndpointOf(const Multiaddr& addr, tcp::endpoint* out) {
 Swarm::Impl::Impl(SwarmOptions options, Ed25519Key identity, obs::MetricsRegistry* metrics,
                   runtime::Runtime* runtime)
     : options_(std::move(options)),
+      live_(options_),
       identity_(std::move(identity)),
       local_peer_(PeerId::FromPublicKeyProto(identity_.PublicKeyProto())),
       runtime_(runtime) {
@@ -56,6 +57,22 @@ Swarm::Impl::Impl(SwarmOptions options, Ed25519Key identity, obs::MetricsRegistr
 }
 
 Swarm::Impl::~Impl() = default;
+
+void LiveLimits::Set(const SwarmOptions& options) {
+  conns_per_peer.store(options.max_conns_per_peer);
+  inbound_streams_per_peer.store(options.max_inbound_streams_per_peer);
+  pending_handshakes.store(options.max_pending_handshakes);
+  conn_buffer_bytes.store(options.max_conn_buffer_bytes);
+  handshake_timeout_ms.store(options.handshake_timeout.count());
+}
+
+ConnectionLimits Swarm::Impl::limits() const {
+  ConnectionLimits limits;
+  limits.inbound_streams_per_peer = live_.inbound_streams_per_peer.load();
+  limits.buffer_bytes = live_.conn_buffer_bytes.load();
+  limits.handshake_timeout = std::chrono::milliseconds(live_.handshake_timeout_ms.load());
+  return limits;
+}
 
 asio::io_context& Swarm::Impl::NextContext() {
   return *contexts_[next_context_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
@@ -112,7 +129,7 @@ void Swarm::Impl::Accept(size_t listener) {
           error_code endpoint_ec;
           const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
           const std::string who = endpoint_ec ? "?" : remote.address().to_string();
-          if (pending_handshakes_.load() >= options_.max_pending_handshakes) {
+          if (pending_handshakes_.load() >= live_.pending_handshakes.load()) {
             metrics_->Refused(RefusedReason::kPendingHandshakes);
             LogRefusal(who, "too many pending handshakes (p2p.max_pending_handshakes)");
           } else if (!AdmitInbound(who)) {
@@ -150,11 +167,11 @@ void Swarm::Impl::OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeR
   {
     std::lock_guard lock(mu_);
     PeerState& state = peers_[peer];
-    if (stopping_.load() || state.conns.size() >= options_.max_conns_per_peer) {
+    if (stopping_.load() || state.conns.size() >= live_.conns_per_peer.load()) {
       refused = true;
     } else {
       state.conns.push_back(conn);
-      conn->Activate(state.inbound_streams, options_.max_inbound_streams_per_peer);
+      conn->Activate(state.inbound_streams);
     }
   }
   if (refused) {
@@ -234,7 +251,7 @@ void Swarm::Impl::Dial(const Multiaddr& addr, std::function<void(Status, PeerId)
     dial->second.push_back(std::move(done));
     if (!first) return;  // deduplicated: the dial in flight answers it too
   }
-  if (pending_handshakes_.load() >= options_.max_pending_handshakes) {
+  if (pending_handshakes_.load() >= live_.pending_handshakes.load()) {
     metrics_->Refused(RefusedReason::kPendingHandshakes);
     const Status busy = Status::Busy("cannot dial " + addr.ToString() +
                                      ": too many pending handshakes (p2p.max_pending_handshakes)");
@@ -321,7 +338,7 @@ Status Swarm::Start() {
   }
   asio::post(*d.contexts_[0], [&d] {
     d.StartConnManager();
-    d.StartStaticPeering();
+    d.SetStaticPeers(d.options_.static_peers);
   });
   std::vector<std::string> addrs;
   for (const auto& addr : d.listen_addrs_) addrs.push_back(addr.ToString());
@@ -337,9 +354,7 @@ void Swarm::Stop() {
     error_code ignored;
     for (auto& acceptor : d.acceptors_) acceptor->close(ignored);
     if (d.trim_timer_) d.trim_timer_->cancel();
-    for (auto& peer : d.static_peers_) {
-      if (peer.timer) peer.timer->cancel();
-    }
+    for (auto& [peer, entry] : d.static_peers_) entry.timer->cancel();
   });
   std::vector<std::shared_ptr<Connection>> conns;
   {
@@ -383,6 +398,15 @@ std::vector<std::string> Swarm::Protocols() const {
   std::vector<std::string> protocols;
   for (const auto& [protocol, handler] : impl_->handlers_) protocols.push_back(protocol);
   return protocols;  // the map keeps them sorted
+}
+
+void Swarm::Reconfigure(const SwarmOptions& options) {
+  Impl& d = *impl_;
+  d.live_.Set(options);
+  if (!d.started_ || d.stopping_.load()) return;
+  asio::post(*d.contexts_[0], [&d, peers = options.static_peers] {
+    if (!d.stopping_.load()) d.SetStaticPeers(peers);
+  });
 }
 
 void Swarm::Handle(const std::string& protocol, StreamHandler handler) {

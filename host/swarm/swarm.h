@@ -69,6 +69,11 @@ class Swarm {
   Status Start();
   // Closes listeners, sends GoAway on every connection and joins the threads.
   void Stop();
+  // Applies a reload: the limits (max_conns_per_peer, max_inbound_streams_per_peer,
+  // max_pending_handshakes, max_conn_buffer_bytes, handshake_timeout) for what happens next, and
+  // the static peers (new ones dialed, dropped ones unprotected). The other options keep their
+  // values from construction.
+  void Reconfigure(const SwarmOptions& options);
 
   const PeerId& local_peer() const;
   const Ed25519Key& identity() const;

@@ -44,9 +44,19 @@ struct PeerState {
 // A static peer's redial state.
 struct StaticPeer {
   Multiaddr addr;
-  PeerId peer;
   std::chrono::milliseconds backoff{0};
   std::unique_ptr<boost::asio::steady_timer> timer;
+};
+
+// The limits that a reload changes while connections run.
+struct LiveLimits {
+  explicit LiveLimits(const SwarmOptions& options) { Set(options); }
+  void Set(const SwarmOptions& options);
+  std::atomic<uint32_t> conns_per_peer{0};
+  std::atomic<uint32_t> inbound_streams_per_peer{0};
+  std::atomic<uint32_t> pending_handshakes{0};
+  std::atomic<uint64_t> conn_buffer_bytes{0};
+  std::atomic<int64_t> handshake_timeout_ms{0};
 };
 
 struct Swarm::Impl final : ConnectionHost {
@@ -56,7 +66,7 @@ struct Swarm::Impl final : ConnectionHost {
 
   // ConnectionHost
   const Ed25519Key& identity() const override { return identity_; }
-  const SwarmOptions& options() const override { return options_; }
+  ConnectionLimits limits() const override;
   SwarmMetrics* metrics() override { return metrics_.get(); }
   void OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeResult result,
                   const Status& status) override;
@@ -90,11 +100,15 @@ struct Swarm::Impl final : ConnectionHost {
   void StartConnManager();
   bool AdmitInbound(const std::string& who);  // the conn_manager's Admit, at accept
   void TrimTick();
-  void StartStaticPeering();
-  void DialStatic(size_t index);
+  // On contexts_[0]: keeps exactly `addrs` as the static peers (new ones are dialed, dropped
+  // ones lose their protection).
+  void SetStaticPeers(const std::vector<Multiaddr>& addrs);
+  void DialStatic(const PeerId& peer);
+  void RedialStatic(const PeerId& peer, std::chrono::milliseconds wait);
   void StaticPeerLost(const PeerId& peer);
 
-  SwarmOptions options_;
+  SwarmOptions options_;  // as constructed; the limits in it are read through live_
+  LiveLimits live_;
   Ed25519Key identity_;
   PeerId local_peer_;
   std::unique_ptr<SwarmMetrics> metrics_;
@@ -114,7 +128,7 @@ struct Swarm::Impl final : ConnectionHost {
   bool started_ = false;
 
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
-  std::vector<StaticPeer> static_peers_;  // touched on contexts_[0] only
+  std::map<PeerId, StaticPeer> static_peers_;  // touched on contexts_[0] only
 
   mutable std::mutex mu_;
   std::map<PeerId, PeerState> peers_;

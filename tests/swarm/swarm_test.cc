@@ -319,3 +319,25 @@ TEST_CASE("swarm: peers that hang up mid-handshake free their pending-handshake 
 }
 
 }  // namespace boxcar::p2p::testing
+
+namespace boxcar::p2p::testing {
+
+TEST_CASE("swarm: Reconfigure applies new limits and static peers to a running swarm") {
+  TestSwarm a, b;
+  SwarmOptions a_options;
+  a_options.static_peers = {b.Addr()};
+  a.swarm->Reconfigure(a_options);  // b becomes a static peer: a dials it
+  CHECK(Eventually([&] { return a.swarm->IsConnected(b.id()); }));
+
+  SwarmOptions b_options;
+  b_options.max_inbound_streams_per_peer = 0;  // every new inbound stream is refused
+  b.swarm->Reconfigure(b_options);
+  auto run = StartEcho(*a.swarm, b.id(), 10, 10);
+  CHECK_FALSE(Wait(run).ok());
+  CHECK(b.Metric("boxcar_p2p_refused_total", "reason=\"streams_per_peer\"") == 1);
+  b.swarm->Reconfigure(SwarmOptions());
+  auto again = StartEcho(*a.swarm, b.id(), 10, 10);
+  CHECK(Wait(again).ok());
+}
+
+}  // namespace boxcar::p2p::testing
