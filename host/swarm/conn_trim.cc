@@ -142,9 +142,9 @@ void Swarm::Impl::DialStatic(const PeerId& peer) {
   if (stopping_.load() || it == static_peers_.end()) return;
   Dial(it->second.addr, [this, peer](Status status, PeerId) {
     asio::post(*contexts_[0], [this, peer, status] {
-      auto it = static_peers_.find(peer);
-      if (stopping_.load() || it == static_peers_.end()) return;
-      StaticPeer& entry = it->second;
+      auto found = static_peers_.find(peer);
+      if (stopping_.load() || found == static_peers_.end()) return;
+      StaticPeer& entry = found->second;
       if (status.ok()) {
         entry.backoff = std::chrono::milliseconds(0);
         return;

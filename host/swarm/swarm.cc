@@ -383,11 +383,20 @@ void Swarm::Stop() {
   for (auto& ctx : d.contexts_) ctx->stop();
   for (auto& thread : d.threads_) thread.join();
   d.threads_.clear();
-  std::lock_guard lock(d.mu_);
-  d.peers_.clear();
-  d.dials_.clear();
-  d.conn_dials_.clear();
-  d.upgrading_.clear();
+  std::vector<std::function<void(Status, PeerId)>> unanswered;
+  {
+    std::lock_guard lock(d.mu_);
+    d.peers_.clear();
+    for (auto& [peer, waiting] : d.dials_) {
+      for (auto& done : waiting) unanswered.push_back(std::move(done));
+    }
+    for (auto& [id, done] : d.conn_dials_) unanswered.push_back(std::move(done));
+    d.dials_.clear();
+    d.conn_dials_.clear();
+    d.upgrading_.clear();
+  }
+  // Dials still in flight get their answer here, as the I/O threads are gone.
+  for (auto& done : unanswered) done(Status::Unavailable("the swarm stopped"), PeerId());
 }
 
 const PeerId& Swarm::local_peer() const { return impl_->local_peer_; }

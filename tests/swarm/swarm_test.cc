@@ -341,3 +341,24 @@ TEST_CASE("swarm: Reconfigure applies new limits and static peers to a running s
 }
 
 }  // namespace boxcar::p2p::testing
+
+namespace boxcar::p2p::testing {
+
+// Regression: Stop dropped the callbacks of dials still in their handshake, so a caller (an RPC
+// swarm/connect) waited forever.
+TEST_CASE("swarm: Stop answers the dials still in flight") {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor silent(ioc, {boost::asio::ip::make_address("127.0.0.1"),
+                                              0});  // accepts in the backlog, says nothing
+  Multiaddr target = Multiaddr::FromTcp("127.0.0.1", silent.local_endpoint().port());
+  TestSwarm a;
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto answered = promise->get_future();
+  a.swarm->Connect(target, [promise](Status s, PeerId) { promise->set_value(s); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  a.swarm->Stop();
+  REQUIRE(answered.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK_FALSE(answered.get().ok());
+}
+
+}  // namespace boxcar::p2p::testing
