@@ -47,6 +47,36 @@ std::string JoinErrors(const fs::path& file, const std::vector<runtime::SchemaEr
   return out;
 }
 
+// The swarm's options from the p2p section; errors name the config key.
+Status SwarmOptionsFrom(const runtime::P2pConfig& p2p_config, p2p::SwarmOptions* options) {
+  for (size_t i = 0; i < p2p_config.listen.size(); ++i) {
+    p2p::Multiaddr addr;
+    if (Status s = p2p::Multiaddr::Parse(p2p_config.listen[i], &addr); !s.ok()) {
+      return s.Annotate("p2p.listen[" + std::to_string(i) + "]");
+    }
+    options->listen.push_back(std::move(addr));
+  }
+  for (size_t i = 0; i < p2p_config.peers.size(); ++i) {
+    p2p::Multiaddr addr;
+    if (Status s = p2p::Multiaddr::Parse(p2p_config.peers[i], &addr); !s.ok()) {
+      return s.Annotate("p2p.peers[" + std::to_string(i) + "]");
+    }
+    if (!addr.Peer()) {
+      return Status::InvalidArgument("p2p.peers[" + std::to_string(i) +
+                                     "]: " + p2p_config.peers[i] + " has no /p2p/ID");
+    }
+    options->static_peers.push_back(std::move(addr));
+  }
+  options->io_threads = p2p_config.io_threads;
+  options->agent_version = std::string("boxcar/") + BOXCAR_VERSION;
+  options->max_conns_per_peer = p2p_config.max_conns_per_peer;
+  options->max_inbound_streams_per_peer = p2p_config.max_inbound_streams_per_peer;
+  options->max_pending_handshakes = p2p_config.max_pending_handshakes;
+  options->max_conn_buffer_bytes = p2p_config.max_conn_buffer_bytes;
+  options->handshake_timeout = std::chrono::milliseconds(p2p_config.handshake_timeout_ms);
+  return Status::OK();
+}
+
 }  // namespace
 
 Node::Node(NodeOptions options)
@@ -112,7 +142,7 @@ runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
 
 // Hands a validated config to every part that applies it live: the plugin runtime first (it
 // refuses what cannot be applied), then the store, the engine, the admin token and the
-// gateway's limits.
+// gateway's limits, and the swarm's limits and static peers.
 runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
                                          const std::string& trigger) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
@@ -122,6 +152,14 @@ runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
   if (engine_) engine_->Refresh();
   if (admin_) admin_->SetToken(config.admin_token);
   if (gateway_) gateway_->ApplyLimits(config.gateway);
+  if (swarm_) {
+    p2p::SwarmOptions options;
+    if (Status s = SwarmOptionsFrom(config.p2p, &options); s.ok()) {
+      swarm_->Reconfigure(options);  // limits and static peers; the rest needs a restart
+    } else {
+      outcome.status = s;
+    }
+  }
   return outcome;
 }
 
@@ -394,7 +432,7 @@ Status Node::StartGateway(const runtime::Config& config) {
 }
 
 // The libp2p swarm, when the config has a p2p section: the identity (created on first start),
-// the listeners and static peers. Errors name the config key.
+// the listeners and static peers.
 Status Node::StartSwarm(const runtime::Config& config) {
   if (!config.p2p.enabled) return Status::OK();
   const runtime::P2pConfig& p2p_config = config.p2p;
@@ -405,31 +443,7 @@ Status Node::StartSwarm(const runtime::Config& config) {
     return s.Annotate("p2p.identity_file");
   }
   p2p::SwarmOptions options;
-  for (size_t i = 0; i < p2p_config.listen.size(); ++i) {
-    p2p::Multiaddr addr;
-    if (Status s = p2p::Multiaddr::Parse(p2p_config.listen[i], &addr); !s.ok()) {
-      return s.Annotate("p2p.listen[" + std::to_string(i) + "]");
-    }
-    options.listen.push_back(std::move(addr));
-  }
-  for (size_t i = 0; i < p2p_config.peers.size(); ++i) {
-    p2p::Multiaddr addr;
-    if (Status s = p2p::Multiaddr::Parse(p2p_config.peers[i], &addr); !s.ok()) {
-      return s.Annotate("p2p.peers[" + std::to_string(i) + "]");
-    }
-    if (!addr.Peer()) {
-      return Status::InvalidArgument("p2p.peers[" + std::to_string(i) +
-                                     "]: " + p2p_config.peers[i] + " has no /p2p/ID");
-    }
-    options.static_peers.push_back(std::move(addr));
-  }
-  options.io_threads = p2p_config.io_threads;
-  options.agent_version = std::string("boxcar/") + BOXCAR_VERSION;
-  options.max_conns_per_peer = p2p_config.max_conns_per_peer;
-  options.max_inbound_streams_per_peer = p2p_config.max_inbound_streams_per_peer;
-  options.max_pending_handshakes = p2p_config.max_pending_handshakes;
-  options.max_conn_buffer_bytes = p2p_config.max_conn_buffer_bytes;
-  options.handshake_timeout = std::chrono::milliseconds(p2p_config.handshake_timeout_ms);
+  if (Status s = SwarmOptionsFrom(p2p_config, &options); !s.ok()) return s;
   swarm_ = std::make_unique<p2p::Swarm>(std::move(options), std::move(identity), &metrics_,
                                         runtime_.get());
   if (created) {
