@@ -100,18 +100,29 @@ bool IsStrongToken(const std::string& token) {
          std::none_of(token.begin(), token.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
-void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
-  const auto admin = document.find("admin");
-  if (admin == document.end() || !admin->is_object()) return;
-  const json listen = admin->value("listen", json());
-  if (!listen.is_string()) return;
-  const std::string& text = listen.get_ref<const std::string&>();
+// The "listen" of document[section] when it is a well-formed host:port. A malformed one is an
+// error at /<section>/listen; a missing section or a non-string (which the schema reports) gives
+// nullopt too.
+std::optional<std::string> CheckedListen(const json& document, const std::string& section,
+                                         std::vector<SchemaError>* errors) {
+  const auto object = document.find(section);
+  if (object == document.end() || !object->is_object()) return std::nullopt;
+  const json listen = object->value("listen", json());
+  if (!listen.is_string()) return std::nullopt;
+  std::string text = listen.get<std::string>();
   if (!ParseListen(text)) {
-    errors->push_back({"/admin/listen", std::string(kListenFormat) + "; found " + Quote(text)});
-    return;
+    errors->push_back(
+        {"/" + section + "/listen", std::string(kListenFormat) + "; found " + Quote(text)});
+    return std::nullopt;
   }
-  if (IsLoopbackListen(text)) return;
-  const json token = admin->value("token", json(""));
+  return text;
+}
+
+void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
+  const std::optional<std::string> listen = CheckedListen(document, "admin", errors);
+  if (!listen || IsLoopbackListen(*listen)) return;
+  const std::string& text = *listen;
+  const json token = document["admin"].value("token", json(""));
   if (token == "") {
     errors->push_back(
         {"/admin/token", "a token is required when admin listens beyond loopback (listen is " +
@@ -131,14 +142,7 @@ void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
 // gateway.listen has admin.listen's syntax; it may be public (the gateway only reads). The
 // budget bounds must be ordered.
 void CheckGatewayAndEngine(const json& document, std::vector<SchemaError>* errors) {
-  const auto gateway = document.find("gateway");
-  if (gateway != document.end() && gateway->is_object()) {
-    const json listen = gateway->value("listen", json());
-    if (listen.is_string() && !ParseListen(listen.get<std::string>())) {
-      errors->push_back({"/gateway/listen", std::string(kListenFormat) + "; found " +
-                                                Quote(listen.get<std::string>())});
-    }
-  }
+  CheckedListen(document, "gateway", errors);
   const auto engine = document.find("engine");
   if (engine == document.end() || !engine->is_object()) return;
   const json low = engine->value("peer_budget_min_bytes", json(uint64_t{256} << 10));
@@ -227,17 +231,10 @@ void CheckP2p(const json& document, std::vector<SchemaError>* errors) {
 // rpc.listen has admin.listen's syntax. Off loopback anyone who reaches the port could connect
 // and disconnect peers, so at least one authorization is required, as admin.token is.
 void CheckRpc(const json& document, std::vector<SchemaError>* errors) {
-  const auto rpc = document.find("rpc");
-  if (rpc == document.end() || !rpc->is_object()) return;
-  const json listen = rpc->value("listen", json());
-  if (!listen.is_string()) return;
-  const std::string& text = listen.get_ref<const std::string&>();
-  if (!ParseListen(text)) {
-    errors->push_back({"/rpc/listen", std::string(kListenFormat) + "; found " + Quote(text)});
-    return;
-  }
-  if (IsLoopbackListen(text)) return;
-  const json authorizations = rpc->value("authorizations", json::object());
+  const std::optional<std::string> listen = CheckedListen(document, "rpc", errors);
+  if (!listen || IsLoopbackListen(*listen)) return;
+  const std::string& text = *listen;
+  const json authorizations = document["rpc"].value("authorizations", json::object());
   if (authorizations.is_object() && authorizations.empty()) {
     errors->push_back(
         {"/rpc/authorizations",
