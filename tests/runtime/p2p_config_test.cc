@@ -129,20 +129,23 @@ TEST_CASE("bad multiaddrs in p2p.listen and p2p.peers are errors that say what i
                  "/ip4/0.0.0.0/tcp/4001/p2p/" + id, "/unix/tmp/x/tcp/1"}},
                {"peers",
                 {"/ip4/10.0.0.1/tcp/4001", "/ip4/10.0.0.1/tcp/4001/p2p/" + id + "/x",
-                 "/ip4/10.0.0.1/tcp/4001/p2p/" + id}}}));
+                 "/ip4/10.0.0.1/tcp/4001/p2p/" + id, "/p2p/" + id}}}));
   CHECK_FALSE(r.config.has_value());
   INFO(Errors(r));
-  CHECK(ErrorAt(r, "/p2p/listen/0").rfind("expected a multiaddr", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/1").rfind("bad ip4 address \"1.2.3\"", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/2").rfind("expected /tcp/PORT", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/3").rfind("bad tcp port \"70000\"", 0) == 0);
+  // Multiaddr::Parse's own messages, then the shapes the swarm can use.
+  CHECK(ErrorAt(r, "/p2p/listen/0").find("must start with '/'") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/1").find("'1.2.3'") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/1").find("/ip4/1.2.3/tcp/4001") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/2").find("unsupported protocol 'udp'") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/3").find("'70000'") != std::string::npos);
   CHECK(ErrorAt(r, "/p2p/listen/4").rfind("listen addresses need an ip4 or ip6", 0) == 0);
   CHECK(ErrorAt(r, "/p2p/listen/5").rfind("listen addresses must not name a peer", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/6").rfind("unsupported protocol \"unix\"", 0) == 0);
+  CHECK(ErrorAt(r, "/p2p/listen/6").find("unsupported protocol 'unix'") != std::string::npos);
   CHECK(ErrorAt(r, "/p2p/peers/0").rfind("a peer address must end in /p2p/ID", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/peers/1").rfind("unexpected components", 0) == 0);
+  CHECK(ErrorAt(r, "/p2p/peers/0").find("found \"/ip4/10.0.0.1/tcp/4001\"") != std::string::npos);
+  CHECK_FALSE(ErrorAt(r, "/p2p/peers/1").empty());
   CHECK(ErrorAt(r, "/p2p/peers/2").empty());
-  CHECK(ErrorAt(r, "/p2p/listen/1").find("found \"/ip4/1.2.3/tcp/4001\"") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/peers/3").rfind("expected /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT", 0) == 0);
 }
 
 TEST_CASE("p2p limits and its conn_manager slot are checked by the schema") {
