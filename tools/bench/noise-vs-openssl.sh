@@ -6,6 +6,7 @@
 # Per side, a libp2p Noise XX handshake costs 5 X25519 operations (2 key generations, 3 DH), one
 # Ed25519 signature and one verification; the "primitive bound" is the handshake rate those
 # alone allow on one core, so the ratio to it is the share of time spent in the primitives.
+# With a shared static key (NoiseStaticKey) a side skips one key generation and the signature.
 #
 #   tools/bench/noise-vs-openssl.sh [--build-dir DIR] [--seconds S]
 #
@@ -45,9 +46,12 @@ chacha_k=$(awk '/^ChaCha20-Poly1305/ { v = $NF; sub(/k$/, "", v); print v }' <<<
 
 awk -v hs="$(value handshakes_per_s)" -v ini="$(value initiator_per_s)" \
     -v resp="$(value responder_per_s)" -v enc="$(value encrypt_mb_per_s)" \
+    -v shs="$(value shared_handshakes_per_s)" -v sini="$(value shared_initiator_per_s)" \
+    -v sresp="$(value shared_responder_per_s)" \
     -v dec="$(value decrypt_mb_per_s)" -v x="$x25519" -v sign="$ed_sign" -v verify="$ed_verify" \
     -v chacha_k="$chacha_k" 'BEGIN {
   side_bound = 1 / (5 / x + 1 / sign + 1 / verify)
+  shared_bound = 1 / (4 / x + 1 / verify)
   chacha = chacha_k * 1000 / 1e6
   printf "openssl X25519 ops/s                  %10.0f\n", x
   printf "openssl Ed25519 sign/s, verify/s      %10.0f %10.0f\n", sign, verify
@@ -56,6 +60,10 @@ awk -v hs="$(value handshakes_per_s)" -v ini="$(value initiator_per_s)" \
   printf "Noise XX handshakes/s, both sides     %10.0f  (%.0f%% of the bound; goal 3000)\n", hs, 100 * hs / (side_bound / 2)
   printf "Noise XX handshakes/s, initiator side %10.0f  (%.0f%% of the bound)\n", ini, 100 * ini / side_bound
   printf "Noise XX handshakes/s, responder side %10.0f  (%.0f%% of the bound)\n", resp, 100 * resp / side_bound
+  printf "shared static key: bound per side   %10.0f\n", shared_bound
+  printf "  handshakes/s, both sides            %10.0f  (%.0f%% of the bound; goal 3000)\n", shs, 100 * shs / (shared_bound / 2)
+  printf "  handshakes/s, initiator side        %10.0f  (%.0f%% of the bound)\n", sini, 100 * sini / shared_bound
+  printf "  handshakes/s, responder side        %10.0f  (%.0f%% of the bound)\n", sresp, 100 * sresp / shared_bound
   printf "NoiseCipher encrypt MB/s (65519 B)    %10.1f  (%.0f%% of openssl)\n", enc, 100 * enc / chacha
   printf "NoiseCipher decrypt MB/s (65519 B)    %10.1f  (%.0f%% of openssl)\n", dec, 100 * dec / chacha
 }'

@@ -21,6 +21,7 @@ using boxcar::Status;
 using boxcar::p2p::Ed25519Key;
 using boxcar::p2p::Libp2pNoiseHandshake;
 using boxcar::p2p::NoiseCipher;
+using boxcar::p2p::NoiseStaticKey;
 using boxcar::p2p::PeerId;
 using Clock = std::chrono::steady_clock;
 
@@ -46,8 +47,14 @@ struct HandshakeResult {
   double wall = 0, initiator = 0, responder = 0;  // seconds
 };
 
-HandshakeResult RunHandshakes(double seconds, const Ed25519Key& dialer,
-                              const Ed25519Key& listener) {
+// With `shared`, each side uses one NoiseStaticKey for every handshake.
+HandshakeResult RunHandshakes(double seconds, const Ed25519Key& dialer, const Ed25519Key& listener,
+                              bool shared) {
+  std::shared_ptr<const NoiseStaticKey> dialer_static, listener_static;
+  if (shared) {
+    Check(NoiseStaticKey::Generate(dialer, &dialer_static), "static key");
+    Check(NoiseStaticKey::Generate(listener, &listener_static), "static key");
+  }
   const PeerId listener_id = PeerId::FromPublicKeyProto(listener.PublicKeyProto());
   Clock::duration initiator_time{}, responder_time{};
   HandshakeResult result;
@@ -58,10 +65,11 @@ HandshakeResult RunHandshakes(double seconds, const Ed25519Key& dialer,
     for (int batch = 0; batch < 16; ++batch) {
       // Construction makes each side's static key: part of each side's work.
       auto begin = Clock::now();
-      Libp2pNoiseHandshake initiator(true, dialer, listener_id, {"/yamux/1.0.0"});
+      Libp2pNoiseHandshake initiator(true, dialer, listener_id, {"/yamux/1.0.0"}, dialer_static);
       initiator_time += Clock::now() - begin;
       begin = Clock::now();
-      Libp2pNoiseHandshake responder(false, listener, std::nullopt, {"/yamux/1.0.0"});
+      Libp2pNoiseHandshake responder(false, listener, std::nullopt, {"/yamux/1.0.0"},
+                                     listener_static);
       responder_time += Clock::now() - begin;
       for (int message = 0; message < 3; ++message) {
         const bool from_initiator = message != 1;
@@ -148,7 +156,8 @@ int main(int argc, char** argv) {
   Check(Ed25519Key::Generate(&dialer), "key");
   Check(Ed25519Key::Generate(&listener), "key");
 
-  const HandshakeResult handshakes = RunHandshakes(seconds, dialer, listener);
+  const HandshakeResult handshakes = RunHandshakes(seconds, dialer, listener, false);
+  const HandshakeResult shared = RunHandshakes(seconds, dialer, listener, true);
   const double encrypt = RunCipher(seconds, dialer, listener, false);
   // Decrypt's figure: encrypt and decrypt both run, so subtract the encrypt time per byte.
   const double both = RunCipher(seconds, dialer, listener, true);
@@ -159,6 +168,9 @@ int main(int argc, char** argv) {
   std::printf("handshakes_per_s %.0f\n", handshakes.count / handshakes.wall);
   std::printf("initiator_per_s %.0f\n", handshakes.count / handshakes.initiator);
   std::printf("responder_per_s %.0f\n", handshakes.count / handshakes.responder);
+  std::printf("shared_handshakes_per_s %.0f\n", shared.count / shared.wall);
+  std::printf("shared_initiator_per_s %.0f\n", shared.count / shared.initiator);
+  std::printf("shared_responder_per_s %.0f\n", shared.count / shared.responder);
   std::printf("encrypt_mb_per_s %.1f\n", encrypt);
   std::printf("decrypt_mb_per_s %.1f\n", decrypt);
   return 0;
