@@ -200,9 +200,9 @@ void Connection::DriveSecurityMss() {
   mss_initiator_.reset();
   mss_responder_.reset();
   phase_ = Phase::kNoise;
-  noise_ =
-      std::make_unique<Libp2pNoiseHandshake>(outbound_, host_->identity(), expected_peer_,
-                                             std::vector<std::string>{std::string(kYamuxProtocol)});
+  noise_ = std::make_unique<Libp2pNoiseHandshake>(
+      outbound_, host_->identity(), expected_peer_,
+      std::vector<std::string>{std::string(kYamuxProtocol)}, host_->noise_static_key());
   if (noise_->our_turn()) {
     if (Status w = noise_->WriteNext(&clear_out_); !w.ok()) {
       FailHandshake(HandshakeResult::kProtocolError, w);

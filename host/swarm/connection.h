@@ -53,6 +53,8 @@ class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual const Ed25519Key& identity() const = 0;
+  // The X25519 static key every handshake shares (signed once); null: a fresh one each time.
+  virtual std::shared_ptr<const NoiseStaticKey> noise_static_key() const = 0;
   virtual ConnectionLimits limits() const = 0;
   virtual SwarmMetrics* metrics() = 0;
   // The upgrade ended: `result` kOk with the session running, or why it failed (the

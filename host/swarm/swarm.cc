@@ -42,6 +42,11 @@ Swarm::Impl::Impl(SwarmOptions options, Ed25519Key identity, obs::MetricsRegistr
       identity_(std::move(identity)),
       local_peer_(PeerId::FromPublicKeyProto(identity_.PublicKeyProto())),
       runtime_(runtime) {
+  // One signed static key for every handshake, as js-libp2p keeps one: a key generation and a
+  // signature less per connection. Without it each handshake makes its own.
+  if (Status s = NoiseStaticKey::Generate(identity_, &noise_static_key_); !s.ok()) {
+    spdlog::warn("p2p: no shared Noise static key ({}); each handshake makes one", s.message());
+  }
   if (!metrics) {
     own_metrics_ = std::make_unique<obs::MetricsRegistry>();
     metrics = own_metrics_.get();

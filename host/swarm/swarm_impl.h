@@ -66,6 +66,9 @@ struct Swarm::Impl final : ConnectionHost {
 
   // ConnectionHost
   const Ed25519Key& identity() const override { return identity_; }
+  std::shared_ptr<const NoiseStaticKey> noise_static_key() const override {
+    return noise_static_key_;
+  }
   ConnectionLimits limits() const override;
   SwarmMetrics* metrics() override { return metrics_.get(); }
   void OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeResult result,
@@ -111,6 +114,7 @@ struct Swarm::Impl final : ConnectionHost {
   LiveLimits live_;
   Ed25519Key identity_;
   PeerId local_peer_;
+  std::shared_ptr<const NoiseStaticKey> noise_static_key_;
   std::unique_ptr<SwarmMetrics> metrics_;
   std::unique_ptr<obs::MetricsRegistry> own_metrics_;  // when the caller passed none
   runtime::Runtime* runtime_;
