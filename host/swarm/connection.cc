@@ -177,12 +177,21 @@ void Connection::OnReadable() {
   WaitReadable();
 }
 
+bool Connection::InTransport() const {
+  return phase_ == Phase::kMuxerMss || phase_ == Phase::kYamux;
+}
+
 void Connection::Feed(std::string_view bytes) {
-  rx_.append(bytes);
-  if (phase_ == Phase::kSecurityMss) DriveSecurityMss();
-  if (phase_ == Phase::kNoise) DriveNoise();
-  if (phase_ == Phase::kMuxerMss || phase_ == Phase::kYamux) DriveTransport();
-  Release(rx_);
+  if (InTransport() && rx_.empty()) {
+    // The common case: whole frames straight from the read buffer; only a partial one is kept.
+    const size_t used = DriveTransport(bytes);
+    if (phase_ != Phase::kClosed) rx_.assign(bytes.substr(used));
+  } else {
+    rx_.append(bytes);
+    if (phase_ == Phase::kSecurityMss) DriveSecurityMss();
+    if (phase_ == Phase::kNoise) DriveNoise();
+    if (InTransport()) rx_.erase(0, DriveTransport(rx_));
+  }
   if (phase_ != Phase::kClosed) ScheduleFlush();
 }
 
@@ -263,31 +272,28 @@ void Connection::NoiseFinished() {
   }
 }
 
-void Connection::DriveTransport() {
+size_t Connection::DriveTransport(std::string_view in) {
   size_t offset = 0;
-  std::string plain;
-  while (phase_ == Phase::kMuxerMss || phase_ == Phase::kYamux) {
-    if (rx_.size() - offset < 2) break;
+  while (InTransport()) {
+    if (in.size() - offset < 2) break;
     const size_t length =
-        (static_cast<uint8_t>(rx_[offset]) << 8) | static_cast<uint8_t>(rx_[offset + 1]);
-    if (rx_.size() - offset - 2 < length) break;
-    plain.clear();
-    Status s = receive_cipher_.Decrypt(std::string_view(rx_).substr(offset + 2, length), &plain);
+        (static_cast<uint8_t>(in[offset]) << 8) | static_cast<uint8_t>(in[offset + 1]);
+    if (in.size() - offset - 2 < length) break;
+    scratch_.clear();
+    Status s = receive_cipher_.Decrypt(in.substr(offset + 2, length), &scratch_);
     offset += 2 + length;
     if (!s.ok()) {
-      rx_.clear();
       if (upgraded_) {
         host_->metrics()->Errored(ConnectionError::kDecrypt);
         Close(s.Annotate("noise transport"));
       } else {
         FailHandshake(HandshakeResult::kProtocolError, s.Annotate("noise transport"));
       }
-      return;
+      return in.size();
     }
-    OnPlaintext(plain);
+    OnPlaintext(scratch_);
   }
-  if (phase_ == Phase::kClosed) return;
-  rx_.erase(0, offset);
+  return phase_ == Phase::kClosed ? in.size() : offset;
 }
 
 void Connection::OnPlaintext(std::string_view plain) {
@@ -502,12 +508,18 @@ void Connection::Flush() {
     std::string().swap(plain_out_);
   }
   if (session_ && session_->HasOutput()) {
-    std::string plain;
-    session_->TakeOutput(&plain, kMaxFlushBytes);
-    EncryptInto(plain, &tx_);
+    scratch_.clear();
+    session_->TakeOutput(&scratch_, kMaxFlushBytes);
+    EncryptInto(scratch_, &tx_);
   }
   if (phase_ == Phase::kClosed) return;
   if (tx_.empty()) {
+    // Idle: the buffers a burst grew go back (they stay while data flows, so a busy
+    // connection does not reallocate them per write).
+    Release(tx_);
+    scratch_.clear();
+    Release(scratch_);
+    Release(rx_);
     if (close_after_flush_) Close(Status::Unavailable("closed with GoAway"));
     return;
   }
@@ -520,7 +532,6 @@ void Connection::Flush() {
 void Connection::OnWritten(const error_code& ec) {
   writing_ = false;
   tx_.clear();
-  Release(tx_);
   if (phase_ == Phase::kClosed) return;
   if (ec) {
     Close(Status::IOError("write: " + ec.message()));

@@ -129,7 +129,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   void DriveSecurityMss();
   void DriveNoise();
   void NoiseFinished();
-  void DriveTransport();
+  bool InTransport() const;
+  // Decrypts and handles the whole Noise frames at the front of `in`; returns the bytes used.
+  size_t DriveTransport(std::string_view in);
   void OnPlaintext(std::string_view plain);
   void StartSession(std::string_view leftover);
   void FailHandshake(HandshakeResult result, const Status& why);
@@ -180,6 +182,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   std::string clear_out_;  // bytes to send unencrypted (security mss, Noise handshake)
   std::string plain_out_;  // bytes to encrypt before the session's (muxer mss)
   std::string tx_;         // the write in flight
+  std::string scratch_;    // a decrypted frame, or the session output being encrypted
 
   std::unique_ptr<MssInitiator> mss_initiator_;
   std::unique_ptr<MssResponder> mss_responder_;
