@@ -19,6 +19,8 @@ constexpr std::string_view kNoiseProtocol = "/noise";
 constexpr std::string_view kYamuxProtocol = "/yamux/1.0.0";
 constexpr auto kHousekeepingInterval = std::chrono::seconds(10);
 constexpr auto kCloseGrace = std::chrono::seconds(2);
+// Housekeeping rounds whose ping went unanswered before the connection is declared dead.
+constexpr int kMaxUnansweredPings = 3;
 // What one readable event may read before other connections on the thread get their turn.
 constexpr size_t kMaxReadPerWakeup = 1 << 20;
 // Reassembly and write buffers larger than this are released once they empty.
@@ -352,6 +354,13 @@ void Connection::Housekeep() {
   timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
     auto self = weak.lock();
     if (ec || !self || self->phase_ != Phase::kYamux || self->close_after_flush_) return;
+    // A peer that answered none of the last pings is gone (or stopped reading): go-yamux
+    // closes such a session too. Pings answer even when the streams' windows are closed.
+    if (++self->unanswered_pings_ > kMaxUnansweredPings) {
+      self->Close(Status::Unavailable("the peer answered no yamux ping for " +
+                                      std::to_string(kMaxUnansweredPings * 10) + " s"));
+      return;
+    }
     self->session_->SendPing();
     self->ReportStalls();
     self->ScheduleFlush();
@@ -596,6 +605,7 @@ void Connection::OnStreamRefused(uint32_t) {
 }
 
 void Connection::OnPingRtt(int64_t rtt_ns) {
+  unanswered_pings_ = 0;
   rtt_ns_.store(rtt_ns, std::memory_order_relaxed);
   host_->OnRtt(*this, rtt_ns);
 }

@@ -192,6 +192,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   std::unique_ptr<yamux::Session> session_;
   uint64_t reported_stalls_ = 0;
   uint64_t unread_bytes_ = 0;
+  int unanswered_pings_ = 0;  // housekeeping rounds since the last ping answer
 
   std::map<uint32_t, std::shared_ptr<StreamImpl>> streams_;
   std::set<uint32_t> blocked_on_buffer_;  // writers refused by max_conn_buffer_bytes
