@@ -362,3 +362,31 @@ TEST_CASE("swarm: Stop answers the dials still in flight") {
 }
 
 }  // namespace boxcar::p2p::testing
+
+namespace boxcar::p2p::testing {
+
+TEST_CASE("swarm: listens and dials on IPv6 loopback") {
+  boost::asio::io_context ioc;
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::acceptor probe(ioc);
+  probe.open(boost::asio::ip::tcp::v6(), ec);
+  if (!ec) probe.bind({boost::asio::ip::address_v6::loopback(), 0}, ec);
+  if (ec) {
+    MESSAGE("no IPv6 loopback here (" << ec.message() << "); skipped");
+    return;
+  }
+  Multiaddr v6;
+  REQUIRE(Multiaddr::Parse("/ip6/::1/tcp/0", &v6).ok());
+  TestSwarm b([&](SwarmOptions& o) { o.listen = {v6}; });
+  TestSwarm a;
+  const Multiaddr addr = b.Addr();
+  CHECK(addr.ToString().rfind("/ip6/::1/tcp/", 0) == 0);
+  REQUIRE(Connect(*a.swarm, addr).ok());
+  int64_t rtt = 0;
+  CHECK(Ping(*a.swarm, b.id(), &rtt).ok());
+  auto seen = FindPeer(*b.swarm, a.id());
+  REQUIRE(seen);
+  CHECK(seen->addr.ToString().rfind("/ip6/::1/tcp/", 0) == 0);
+}
+
+}  // namespace boxcar::p2p::testing
