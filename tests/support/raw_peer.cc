@@ -30,8 +30,8 @@ std::string NewX25519PrivateKey() {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, nullptr);
   size_t length = key.size();
   if (ctx == nullptr || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, &pkey) != 1 ||
-      EVP_PKEY_get_raw_private_key(pkey, reinterpret_cast<unsigned char*>(key.data()),
-                                   &length) != 1) {
+      EVP_PKEY_get_raw_private_key(pkey, reinterpret_cast<unsigned char*>(key.data()), &length) !=
+          1) {
     key.clear();
   }
   EVP_PKEY_free(pkey);
@@ -175,7 +175,8 @@ Status RawPeer::SelectPlain(const std::string& protocol) {
     if (read == p2p::MssRead::kError) return error;
     if (read == p2p::MssRead::kNeedMore) continue;
     buffer.erase(0, consumed);
-    if (replies == 1 && token != protocol) return Fail("the node refused " + protocol + ": " + token);
+    if (replies == 1 && token != protocol)
+      return Fail("the node refused " + protocol + ": " + token);
     ++replies;
   }
   return s;
@@ -202,7 +203,8 @@ Status RawPeer::NoiseHandshake(const HandshakeOptions& options) {
   if (s.ok()) s = noise.ReadMessage(frame, &payload_bytes);
   p2p::NoiseHandshakePayload payload;
   if (s.ok()) s = p2p::DecodeNoisePayload(payload_bytes, &payload);
-  const std::string signed_key = std::string(kSignaturePrefix) + std::string(noise.remote_static_public());
+  const std::string signed_key =
+      std::string(kSignaturePrefix) + std::string(noise.remote_static_public());
   if (s.ok()) s = p2p::VerifySignature(payload.identity_key, signed_key, payload.identity_sig);
   if (!s.ok()) return s;
   remote_peer_ = p2p::PeerId::FromPublicKeyProto(payload.identity_key);
@@ -266,7 +268,8 @@ Status RawPeer::SelectSecure(const std::string& protocol) {
     if (read == p2p::MssRead::kError) return error;
     if (read == p2p::MssRead::kNeedMore) continue;
     buffer.erase(0, consumed);
-    if (replies == 1 && token != protocol) return Fail("the node refused " + protocol + ": " + token);
+    if (replies == 1 && token != protocol)
+      return Fail("the node refused " + protocol + ": " + token);
     ++replies;
   }
   return s;

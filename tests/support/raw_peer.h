@@ -75,8 +75,8 @@ class RawPeer {
   Status SelectSecure(const std::string& protocol);
 
   // ---- yamux ----
-  Status SendYamux(p2p::yamux::FrameType type, uint16_t flags, uint32_t stream_id,
-                   uint32_t length, std::string_view payload = {});
+  Status SendYamux(p2p::yamux::FrameType type, uint16_t flags, uint32_t stream_id, uint32_t length,
+                   std::string_view payload = {});
   // Reads one frame and its payload (data frames only).
   Status ReadYamux(p2p::yamux::FrameHeader* header, std::string* payload);
   uint32_t NextStreamId();
@@ -99,12 +99,13 @@ class RawPeer {
   // Streams the node opened or answered, and what it sent on them.
   const std::map<uint32_t, StreamState>& streams() const { return streams_; }
   uint64_t resets_received() const { return resets_received_; }
+  // Reads one yamux frame and applies it: a ping SYN is answered, data (given back to the
+  // node's window at once), FIN and RST are recorded in streams().
+  Status Pump();
 
  private:
   Status ReadExact(size_t count, std::string* out);
   Status ReadNoiseFrame(std::string* frame);
-  // Reads one yamux frame and applies it: pings are answered, data and FIN/RST recorded.
-  Status Pump();
 
   int fd_ = -1;
   std::chrono::milliseconds timeout_{10000};
