@@ -129,7 +129,7 @@ Status RawPeer::ReadExact(size_t count, std::string* out) {
         deadline - std::chrono::steady_clock::now());
     pollfd p{fd_, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
-      return Fail("timed out reading " + std::to_string(count) + " bytes");
+      return Status::Busy("raw peer: timed out reading " + std::to_string(count) + " bytes");
     }
     const ssize_t n = ::recv(fd_, buffer, std::min(sizeof(buffer), count - out->size()), 0);
     if (n < 0 && errno == EINTR) continue;
@@ -315,6 +315,11 @@ Status RawPeer::Pump() {
       return Fail("the node sent GoAway code " + std::to_string(header.length));
     case yamux::FrameType::kData:
     case yamux::FrameType::kWindowUpdate: {
+      // A stream the node opens (even ids: it is the yamux server) is refused: this peer serves
+      // no protocol.
+      if ((header.flags & yamux::kSyn) && header.stream_id % 2 == 0) {
+        return SendYamux(yamux::FrameType::kWindowUpdate, yamux::kRst, header.stream_id, 0);
+      }
       StreamState& stream = streams_[header.stream_id];
       stream.data += payload;
       if (header.flags & yamux::kFin) stream.fin = true;
@@ -331,6 +336,15 @@ Status RawPeer::Pump() {
     }
   }
   return Status::OK();
+}
+
+Status RawPeer::PumpFor(std::chrono::milliseconds quiet) {
+  const auto saved = timeout_;
+  timeout_ = quiet;
+  Status s;
+  while (s.ok()) s = Pump();
+  timeout_ = saved;
+  return s.IsBusy() ? Status::OK() : s;
 }
 
 Status RawPeer::OpenStream(const std::string& protocol, uint32_t* id) {

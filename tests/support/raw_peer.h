@@ -4,7 +4,8 @@
 //
 // It is the dialer: multistream-select for /noise, the Noise XX initiator, multistream-select
 // for /yamux/1.0.0 inside Noise, then the yamux client (odd stream ids). Every read is bounded
-// by the timeout; a read that times out or finds the connection closed returns an error.
+// by the timeout; a read that times out returns Busy, one that finds the connection closed
+// IOError.
 //
 // Thread safety: none; one RawPeer per thread.
 #pragma once
@@ -99,9 +100,11 @@ class RawPeer {
   // Streams the node opened or answered, and what it sent on them.
   const std::map<uint32_t, StreamState>& streams() const { return streams_; }
   uint64_t resets_received() const { return resets_received_; }
-  // Reads one yamux frame and applies it: a ping SYN is answered, data (given back to the
-  // node's window at once), FIN and RST are recorded in streams().
+  // Reads one yamux frame and applies it: a ping SYN is answered, a stream the node opens is
+  // reset, data (given back to the node's window at once), FIN and RST are recorded in streams().
   Status Pump();
+  // Pumps until no frame arrives for `quiet`; an error only when the connection failed.
+  Status PumpFor(std::chrono::milliseconds quiet);
 
  private:
   Status ReadExact(size_t count, std::string* out);
