@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 const fs::path kJs = fs::path(BOXCAR_SOURCE_DIR) / "tests/interop/libp2p";
 
 void RequireJsInstalled() {
-  REQUIRE_MESSAGE(fs::exists(BOXCAR_NODEJS) && fs::exists(kJs / "node_modules"),
+  const bool installed = fs::exists(BOXCAR_NODEJS) && fs::exists(kJs / "node_modules");
+  REQUIRE_MESSAGE(installed,
                   "run tools/install-deps.sh: it installs Node.js and the js-libp2p packages");
 }
 
@@ -128,7 +129,7 @@ TEST_CASE("libp2p interop: boxcar dials js through swarm/connect and checks the 
           return e.value("event", "") == "peer:identify" && e.value("peer", "") == boxcar.peer_id;
         },
         std::chrono::seconds(15));
-    REQUIRE_MESSAGE(identified, js.process.Stderr());
+    REQUIRE_MESSAGE(identified.has_value(), js.process.Stderr());
     CHECK(Contains((*identified)["protocols"], "/ipfs/id/1.0.0"));
     CHECK(Contains((*identified)["protocols"], "/ipfs/ping/1.0.0"));
 
