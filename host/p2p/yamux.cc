@@ -398,8 +398,11 @@ void Session::Impl::TakeData(std::string* out, size_t max_bytes, std::vector<uin
     out->append(stream->send_buffer, stream->send_offset, n);
     // The FIN follows in a frame of its own: js-yamux applies a data frame's flags before its
     // payload, so it drops the payload of a data frame that carries FIN.
-    if (fin) AppendFrame(FrameType::kWindowUpdate, kFin, id, 0, out);
     budget -= kHeaderSize + n;
+    if (fin) {
+      AppendFrame(FrameType::kWindowUpdate, kFin, id, 0, out);
+      budget -= std::min(budget, kHeaderSize);
+    }
     stream->send_window -= n;
     stream->send_offset += n;
     if (drains) {
