@@ -52,7 +52,11 @@ struct HostileFixture {
   double Failed(const std::string& result) {
     return MetricSum(*node, "boxcar_p2p_handshakes_total", "result=\"" + result + "\"");
   }
-  double ConnectionErrors() { return MetricSum(*node, "boxcar_p2p_connection_errors_total"); }
+  // Upgraded connections closed for a protocol error: reason "decrypt" (the AEAD refused a
+  // frame) or "yamux" (a frame broke the yamux rules).
+  double ConnectionErrors(const std::string& reason) {
+    return MetricSum(*node, "boxcar_p2p_connection_errors_total", "reason=\"" + reason + "\"");
+  }
 
   // The attack closes its connection, the counter read by `counted` grows, and the good peer is
   // still served.
@@ -70,43 +74,57 @@ struct HostileFixture {
 TEST_CASE("p2p hostile: garbage before the handshake") {
   HostileFixture f;
   SUBCASE("instead of multistream-select") {
-    const double before = f.Failed("protocol");
+    const double before = f.Failed("protocol_error");
     RawPeer attacker;
     REQUIRE(attacker.Connect(f.endpoints.tcp).ok());
     REQUIRE(attacker.SendRaw(RandomBytes(4096)).ok());
     f.ExpectClosedAndCounted(
-        attacker, [&] { return f.Failed("protocol"); }, before);
+        attacker, [&] { return f.Failed("protocol_error"); }, before);
   }
   SUBCASE("instead of the first Noise message") {
-    const double before = f.Failed("protocol");
+    const double before = f.Failed("protocol_error");
     RawPeer attacker;
     REQUIRE(attacker.Connect(f.endpoints.tcp).ok());
     REQUIRE(attacker.SelectPlain("/noise").ok());
     REQUIRE(attacker.SendRaw(std::string("\x00\x05", 2) + RandomBytes(5)).ok());
     f.ExpectClosedAndCounted(
-        attacker, [&] { return f.Failed("protocol"); }, before);
+        attacker, [&] { return f.Failed("protocol_error"); }, before);
   }
 }
 
-TEST_CASE("p2p hostile: garbage after the handshake") {
+TEST_CASE("p2p hostile: garbage after the Noise handshake, before yamux, fails the upgrade") {
   HostileFixture f;
   RawPeer attacker;
   REQUIRE(attacker.Connect(f.endpoints.tcp).ok());
   REQUIRE(attacker.SelectPlain("/noise").ok());
   REQUIRE(attacker.NoiseHandshake({}).ok());
-  const double before = f.ConnectionErrors();
+  const double before = f.Failed("protocol_error");
   SUBCASE("outside Noise framing: bytes that are no transport message") {
     REQUIRE(attacker.SendRaw(std::string("\x00\x20", 2) + RandomBytes(32)).ok());
   }
-  SUBCASE("inside Noise framing, before yamux: not multistream-select") {
+  SUBCASE("inside Noise framing: not multistream-select") {
     REQUIRE(attacker.SendEncrypted(RandomBytes(512)).ok());
   }
-  SUBCASE("inside Noise framing, after yamux: a bad yamux header") {
-    REQUIRE(attacker.SelectSecure("/yamux/1.0.0").ok());
-    REQUIRE(attacker.SendEncrypted(std::string("\x07\x09", 2) + RandomBytes(10)).ok());
-  }
   f.ExpectClosedAndCounted(
-      attacker, [&] { return f.ConnectionErrors(); }, before);
+      attacker, [&] { return f.Failed("protocol_error"); }, before);
+}
+
+TEST_CASE("p2p hostile: garbage on an upgraded connection") {
+  HostileFixture f;
+  RawPeer attacker;
+  REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
+  SUBCASE("outside Noise framing: a frame that fails the AEAD") {
+    const double before = f.ConnectionErrors("decrypt");
+    REQUIRE(attacker.SendRaw(std::string("\x00\x20", 2) + RandomBytes(32)).ok());
+    f.ExpectClosedAndCounted(
+        attacker, [&] { return f.ConnectionErrors("decrypt"); }, before);
+  }
+  SUBCASE("inside Noise framing: a bad yamux header") {
+    const double before = f.ConnectionErrors("yamux");
+    REQUIRE(attacker.SendEncrypted(std::string("\x07\x09", 2) + RandomBytes(10)).ok());
+    f.ExpectClosedAndCounted(
+        attacker, [&] { return f.ConnectionErrors("yamux"); }, before);
+  }
 }
 
 TEST_CASE("p2p hostile: a handshake that never completes is closed by the handshake timeout") {
@@ -145,18 +163,18 @@ TEST_CASE("p2p hostile: a replayed transport frame (a reused nonce) fails the AE
   RawPeer attacker;
   REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
   REQUIRE(attacker.Ping().ok());
-  const double before = f.ConnectionErrors();
+  const double before = f.ConnectionErrors("decrypt");
   // The node's receive nonce is past this frame's: the same ciphertext under a reused nonce.
   REQUIRE(attacker.SendNoiseFrame(attacker.last_frame()).ok());
   f.ExpectClosedAndCounted(
-      attacker, [&] { return f.ConnectionErrors(); }, before);
+      attacker, [&] { return f.ConnectionErrors("decrypt"); }, before);
 }
 
 TEST_CASE("p2p hostile: yamux abuse") {
   HostileFixture f;
   RawPeer attacker;
   REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
-  const double before = f.ConnectionErrors();
+  const double before = f.ConnectionErrors("yamux");
 
   SUBCASE("a data frame past the 256 KiB window (a window overrun)") {
     const uint32_t id = attacker.NextStreamId();
@@ -165,13 +183,13 @@ TEST_CASE("p2p hostile: yamux abuse") {
     (void)attacker.SendYamux(yamux::FrameType::kData, yamux::kSyn, id,
                              static_cast<uint32_t>(payload.size()), payload);
     f.ExpectClosedAndCounted(
-        attacker, [&] { return f.ConnectionErrors(); }, before);
+        attacker, [&] { return f.ConnectionErrors("yamux"); }, before);
   }
   SUBCASE("a bogus data length (an oversized frame) is refused without waiting for its bytes") {
     (void)attacker.SendYamux(yamux::FrameType::kData, yamux::kSyn, attacker.NextStreamId(),
                              0xfffffff0u, RandomBytes(100));
     f.ExpectClosedAndCounted(
-        attacker, [&] { return f.ConnectionErrors(); }, before);
+        attacker, [&] { return f.ConnectionErrors("yamux"); }, before);
   }
   SUBCASE("10,000 streams: those past the limit are refused and counted") {
     auto refused = [&] {
