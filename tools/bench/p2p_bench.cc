@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "obs/metrics.h"
 #include "raw_peer.h"
@@ -311,6 +312,7 @@ json Throughput(const Args& args) {
 
 int main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // stdout carries only the JSON result
   json out;
   if (args.mode == "handshakes")
     out = Handshakes(args);
