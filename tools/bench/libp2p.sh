@@ -61,7 +61,7 @@ cat >"$work/boxcar.json" <<JSON
                  "conn_manager": {"plugin": "watermark"}, "tuner": {"plugin": "static"}},
   "store": {"path": "$work/store", "tiers": [{"plugin": "lru"}, {"plugin": "leveldb"}]},
   "p2p": {"listen": ["/ip4/127.0.0.1/tcp/0"], "max_pending_handshakes": 256,
-          "conn_manager": {"plugin": "watermark", "params": {"low_water": 10000, "high_water": 20000}}},
+          "conn_manager": {"plugin": "watermark", "params": {"low_water": 3000, "high_water": 4000}}},
   "rpc": {"listen": "127.0.0.1:0"},
   "log": {"level": "warn"}
 }
