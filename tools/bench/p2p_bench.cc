@@ -30,8 +30,8 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "obs/metrics.h"
 #include "raw_peer.h"
@@ -230,6 +230,7 @@ json Idle(const Args& args) {
   return {
       {"mode", "idle"},
       {"connections", peers.size()},
+      {"alive", alive},
       {"added", added},
       {"failed", failed},
       {"rss_before_kib", rss_before},
