@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -146,6 +147,19 @@ TEST_CASE("libp2p interop: boxcar dials js through swarm/connect and checks the 
     CHECK(ping.status == 200);
     CHECK(ping.text.find("\"Success\":true") != std::string::npos);
     CHECK(ping.text.find("\"Success\":false") == std::string::npos);
+
+    // js's connection monitor pings every connection after 10 s and aborts it on a failure.
+    std::this_thread::sleep_for(std::chrono::seconds(12));
+    REQUIRE(js.process.WriteLine("connections"));
+    const auto connections =
+        js.process.WaitFor([](const json& e) { return e.value("event", "") == "connections"; },
+                           std::chrono::seconds(10));
+    REQUIRE(connections.has_value());
+    bool open = false;
+    for (const json& c : (*connections)["list"]) {
+      open = open || (c.value("peer", "") == boxcar.peer_id && c["status"] == "open");
+    }
+    CHECK_MESSAGE(open, connections->dump());
     CHECK(js.CloseErrors().empty());
   }
 }
