@@ -157,15 +157,20 @@ bool RawPeer::WaitClosed(std::chrono::milliseconds timeout) {
   }
 }
 
-Status RawPeer::SelectPlain(const std::string& protocol) {
+Status RawPeer::SelectPlain(const std::string& protocol) { return Select(protocol, false); }
+
+Status RawPeer::SelectSecure(const std::string& protocol) { return Select(protocol, true); }
+
+Status RawPeer::Select(const std::string& protocol, bool secure) {
   std::string out;
   p2p::AppendMssMessage(p2p::kMssHeader, &out);
   p2p::AppendMssMessage(protocol, &out);
-  Status s = SendRaw(out);
+  Status s = secure ? SendEncrypted(out) : SendRaw(out);
+  // Byte by byte, so nothing after the echo is taken from what follows it.
   std::string buffer;
   for (int replies = 0; s.ok() && replies < 2;) {
     std::string byte;
-    s = ReadExact(1, &byte);
+    s = secure ? ReadDecrypted(1, &byte) : ReadExact(1, &byte);
     if (!s.ok()) break;
     buffer += byte;
     size_t consumed = 0;
@@ -248,31 +253,6 @@ Status RawPeer::ReadDecrypted(size_t count, std::string* out) {
   *out = decrypted_.substr(0, count);
   decrypted_.erase(0, count);
   return Status::OK();
-}
-
-Status RawPeer::SelectSecure(const std::string& protocol) {
-  std::string out;
-  p2p::AppendMssMessage(p2p::kMssHeader, &out);
-  p2p::AppendMssMessage(protocol, &out);
-  Status s = SendEncrypted(out);
-  std::string buffer;
-  for (int replies = 0; s.ok() && replies < 2;) {
-    std::string byte;
-    s = ReadDecrypted(1, &byte);
-    if (!s.ok()) break;
-    buffer += byte;
-    size_t consumed = 0;
-    std::string token;
-    Status error;
-    const p2p::MssRead read = p2p::ReadMssMessage(buffer, &consumed, &token, &error);
-    if (read == p2p::MssRead::kError) return error;
-    if (read == p2p::MssRead::kNeedMore) continue;
-    buffer.erase(0, consumed);
-    if (replies == 1 && token != protocol)
-      return Fail("the node refused " + protocol + ": " + token);
-    ++replies;
-  }
-  return s;
 }
 
 Status RawPeer::SendYamux(yamux::FrameType type, uint16_t flags, uint32_t stream_id,

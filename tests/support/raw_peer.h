@@ -108,6 +108,8 @@ class RawPeer {
 
  private:
   Status ReadExact(size_t count, std::string* out);
+  // multistream-select as the dialer, on the raw socket or inside Noise.
+  Status Select(const std::string& protocol, bool secure);
   Status ReadNoiseFrame(std::string* frame);
 
   int fd_ = -1;
