@@ -148,6 +148,23 @@ TEST_CASE("libp2p interop: boxcar dials js through swarm/connect and checks the 
     CHECK(ping.text.find("\"Success\":true") != std::string::npos);
     CHECK(ping.text.find("\"Success\":false") == std::string::npos);
 
+    // A protocol js registers now reaches boxcar by identify push (js pushes to peers that
+    // advertise /ipfs/id/push/1.0.0), and boxcar merges it into what it knows of js.
+    const std::string pushed = "/boxcar-interop/pushed/1.0.0";
+    REQUIRE(js.process.WriteLine("handle " + pushed));
+    CHECK(Eventually(
+        [&] {
+          const RpcResult identified = RpcCall(boxcar.rpc, "swarm/peers?identify=true");
+          for (const json& peer : identified.body.value("Peers", json::array())) {
+            if (peer.value("Peer", "") == js.peer_id &&
+                Contains(peer["Identify"]["Protocols"], pushed)) {
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(10)));
+
     // js's connection monitor pings every connection after 10 s and aborts it on a failure.
     std::this_thread::sleep_for(std::chrono::seconds(12));
     REQUIRE(js.process.WriteLine("connections"));

@@ -1,9 +1,9 @@
-// The js-libp2p node the interop scripts share: TCP, Noise, Yamux, identify, ping and echo, on
-// loopback only, with stream limits high enough for 200 streams at once in each direction.
+// The js-libp2p node the interop scripts share: TCP, Noise, Yamux, identify (and push), ping and
+// echo, on loopback only, with stream limits high enough for 200 streams at once each way.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { echo } from '@libp2p/echo'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
@@ -32,6 +32,7 @@ export async function createNode ({ listen = [], echoTimeoutMs = 120_000 } = {})
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
+      identifyPush: identifyPush(),
       ping: ping({ maxInboundStreams: STREAM_LIMIT, maxOutboundStreams: STREAM_LIMIT }),
       echo: echo({
         maxInboundStreams: STREAM_LIMIT,

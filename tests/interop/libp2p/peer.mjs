@@ -3,7 +3,9 @@
 //   {"event":"listening","peer":ID,"addrs":[MULTIADDR/p2p/ID...]}   once, first
 //   {"event":"connection:open"|"connection:close"|"peer:identify",...}
 //   {"event":"connections","list":[{peer,direction,status,streams}]}  for each "connections" line
-// Commands, one a line on stdin: "connections". The peer stops when stdin closes, or on SIGTERM.
+//   {"event":"handled","protocol":P}  for each "handle P" line
+// Commands, one a line on stdin: "connections"; "handle PROTOCOL" registers a protocol (which
+// makes js push identify to its peers). The peer stops when stdin closes, or on SIGTERM.
 //
 //   node peer.mjs [--listen MULTIADDR] [--echo-timeout-ms N]
 import { createInterface } from 'node:readline'
@@ -47,8 +49,16 @@ async function stop () {
 const commands = createInterface({ input: process.stdin })
 commands.on('line', (line) => {
   const command = line.trim()
-  if (command === 'connections') report({ event: 'connections', list: connectionList(node) })
-  else if (command !== '') report({ event: 'error', error: `unknown command '${command}'` })
+  if (command === 'connections') {
+    report({ event: 'connections', list: connectionList(node) })
+  } else if (command.startsWith('handle ')) {
+    const protocol = command.slice('handle '.length)
+    node.handle(protocol, (stream) => { stream.close().catch(() => {}) })
+      .then(() => report({ event: 'handled', protocol }))
+      .catch((err) => report({ event: 'error', error: errorText(err) }))
+  } else if (command !== '') {
+    report({ event: 'error', error: `unknown command '${command}'` })
+  }
 })
 commands.on('close', stop)
 process.on('SIGTERM', stop)
