@@ -154,8 +154,8 @@ TEST_CASE("libp2p interop: boxcar dials js through swarm/connect and checks the 
     REQUIRE(js.process.WriteLine("handle " + pushed));
     CHECK(Eventually(
         [&] {
-          const RpcResult identified = RpcCall(boxcar.rpc, "swarm/peers?identify=true");
-          for (const json& peer : identified.body.value("Peers", json::array())) {
+          const RpcResult peers_now = RpcCall(boxcar.rpc, "swarm/peers?identify=true");
+          for (const json& peer : peers_now.body.value("Peers", json::array())) {
             if (peer.value("Peer", "") == js.peer_id &&
                 Contains(peer["Identify"]["Protocols"], pushed)) {
               return true;
