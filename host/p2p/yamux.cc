@@ -395,9 +395,15 @@ void Session::Impl::TakeData(std::string* out, size_t max_bytes, std::vector<uin
     }
     const bool drains = n == stream->buffered();
     const bool fin = drains && stream->fin_requested && !stream->fin_sent;
-    AppendFrame(FrameType::kData, fin ? kFin : 0, id, static_cast<uint32_t>(n), out);
+    AppendFrame(FrameType::kData, 0, id, static_cast<uint32_t>(n), out);
     out->append(stream->send_buffer, stream->send_offset, n);
+    // The FIN follows in a frame of its own: js-yamux applies a data frame's flags before its
+    // payload, so it drops the payload of a data frame that carries FIN.
     budget -= kHeaderSize + n;
+    if (fin) {
+      AppendFrame(FrameType::kWindowUpdate, kFin, id, 0, out);
+      budget -= std::min(budget, kHeaderSize);
+    }
     stream->send_window -= n;
     stream->send_offset += n;
     if (drains) {
@@ -473,7 +479,7 @@ void Session::CloseWrite(uint32_t id) {
   Impl::Stream* stream = impl_->Find(id);
   if (stream == nullptr || stream->fin_requested) return;
   stream->fin_requested = true;
-  if (stream->buffered() > 0) return;  // the last data frame carries the FIN
+  if (stream->buffered() > 0) return;  // the FIN follows the last data frame
   stream->fin_sent = true;
   AppendFrame(FrameType::kWindowUpdate, kFin, id, 0, &impl_->control);
   impl_->EraseIfClosed(id);

@@ -446,4 +446,35 @@ TEST_CASE("yamux: 64 MiB through one stream, within the windows the whole way") 
   CHECK(pair.server_events.data_bytes[id] == total);
 }
 
+// js-yamux applies a data frame's flags before its payload (stream.ts handleData: processFlags,
+// then onData), so a FIN on a data frame closes the read side first and the payload is dropped:
+// js echoed 0 of 4,096 bytes, and lost the last frame of a 64 MiB transfer
+// (tests/e2e/libp2p_swarm_echo_test.cc).
+TEST_CASE("yamux: FIN never rides on a data frame with payload (js-yamux drops that payload)") {
+  Recorder events;
+  Session session(/*client=*/true, SessionLimits{}, &events, &FakeClock);
+  events.session = &session;
+  const uint32_t id = session.OpenStream();
+  REQUIRE(id != 0);
+  const std::string data(100000, 'x');  // two data frames
+  REQUIRE(session.Write(id, data) == data.size());
+  session.CloseWrite(id);
+  std::string wire;
+  while (session.HasOutput()) session.TakeOutput(&wire, 1 << 20);
+
+  size_t payload = 0;
+  bool fin_seen = false;
+  for (const FrameHeader& frame : Headers(wire)) {
+    if (frame.stream_id != id) continue;
+    if (frame.type == FrameType::kData) payload += frame.length;
+    if (frame.flags & kFin) {
+      CHECK_MESSAGE(frame.length == 0, "a FIN frame carrying ", frame.length, " bytes");
+      CHECK(payload == data.size());  // the FIN comes after every byte
+      fin_seen = true;
+    }
+  }
+  CHECK(payload == data.size());
+  CHECK(fin_seen);
+}
+
 }  // namespace

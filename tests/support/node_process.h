@@ -43,6 +43,7 @@ class NodeProcess {
   bool WaitReady(std::chrono::seconds timeout = std::chrono::seconds(20));
   const std::string& admin() const { return admin_; }
   const std::string& gateway() const { return gateway_; }
+  const std::filesystem::path& ready_file() const { return ready_file_; }
   pid_t pid() const { return pid_; }
 
   void Signal(int sig);
