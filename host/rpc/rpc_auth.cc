@@ -6,7 +6,9 @@
 namespace boxcar::rpc {
 namespace {
 
-std::string Base64(std::string_view bytes) {
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   const int written =
       EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -15,6 +17,8 @@ std::string Base64(std::string_view bytes) {
   out.resize(written > 0 ? static_cast<size_t>(written) : 0);
   return out;
 }
+
+namespace {
 
 // Equal length and equal bytes, in time that depends only on the lengths.
 bool SecretEquals(std::string_view given, std::string_view expected) {
@@ -33,7 +37,7 @@ std::string ExpectedAuthorizationHeader(const std::string& auth_secret) {
   if (type == "bearer") return "Bearer " + rest;
   if (type == "basic") {
     // "basic:USER:PASS" is encoded here; "basic:B64" is already encoded.
-    return "Basic " + (rest.find(':') != std::string::npos ? Base64(rest) : rest);
+    return "Basic " + (rest.find(':') != std::string::npos ? Base64Encode(rest) : rest);
   }
   return "";
 }

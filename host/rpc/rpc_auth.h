@@ -14,6 +14,9 @@
 
 namespace boxcar::rpc {
 
+// Standard padded base64 (the Basic scheme, and Kubo's PublicKey fields).
+std::string Base64Encode(std::string_view bytes);
+
 // The Authorization header value a secret expects; "" for an unknown type.
 std::string ExpectedAuthorizationHeader(const std::string& auth_secret);
 
