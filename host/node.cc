@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "obs/logging.h"
+#include "rpc/rpc_commands.h"
 #include "runtime/config_diff.h"
 #include "store/dag_transfer.h"
 #include "store_cli.h"
@@ -111,8 +112,8 @@ runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
 }
 
 // Hands a validated config to every part that applies it live: the plugin runtime first (it
-// refuses what cannot be applied), then the store, the engine, the admin token and the
-// gateway's limits.
+// refuses what cannot be applied), then the store, the engine, the admin token, the
+// gateway's limits and the RPC's authorizations.
 runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
                                          const std::string& trigger) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
@@ -122,6 +123,7 @@ runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
   if (engine_) engine_->Refresh();
   if (admin_) admin_->SetToken(config.admin_token);
   if (gateway_) gateway_->ApplyLimits(config.gateway);
+  if (rpc_) rpc_->SetAuthorizations(config.rpc.authorizations);
   return outcome;
 }
 
@@ -239,11 +241,11 @@ Status Node::WriteReadyFile() {
   const fs::path tmp = options_.ready_file.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << json{{"pid", ::getpid()},
-                {"admin", admin_->bound_address()},
-                {"gateway", gateway_->bound_address()}}
-               .dump()
-        << "\n";
+    json ready = {{"pid", ::getpid()},
+                  {"admin", admin_->bound_address()},
+                  {"gateway", gateway_->bound_address()}};
+    if (rpc_) ready["rpc"] = rpc_->bound_address();
+    out << ready.dump() << "\n";
     if (!out) return Status::IOError("cannot write " + tmp.string());
   }
   // Rename so a reader never sees a half-written file.
@@ -386,6 +388,16 @@ Status Node::StartGateway(const runtime::Config& config) {
   return gateway_->Start();
 }
 
+Status Node::StartRpc(const runtime::Config& config) {
+  rpc_ = std::make_unique<rpc::RpcServer>(config.rpc, "boxcar/" BOXCAR_VERSION);
+  rpc::NodeFacts facts;
+  facts.swarm = nullptr;  // the swarm's integration sets this
+  facts.version = BOXCAR_VERSION;
+  facts.agent_version = "boxcar/" BOXCAR_VERSION;
+  rpc::RegisterCommands(*rpc_, facts);
+  return rpc_->Start();
+}
+
 int Node::Run() {
   auto log = obs::Logger("boxcar");
   runtime::LoadResult loaded =
@@ -416,6 +428,13 @@ int Node::Run() {
     return 1;
   }
   log->info("gateway on http://{}", gateway_->bound_address());
+  if (loaded.config->rpc.enabled) {
+    if (Status s = StartRpc(*loaded.config); !s.ok()) {
+      log->error("rpc: {}", s.message());
+      return 1;
+    }
+    log->info("Kubo RPC API on http://{}/api/v0", rpc_->bound_address());
+  }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   watcher_ = std::thread([this] { WatchLoop(); });
   control_ = std::thread([this] { ControlLoop(); });
@@ -430,6 +449,7 @@ int Node::Run() {
   if (::write(wake_fd_, &one, sizeof one) < 0) log->warn("cannot wake the file watcher");
   // Reload triggers first (admin, file watcher), so no reload touches the engine as it goes.
   admin_->Stop();  // finishes requests in flight
+  if (rpc_) rpc_->Stop();
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
@@ -437,6 +457,7 @@ int Node::Run() {
   gateway_->Stop();
   engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
   gateway_.reset();
+  rpc_.reset();  // after the swarm, whose callbacks may still answer RPC requests
   store_.reset();  // stops the store's threads before the tiers go
   runtime_->Shutdown();
   log->info("stopped");

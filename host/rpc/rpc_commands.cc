@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "rpc/rpc_auth.h"
+#include "rpc/rpc_request.h"
 #include "swarm/swarm.h"
 
 namespace boxcar::rpc {
@@ -31,20 +32,6 @@ json NullIfEmpty(std::vector<std::string> values) {
   if (values.empty()) return nullptr;
   std::sort(values.begin(), values.end());
   return values;
-}
-
-// "1.234567" from 1234567 with 6 fraction digits; trailing zeros dropped, as Go prints.
-std::string WithFraction(uint64_t value, int digits) {
-  uint64_t scale = 1;
-  for (int i = 0; i < digits; ++i) scale *= 10;
-  std::string text = std::to_string(value / scale);
-  if (const uint64_t fraction = value % scale; fraction != 0) {
-    std::string f = std::to_string(fraction);
-    f.insert(0, static_cast<size_t>(digits) - f.size(), '0');
-    while (f.back() == '0') f.pop_back();
-    text += "." + f;
-  }
-  return text;
 }
 
 // A wildcard listen address stands for every local address of its family, as Kubo's host
@@ -337,29 +324,6 @@ json IdOutputJson(const std::string& peer_id, const std::string& public_key_prot
           {"Addresses", NullIfEmpty(std::move(addresses))},
           {"AgentVersion", agent_version},
           {"Protocols", NullIfEmpty(std::move(protocols))}};
-}
-
-std::string FormatGoDuration(int64_t nanoseconds) {
-  if (nanoseconds == 0) return "0s";
-  const bool negative = nanoseconds < 0;
-  const uint64_t ns = negative ? 0 - static_cast<uint64_t>(nanoseconds)
-                               : static_cast<uint64_t>(nanoseconds);
-  constexpr uint64_t kMinute = 60'000'000'000ULL;
-  std::string text;
-  if (ns < 1'000) {
-    text = std::to_string(ns) + "ns";
-  } else if (ns < 1'000'000) {
-    text = WithFraction(ns, 3) + "\u00b5s";
-  } else if (ns < 1'000'000'000) {
-    text = WithFraction(ns, 6) + "ms";
-  } else {
-    text = WithFraction(ns % kMinute, 9) + "s";
-    if (const uint64_t minutes = ns / kMinute; minutes > 0) {
-      text = std::to_string(minutes % 60) + "m" + text;
-      if (minutes >= 60) text = std::to_string(minutes / 60) + "h" + text;
-    }
-  }
-  return negative ? "-" + text : text;
 }
 
 void RegisterCommands(RpcServer& server, const NodeFacts& facts) {

@@ -42,7 +42,4 @@ nlohmann::json IdOutputJson(const std::string& peer_id, const std::string& publi
                             std::vector<std::string> addresses, const std::string& agent_version,
                             std::vector<std::string> protocols);
 
-// Go's time.Duration.String(): "0s", "850ns", "1.5µs", "1.234567ms", "2.5s", "1m30s".
-std::string FormatGoDuration(int64_t nanoseconds);
-
 }  // namespace boxcar::rpc

@@ -33,6 +33,20 @@ bool ValidOption(OptionType type, const std::string& value) {
   return ec == std::errc() && ptr == end && !value.empty();
 }
 
+// "1.234567" from 1234567 with 6 fraction digits; trailing zeros dropped, as Go prints.
+std::string WithFraction(uint64_t value, int digits) {
+  uint64_t scale = 1;
+  for (int i = 0; i < digits; ++i) scale *= 10;
+  std::string text = std::to_string(value / scale);
+  if (const uint64_t fraction = value % scale; fraction != 0) {
+    std::string f = std::to_string(fraction);
+    f.insert(0, static_cast<size_t>(digits) - f.size(), '0');
+    while (f.back() == '0') f.pop_back();
+    text += "." + f;
+  }
+  return text;
+}
+
 }  // namespace
 
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space) {
@@ -172,6 +186,29 @@ bool PassesCsrfChecks(const std::vector<std::string>& allowed_origins, std::stri
                        user_agent.find("Electron") == std::string_view::npos;
   if (origin.empty() && referer.empty() && browser) return false;
   return true;
+}
+
+std::string FormatGoDuration(int64_t nanoseconds) {
+  if (nanoseconds == 0) return "0s";
+  const bool negative = nanoseconds < 0;
+  const uint64_t ns = negative ? 0 - static_cast<uint64_t>(nanoseconds)
+                               : static_cast<uint64_t>(nanoseconds);
+  constexpr uint64_t kMinute = 60'000'000'000ULL;
+  std::string text;
+  if (ns < 1'000) {
+    text = std::to_string(ns) + "ns";
+  } else if (ns < 1'000'000) {
+    text = WithFraction(ns, 3) + "\u00b5s";
+  } else if (ns < 1'000'000'000) {
+    text = WithFraction(ns, 6) + "ms";
+  } else {
+    text = WithFraction(ns % kMinute, 9) + "s";
+    if (const uint64_t minutes = ns / kMinute; minutes > 0) {
+      text = std::to_string(minutes % 60) + "m" + text;
+      if (minutes >= 60) text = std::to_string(minutes / 60) + "h" + text;
+    }
+  }
+  return negative ? "-" + text : text;
 }
 
 }  // namespace boxcar::rpc

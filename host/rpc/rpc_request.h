@@ -5,6 +5,7 @@
 // Thread safety: free functions; RpcCommandTable is immutable once the server starts.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,5 +52,9 @@ std::vector<std::string> DefaultAllowedOrigins(uint16_t port);
 // a POST with neither from a browser (User-Agent "Mozilla...") is refused.
 bool PassesCsrfChecks(const std::vector<std::string>& allowed_origins, std::string_view origin,
                       std::string_view referer, std::string_view user_agent);
+
+// Go's time.Duration.String(), which Kubo's Latency fields use: "0s", "850ns", "1.5µs",
+// "1.234567ms", "2.5s", "1m30s".
+std::string FormatGoDuration(int64_t nanoseconds);
 
 }  // namespace boxcar::rpc
