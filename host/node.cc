@@ -457,7 +457,7 @@ int Node::Run() {
   gateway_->Stop();
   engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
   gateway_.reset();
-  rpc_.reset();  // after the swarm, whose callbacks may still answer RPC requests
+  rpc_.reset();    // after the swarm, whose callbacks may still answer RPC requests
   store_.reset();  // stops the store's threads before the tiers go
   runtime_->Shutdown();
   log->info("stopped");

@@ -55,7 +55,7 @@ constexpr RpcCommandHelp kRpcCommands[] = {
 };
 
 struct RpcArgs {
-  std::string command;     // "id", "swarm connect", "ping"
+  std::string command;  // "id", "swarm connect", "ping"
   std::vector<std::string> operands;
   std::optional<fs::path> config;
   std::string api;
@@ -70,12 +70,14 @@ int UsageError(const std::string& message) {
 }
 
 void PrintCommandHelp(const RpcCommandHelp& help) {
-  std::cout << "Usage: boxcar " << help.synopsis << "\n\n" << help.text << "\n\n"
-            << "API options:\n"
-               "  --api ADDR         The node's RPC address: host:port or /ip4/H/tcp/P (default:\n"
-               "                     the config's rpc.listen, else 127.0.0.1:5001).\n"
-               "  --config FILE      Read rpc.listen (and, for id, the key file) from FILE.\n"
-               "  --api-auth SECRET  \"bearer:TOKEN\" or \"basic:USER:PASS\" (or BOXCAR_API_AUTH).\n";
+  std::cout
+      << "Usage: boxcar " << help.synopsis << "\n\n"
+      << help.text << "\n\n"
+      << "API options:\n"
+         "  --api ADDR         The node's RPC address: host:port or /ip4/H/tcp/P (default:\n"
+         "                     the config's rpc.listen, else 127.0.0.1:5001).\n"
+         "  --config FILE      Read rpc.listen (and, for id, the key file) from FILE.\n"
+         "  --api-auth SECRET  \"bearer:TOKEN\" or \"basic:USER:PASS\" (or BOXCAR_API_AUTH).\n";
 }
 
 // Returns 0, or the exit code of a usage error (reported).
@@ -289,9 +291,8 @@ void Print(const std::string& command, const json& value) {
 
 // `boxcar id --config FILE` with no node: the key file's ID and public key, as Kubo's offline id.
 int OfflineId(const runtime::Config& config) {
-  const fs::path key_file = config.p2p.identity_file.empty()
-                                ? config.store_path / "identity.key"
-                                : config.p2p.identity_file;
+  const fs::path key_file = config.p2p.identity_file.empty() ? config.store_path / "identity.key"
+                                                             : config.p2p.identity_file;
   if (!fs::exists(key_file)) {
     std::cerr << "boxcar: no node answers and there is no identity key at " << key_file.string()
               << " (a node with a \"p2p\" section creates it on its first start)\n";
@@ -362,9 +363,8 @@ int RunRpcCommand(int argc, char** argv, const std::filesystem::path& exe_dir) {
     return UsageError("--api-auth '" + secret.substr(0, secret.find(':')) +
                       ":...' has an unknown type; use bearer:TOKEN or basic:USER:PASS");
   }
-  const CallResult result =
-      Call(address, authorization, Target(args),
-           [&](const json& value) { Print(args.command, value); });
+  const CallResult result = Call(address, authorization, Target(args),
+                                 [&](const json& value) { Print(args.command, value); });
   if (!result.reached && args.command == "id" && args.operands.empty() && config) {
     return OfflineId(*config);
   }

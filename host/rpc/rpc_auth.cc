@@ -4,16 +4,13 @@
 #include <openssl/evp.h>
 
 namespace boxcar::rpc {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int written =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()),
-                      static_cast<int>(bytes.size()));
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(bytes.data()),
+                                      static_cast<int>(bytes.size()));
   out.resize(written > 0 ? static_cast<size_t>(written) : 0);
   return out;
 }

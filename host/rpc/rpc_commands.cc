@@ -163,8 +163,7 @@ class ConnectRun : public std::enable_shared_from_this<ConnectRun> {
   std::vector<std::string> done_;
 };
 
-void SwarmConnect(p2p::Swarm& swarm, const RpcRequest& request,
-                  std::shared_ptr<RpcResponder> out) {
+void SwarmConnect(p2p::Swarm& swarm, const RpcRequest& request, std::shared_ptr<RpcResponder> out) {
   std::vector<Multiaddr> addrs;
   if (Status s = ParseP2pAddrs(request.args, &addrs); !s.ok()) return out->Fail({s.message()});
   std::make_shared<ConnectRun>(swarm, std::move(addrs), std::move(out))->Next();
@@ -197,8 +196,8 @@ void SwarmPeers(p2p::Swarm& swarm, const RpcRequest& request, RpcResponder& out)
       peer["Direction"] = info.direction == p2p::Direction::kInbound ? 1 : 2;  // libp2p's enum
     }
     // Kubo always sends Identify (Go has no omitempty for a struct); filled only when asked.
-    peer["Identify"] = verbose || request.Flag("identify") ? PeerIdJson(info)
-                                                           : IdOutputJson("", "", {}, "", {});
+    peer["Identify"] =
+        verbose || request.Flag("identify") ? PeerIdJson(info) : IdOutputJson("", "", {}, "", {});
     peers.push_back(std::move(peer));
   }
   std::sort(peers.begin(), peers.end(),
@@ -280,8 +279,7 @@ void Ping(p2p::Swarm& swarm, const RpcRequest& request, std::shared_ptr<RpcRespo
   PeerId peer;
   Multiaddr transport;
   if (Status s = ParsePeerParam(request.args[0], &peer, &transport); !s.ok()) {
-    return out->Fail(
-        {"failed to parse peer address '" + request.args[0] + "': " + s.message()});
+    return out->Fail({"failed to parse peer address '" + request.args[0] + "': " + s.message()});
   }
   if (peer == swarm.local_peer()) return out->Fail({"error: can't ping self"});
   const int64_t count = request.Int("count", 10);
@@ -293,7 +291,8 @@ void Ping(p2p::Swarm& swarm, const RpcRequest& request, std::shared_ptr<RpcRespo
   if (transport.empty()) {
     return out->Fail({"peer lookup failed: " + peer.ToString() +
                       " is not connected, and boxcar has no peer routing: give its address "
-                      "(/ip4/.../tcp/.../p2p/" + peer.ToString() + ") or swarm/connect first"});
+                      "(/ip4/.../tcp/.../p2p/" +
+                      peer.ToString() + ") or swarm/connect first"});
   }
   swarm.Connect(transport.WithPeer(peer), [run, out](Status status, PeerId) {
     boost::asio::post(out->executor(), [run, out, status] {
@@ -304,14 +303,14 @@ void Ping(p2p::Swarm& swarm, const RpcRequest& request, std::shared_ptr<RpcRespo
 }
 
 // Wraps a p2p command: 500 "p2p is not enabled" without a swarm.
-RpcHandler NeedsSwarm(p2p::Swarm* swarm,
-                      std::function<void(p2p::Swarm&, const RpcRequest&,
-                                         std::shared_ptr<RpcResponder>)> run) {
-  return [swarm, run = std::move(run)](const RpcRequest& request,
-                                       std::shared_ptr<RpcResponder> out) {
-    if (swarm == nullptr) return out->Fail({kP2pDisabled});
-    run(*swarm, request, std::move(out));
-  };
+RpcHandler NeedsSwarm(
+    p2p::Swarm* swarm,
+    std::function<void(p2p::Swarm&, const RpcRequest&, std::shared_ptr<RpcResponder>)> run) {
+  return
+      [swarm, run = std::move(run)](const RpcRequest& request, std::shared_ptr<RpcResponder> out) {
+        if (swarm == nullptr) return out->Fail({kP2pDisabled});
+        run(*swarm, request, std::move(out));
+      };
 }
 
 }  // namespace
@@ -328,33 +327,50 @@ json IdOutputJson(const std::string& peer_id, const std::string& public_key_prot
 
 void RegisterCommands(RpcServer& server, const NodeFacts& facts) {
   p2p::Swarm* swarm = facts.swarm;
-  server.Register({"version", "", 0, 0, {}, {},
-                   [facts](const RpcRequest&, std::shared_ptr<RpcResponder> out) {
-                     out->Reply(VersionJson(facts));
-                   }});
-  server.Register({"id", "peerid", 0, 1, {{"peerid-base", OptionType::kString}}, {},
+  server.Register(
+      {"version", "", 0, 0, {}, {}, [facts](const RpcRequest&, std::shared_ptr<RpcResponder> out) {
+         out->Reply(VersionJson(facts));
+       }});
+  server.Register({"id",
+                   "peerid",
+                   0,
+                   1,
+                   {{"peerid-base", OptionType::kString}},
+                   {},
                    NeedsSwarm(swarm, [facts](p2p::Swarm&, const RpcRequest& request,
                                              std::shared_ptr<RpcResponder> out) {
                      Id(facts, request, *out);
                    })});
   server.Register({"swarm/connect", "address", 1, -1, {}, {}, NeedsSwarm(swarm, SwarmConnect)});
-  server.Register({"swarm/disconnect", "address", 1, -1, {}, {},
+  server.Register({"swarm/disconnect",
+                   "address",
+                   1,
+                   -1,
+                   {},
+                   {},
                    NeedsSwarm(swarm, [](p2p::Swarm& s, const RpcRequest& request,
                                         std::shared_ptr<RpcResponder> out) {
                      SwarmDisconnect(s, request, *out);
                    })});
-  server.Register({"swarm/peers", "", 0, 0,
-                   {{"verbose", OptionType::kBool},
-                    {"streams", OptionType::kBool},
-                    {"latency", OptionType::kBool},
-                    {"direction", OptionType::kBool},
-                    {"identify", OptionType::kBool}},
-                   {{"v", "verbose"}},
-                   NeedsSwarm(swarm, [](p2p::Swarm& s, const RpcRequest& request,
-                                        std::shared_ptr<RpcResponder> out) {
-                     SwarmPeers(s, request, *out);
-                   })});
-  server.Register({"ping", "peer ID", 1, -1, {{"count", OptionType::kInt}}, {{"n", "count"}},
+  server.Register(
+      {"swarm/peers",
+       "",
+       0,
+       0,
+       {{"verbose", OptionType::kBool},
+        {"streams", OptionType::kBool},
+        {"latency", OptionType::kBool},
+        {"direction", OptionType::kBool},
+        {"identify", OptionType::kBool}},
+       {{"v", "verbose"}},
+       NeedsSwarm(swarm, [](p2p::Swarm& s, const RpcRequest& request,
+                            std::shared_ptr<RpcResponder> out) { SwarmPeers(s, request, *out); })});
+  server.Register({"ping",
+                   "peer ID",
+                   1,
+                   -1,
+                   {{"count", OptionType::kInt}},
+                   {{"n", "count"}},
                    NeedsSwarm(swarm, Ping)});
 }
 

@@ -182,8 +182,8 @@ bool PassesCsrfChecks(const std::vector<std::string>& allowed_origins, std::stri
     const size_t host_end = referer.find_first_of("/?#", scheme_end + 3);
     if (!allowed(referer.substr(0, host_end))) return false;
   }
-  const bool browser = user_agent.substr(0, 7) == "Mozilla" &&
-                       user_agent.find("Electron") == std::string_view::npos;
+  const bool browser =
+      user_agent.substr(0, 7) == "Mozilla" && user_agent.find("Electron") == std::string_view::npos;
   if (origin.empty() && referer.empty() && browser) return false;
   return true;
 }
@@ -191,8 +191,8 @@ bool PassesCsrfChecks(const std::vector<std::string>& allowed_origins, std::stri
 std::string FormatGoDuration(int64_t nanoseconds) {
   if (nanoseconds == 0) return "0s";
   const bool negative = nanoseconds < 0;
-  const uint64_t ns = negative ? 0 - static_cast<uint64_t>(nanoseconds)
-                               : static_cast<uint64_t>(nanoseconds);
+  const uint64_t ns =
+      negative ? 0 - static_cast<uint64_t>(nanoseconds) : static_cast<uint64_t>(nanoseconds);
   constexpr uint64_t kMinute = 60'000'000'000ULL;
   std::string text;
   if (ns < 1'000) {

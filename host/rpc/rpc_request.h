@@ -43,8 +43,7 @@ class RpcCommandTable {
 // sends ("argument \"address\" is required", "Could not convert value 'x' to type 'int' (for
 // option '-count')").
 Status BuildRequest(const RpcCommand& command, const std::optional<std::string>& path_arg,
-                    const std::vector<std::pair<std::string, std::string>>& query,
-                    RpcRequest* out);
+                    const std::vector<std::pair<std::string, std::string>>& query, RpcRequest* out);
 
 // Kubo's default allowed origins for an API bound to `port`.
 std::vector<std::string> DefaultAllowedOrigins(uint16_t port);

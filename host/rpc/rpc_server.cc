@@ -106,7 +106,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
   std::unordered_set<RpcSession*> sessions_;  // I/O thread only
-  bool stopping_ = false;                  // I/O thread only
+  bool stopping_ = false;                     // I/O thread only
 
  private:
   mutable std::mutex mu_;
@@ -239,10 +239,9 @@ void RpcSession::ReadRequest() {
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(kBodyLimit);
   stream_.expires_after(kHeaderTimeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                     self->OnRead(ec);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
 }
 
 void RpcSession::OnRead(const beast::error_code& ec) {
@@ -291,13 +290,12 @@ void RpcSession::Dispatch() {
     return SendText(403, "403 - Forbidden");
   }
   std::optional<std::string> path_arg;
-  const RpcCommand* command =
-      server_->commands_.Find(path->substr(kApiPrefix.size()), &path_arg);
+  const RpcCommand* command = server_->commands_.Find(path->substr(kApiPrefix.size()), &path_arg);
   if (command == nullptr) return SendText(404, "404 page not found");
   std::vector<std::pair<std::string, std::string>> query;
   RpcRequest request;
-  Status parsed = ParseQuery(question == std::string::npos ? "" : target.substr(question + 1),
-                             &query);
+  Status parsed =
+      ParseQuery(question == std::string::npos ? "" : target.substr(question + 1), &query);
   if (parsed.ok()) parsed = BuildRequest(*command, path_arg, query, &request);
   if (!parsed.ok()) return SendText(400, parsed.message());
   RunCommand(*command, request);
@@ -376,8 +374,7 @@ void RpcSession::SendError(const RpcError& error) {
   headers.emplace_back("Access-Control-Expose-Headers", kExposedHeaders);
   headers.emplace_back("Content-Type", "application/json");
   headers.emplace_back("Content-Length", std::to_string(text.size()));
-  std::string response =
-      http1::ResponseHead(error.code == ErrorCode::kClient ? 400 : 500, headers);
+  std::string response = http1::ResponseHead(error.code == ErrorCode::kClient ? 400 : 500, headers);
   if (!keep_alive_) http1::AppendHeader("Connection", "close", &response);
   response.append("\r\n").append(text);
   FinishResponse();

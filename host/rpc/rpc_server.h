@@ -66,7 +66,7 @@ struct RpcRequest {
   std::vector<std::string> args;
   std::map<std::string, std::string> options;  // declared options present in the query
 
-  bool Flag(const std::string& name) const;                // a bool option; false when absent
+  bool Flag(const std::string& name) const;  // a bool option; false when absent
   int64_t Int(const std::string& name, int64_t fallback) const;
 };
 
