@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages boxcar needs to build and test, and only those that are
-# missing, so it is cheap to run before every build; then the Helia interop client's pinned npm
-# packages (tests/interop/helia). With --bench, also nginx and wrk for tools/bench. Needs root
+# missing, so it is cheap to run before every build; then the interop clients' pinned npm
+# packages (tests/interop/helia, tests/interop/kubo-rpc). With --bench, also nginx and wrk for tools/bench. Needs root
 # (or sudo) only when something is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,9 +38,10 @@ fi
 # The project's own Node.js (Debian 12's is too old), then, only when the lockfile changed since
 # the last install, the interop clients' npm packages.
 "$root/tools/install-node.sh" >/dev/null
-helia="$root/tests/interop/helia"
-if [ ! -f "$helia/node_modules/.package-lock.json" ] ||
-  [ "$helia/package-lock.json" -nt "$helia/node_modules/.package-lock.json" ] ||
-  [ "$root/tools/install-node.sh" -nt "$helia/node_modules/.package-lock.json" ]; then
-  bash "$helia/install.sh"
-fi
+for client in "$root/tests/interop/helia" "$root/tests/interop/kubo-rpc"; do
+  if [ ! -f "$client/node_modules/.package-lock.json" ] ||
+    [ "$client/package-lock.json" -nt "$client/node_modules/.package-lock.json" ] ||
+    [ "$root/tools/install-node.sh" -nt "$client/node_modules/.package-lock.json" ]; then
+    bash "$client/install.sh"
+  fi
+done
