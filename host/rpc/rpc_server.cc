@@ -72,7 +72,7 @@ int64_t RpcRequest::Int(const std::string& name, int64_t fallback) const {
 class RpcSession;
 class StreamResponder;
 
-class ServerCore : public std::enable_shared_from_this<ServerCore> {
+class ServerCore {
  public:
   ServerCore(const runtime::RpcConfig& config, std::string server_header)
       : listen_(config.listen),
@@ -122,8 +122,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 // watches for the client closing, so a long stream (ping) stops when nobody reads it.
 class RpcSession : public std::enable_shared_from_this<RpcSession> {
  public:
-  RpcSession(tcp::socket socket, std::shared_ptr<ServerCore> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  RpcSession(tcp::socket socket, ServerCore* server)
+      : stream_(std::move(socket)), server_(server) {}
 
   void Start() { ReadRequest(); }
   void Close();
@@ -148,7 +148,7 @@ class RpcSession : public std::enable_shared_from_this<RpcSession> {
   void FinishResponse();
 
   beast::tcp_stream stream_;
-  std::shared_ptr<ServerCore> server_;
+  ServerCore* server_;  // outlives the session: handlers are destroyed with its io_context
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = false;
@@ -485,18 +485,18 @@ Status ServerCore::Start() {
 }
 
 void ServerCore::Accept() {
-  acceptor_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (self->stopping_) return;
+  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (stopping_) return;
     if (!ec) {
-      if (self->sessions_.size() >= kMaxConnections) {
-        self->log_->warn("refused an RPC connection: {} are open", kMaxConnections);
+      if (sessions_.size() >= kMaxConnections) {
+        log_->warn("refused an RPC connection: {} are open", kMaxConnections);
       } else {
-        auto session = std::make_shared<RpcSession>(std::move(socket), self);
-        self->sessions_.insert(session.get());
+        auto session = std::make_shared<RpcSession>(std::move(socket), this);
+        sessions_.insert(session.get());
         session->Start();
       }
     }
-    self->Accept();
+    Accept();
   });
 }
 
@@ -511,6 +511,9 @@ void ServerCore::Stop() {
     // Close() erases the session from the set.
     std::vector<RpcSession*> open(sessions_.begin(), sessions_.end());
     for (RpcSession* session : open) session->Close();
+    // Commands' timers (a ping's next round) would keep run() going; what is still queued is
+    // destroyed with the io_context.
+    ioc_.stop();
   });
   if (thread_.joinable()) thread_.join();
 }
