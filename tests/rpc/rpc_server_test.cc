@@ -86,6 +86,15 @@ struct TestServer {
                         EmitSlowly(out, static_cast<int>(request.Int("count", 3)),
                                    it == request.options.end() ? "" : it->second, saw_cancel);
                       }});
+    // Answers after 30 s: a command whose timer is still pending when the server stops.
+    server->Register(
+        {"slow", "", 0, 0, {}, {}, [](const RpcRequest&, std::shared_ptr<RpcResponder> out) {
+           auto timer = std::make_shared<boost::asio::steady_timer>(out->executor());
+           timer->expires_after(std::chrono::seconds(30));
+           timer->async_wait([timer, out](const boost::system::error_code&) {
+             out->Reply({{"late", true}});
+           });
+         }});
     server->Register(
         {"throws", "", 0, 0, {}, {}, [](const RpcRequest&, std::shared_ptr<RpcResponder>) {
            throw std::runtime_error("handler bug");
@@ -213,6 +222,18 @@ TEST_CASE("a client that leaves mid-stream cancels the command") {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   node.server->Stop();
   CHECK(streaming.WaitClosed(std::chrono::seconds(5)));
+}
+
+TEST_CASE("Stop does not wait for a command's pending timer") {
+  TestServer node;
+  Client client(node.address);
+  client.Send(RequestText("POST", "/api/v0/slow"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(node.Post("/api/v0/version").status == 200);  // the server is up, the command running
+  const auto start = std::chrono::steady_clock::now();
+  node.server->Stop();
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(client.WaitClosed(std::chrono::seconds(1)));
 }
 
 TEST_CASE("authorizations: a matching secret whose paths cover the request, else Kubo's 403") {
