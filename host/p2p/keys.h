@@ -15,6 +15,8 @@
 
 #include "boxcar/status.h"
 
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
+
 namespace boxcar::p2p {
 
 // libp2p KeyType (peer-ids spec).
@@ -36,8 +38,13 @@ class Ed25519Key {
   std::string Sign(std::string_view message) const;  // 64-byte RFC 8032 signature
 
  private:
+  static Status FromSeedBytes(const uint8_t* seed, Ed25519Key* out);
+
   std::array<uint8_t, 32> seed_{};
   std::array<uint8_t, 32> public_{};
+  // The OpenSSL key, built once so that Sign does not redo the scalar multiplication; shared
+  // between copies (OpenSSL keys are safe to sign with from several threads).
+  std::shared_ptr<evp_pkey_st> pkey_;
 };
 
 // Checks `signature` over `message` with a serialized libp2p PublicKey. Ed25519 is supported;

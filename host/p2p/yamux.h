@@ -46,16 +46,19 @@ void EncodeHeader(const FrameHeader& header, char out[kHeaderSize]);
 Status DecodeHeader(std::string_view bytes, FrameHeader* out);
 
 struct SessionLimits {
-  uint32_t initial_window = kInitialWindow;
+  uint32_t initial_window = kInitialWindow;  // at least 256 KiB, which peers assume
   uint32_t max_window = 16 * 1024 * 1024;
-  uint32_t max_data_frame = 64 * 1024;             // the largest data frame we send
+  // The largest data frame we send: header and payload fill one Noise frame (65,519 plaintext
+  // bytes), so the receiver gets whole frames and reads them in place.
+  uint32_t max_data_frame = 65519 - kHeaderSize;
   uint32_t max_inbound_streams = 256;              // open inbound streams; extra SYNs get RST
   uint32_t max_unacked_outbound = 256;             // our SYNs not yet ACKed (the spec's backlog)
   size_t max_send_buffer_per_stream = 256 * 1024;  // queued but unsent bytes per stream
 };
 
-// Session events, called synchronously from inside Feed (and from the other calls where
-// noted). A handler may call back into the session.
+// Session events, called synchronously from inside Feed (OnStreamWritable from TakeOutput, after
+// its frames are appended). A handler may call back into the session (Write, Consumed, Reset,
+// CloseWrite, OpenStream, ...), but not Feed.
 class SessionHandler {
  public:
   virtual ~SessionHandler() = default;
@@ -84,8 +87,10 @@ class Session {
   ~Session();
 
   // Processes received bytes; frames may straddle calls. A protocol error (bad header, wrong
-  // parity, window overrun, oversized frame, unexpected ping ACK, data on an unknown stream)
-  // returns an error naming it; the caller then sends GoAway(kProtocolError) and closes.
+  // parity, window overrun, oversized frame, unexpected ping ACK, a frame for a stream id that
+  // was never opened) returns an error naming it; the caller then sends GoAway(kProtocolError)
+  // and closes. The error sticks: later calls return it again. Frames for a stream we already
+  // reset or closed are ignored (they cross our RST on the wire).
   Status Feed(std::string_view bytes);
 
   // Opens an outbound stream (SYN goes with the first frame); 0 when the peer sent GoAway, we

@@ -155,6 +155,98 @@ void CheckGatewayAndEngine(const json& document, std::vector<SchemaError>* error
   }
 }
 
+// ---- p2p and rpc ----
+
+// A multiaddr's shape, checked without the p2p library: "/ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT"
+// with an optional "/p2p/ID" (or "/ipfs/ID"). Returns "" when it fits, else what is wrong.
+std::string MultiaddrProblem(const std::string& text, bool listening, bool needs_peer) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, '/')) parts.push_back(part);
+  if (text.empty() || text.front() != '/' || parts.size() < 5 || text.back() == '/') {
+    return "expected a multiaddr such as \"/ip4/0.0.0.0/tcp/4001\"";
+  }
+  const std::string& family = parts[1];
+  const std::string& host = parts[2];
+  if (family == "ip4" || family == "ip6") {
+    unsigned char parsed[sizeof(in6_addr)];
+    if (inet_pton(family == "ip4" ? AF_INET : AF_INET6, host.c_str(), parsed) != 1) {
+      return "bad " + family + " address " + Quote(host);
+    }
+  } else if (family == "dns" || family == "dns4" || family == "dns6") {
+    if (listening) return "listen addresses need an ip4 or ip6 address, not a DNS name";
+    const bool name_ok = std::all_of(host.begin(), host.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-' || c == '.' || c == '_';
+    });
+    if (host.empty() || !name_ok) return "bad DNS name " + Quote(host);
+  } else {
+    return "unsupported protocol " + Quote(family) + "; use ip4, ip6, dns, dns4 or dns6";
+  }
+  if (parts[3] != "tcp") return "expected /tcp/PORT after the host, found /" + parts[3];
+  if (!IsPort(parts[4])) return "bad tcp port " + Quote(parts[4]) + " (0..65535)";
+  const bool has_peer = parts.size() == 7 && (parts[5] == "p2p" || parts[5] == "ipfs");
+  if (parts.size() != 5 && !has_peer) {
+    return "unexpected components after /tcp/" + parts[4] + "; only a trailing /p2p/ID may follow";
+  }
+  if (has_peer) {
+    const std::string& id = parts[6];
+    const bool id_ok = !id.empty() && std::all_of(id.begin(), id.end(),
+                                                  [](unsigned char c) { return std::isalnum(c); });
+    if (!id_ok) return "bad peer ID " + Quote(id) + " after /" + parts[5];
+    if (listening) return "listen addresses must not name a peer (drop the /" + parts[5] + "/ID)";
+  }
+  if (needs_peer && !has_peer) {
+    return "a peer address must end in /p2p/ID (the peer's 12D3KooW... ID) so the dial can check "
+           "whom it reached";
+  }
+  return "";
+}
+
+void CheckMultiaddrs(const json& section, const char* key, bool listening, bool needs_peer,
+                     std::vector<SchemaError>* errors) {
+  const json list = section.value(key, json::array());
+  if (!list.is_array()) return;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_string()) continue;
+    const std::string& text = list[i].get_ref<const std::string&>();
+    const std::string problem = MultiaddrProblem(text, listening, needs_peer);
+    if (problem.empty()) continue;
+    errors->push_back(
+        {std::string("/p2p/") + key + "/" + std::to_string(i), problem + "; found " + Quote(text)});
+  }
+}
+
+void CheckP2p(const json& document, std::vector<SchemaError>* errors) {
+  const auto p2p = document.find("p2p");
+  if (p2p == document.end() || !p2p->is_object()) return;
+  CheckMultiaddrs(*p2p, "listen", /*listening=*/true, /*needs_peer=*/false, errors);
+  CheckMultiaddrs(*p2p, "peers", /*listening=*/false, /*needs_peer=*/true, errors);
+}
+
+// rpc.listen has admin.listen's syntax. Off loopback anyone who reaches the port could connect
+// and disconnect peers, so at least one authorization is required, as admin.token is.
+void CheckRpc(const json& document, std::vector<SchemaError>* errors) {
+  const auto rpc = document.find("rpc");
+  if (rpc == document.end() || !rpc->is_object()) return;
+  const json listen = rpc->value("listen", json());
+  if (!listen.is_string()) return;
+  const std::string& text = listen.get_ref<const std::string&>();
+  if (!ParseListen(text)) {
+    errors->push_back({"/rpc/listen", std::string(kListenFormat) + "; found " + Quote(text)});
+    return;
+  }
+  if (IsLoopbackListen(text)) return;
+  const json authorizations = rpc->value("authorizations", json::object());
+  if (authorizations.is_object() && authorizations.empty()) {
+    errors->push_back(
+        {"/rpc/authorizations",
+         "an authorization is required when rpc listens beyond loopback (listen is " + Quote(text) +
+             "): add e.g. \"authorizations\": {\"ops\": {\"auth_secret\": \"bearer:<token>\", "
+             "\"allowed_paths\": [\"/api/v0\"]}}, or listen on 127.0.0.1"});
+  }
+}
+
 // What the schema cannot say about store.tiers: the last tier takes every block, and no two
 // persistent tiers may share a directory.
 void CheckTiers(const json& document, std::vector<SchemaError>* errors) {
@@ -472,6 +564,45 @@ EngineConfig BuildEngineConfig(const json& engine, int io_threads) {
   return out;
 }
 
+// p2p.conn_manager's slot when the config has no p2p section: the slot exists in every
+// generation so slot indices stay fixed, filled with Kubo's connection manager values.
+json DefaultP2pConnManager() {
+  return ConfigSchema()["properties"]["p2p"]["properties"]["conn_manager"]["default"];
+}
+
+P2pConfig BuildP2pConfig(const json& p2p, const fs::path& base_dir, const fs::path& store_path) {
+  P2pConfig out;
+  out.enabled = true;
+  for (const json& a : p2p["listen"]) out.listen.push_back(a.get<std::string>());
+  for (const json& a : p2p["peers"]) out.peers.push_back(a.get<std::string>());
+  out.identity_file = p2p.contains("identity_file")
+                          ? Resolve(base_dir, p2p["identity_file"].get<std::string>())
+                          : store_path / "identity.key";
+  out.io_threads = p2p["io_threads"].get<int>();
+  out.max_conns_per_peer = p2p["max_conns_per_peer"].get<uint32_t>();
+  out.max_inbound_streams_per_peer = p2p["max_inbound_streams_per_peer"].get<uint32_t>();
+  out.max_pending_handshakes = p2p["max_pending_handshakes"].get<uint32_t>();
+  out.max_conn_buffer_bytes = p2p["max_conn_buffer_bytes"].get<uint64_t>();
+  out.handshake_timeout_ms = p2p["handshake_timeout_ms"].get<int64_t>();
+  return out;
+}
+
+RpcConfig BuildRpcConfig(const json& rpc) {
+  RpcConfig out;
+  out.enabled = true;
+  out.listen = rpc["listen"].get<std::string>();
+  for (const auto& [name, entry] : rpc["authorizations"].items()) {
+    RpcAuthorization authorization;
+    authorization.name = name;
+    authorization.auth_secret = entry["auth_secret"].get<std::string>();
+    for (const json& path : entry["allowed_paths"]) {
+      authorization.allowed_paths.push_back(path.get<std::string>());
+    }
+    out.authorizations.push_back(std::move(authorization));
+  }
+  return out;
+}
+
 Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir) {
   const fs::path base_dir = file.parent_path();
   Config config;
@@ -493,6 +624,10 @@ Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir)
     config.slots.push_back(MakeSlot(s.name, std::string("/strategies/") + s.name, s.kind,
                                     document["strategies"][s.name], base_dir));
   }
+  const bool has_p2p = document.contains("p2p");
+  config.slots.push_back(
+      MakeSlot("p2p.conn_manager", "/p2p/conn_manager", PluginKind::kConnManager,
+               has_p2p ? document["p2p"]["conn_manager"] : DefaultP2pConnManager(), base_dir));
   const json& tiers = document["store"]["tiers"];
   for (size_t i = 0; i < tiers.size(); ++i) {
     config.slots.push_back(MakeSlot("store.tiers[" + std::to_string(i) + "]",
@@ -503,6 +638,8 @@ Config BuildConfig(const fs::path& file, json document, const fs::path& exe_dir)
   config.store = BuildStoreConfig(document["store"]);
   config.gateway = BuildGatewayConfig(document["gateway"]);
   config.engine = BuildEngineConfig(document["engine"], config.gateway.io_threads);
+  if (has_p2p) config.p2p = BuildP2pConfig(document["p2p"], base_dir, config.store_path);
+  if (document.contains("rpc")) config.rpc = BuildRpcConfig(document["rpc"]);
   config.log_level = document["log"]["level"].get<std::string>();
   config.log_format = document["log"]["format"].get<std::string>();
   config.control_interval_ms = document["control"]["interval_ms"].get<int64_t>();
@@ -563,6 +700,8 @@ LoadResult LoadConfig(const std::filesystem::path& file, const std::vector<Overr
     CheckAdmin(*document, &result.errors);
     CheckGatewayAndEngine(*document, &result.errors);
     CheckTiers(*document, &result.errors);
+    CheckP2p(*document, &result.errors);
+    CheckRpc(*document, &result.errors);
   }
   if (!result.errors.empty()) {
     AttributeToOverrides(overrides, &result.errors);

@@ -16,8 +16,8 @@ namespace boxcar::runtime {
 
 // One plugin slot: a strategy or a store tier.
 struct SlotConfig {
-  std::string slot;     // "prioritizer", ..., "store.tiers[0]"
-  std::string pointer;  // "/strategies/prioritizer", "/store/tiers/0"
+  std::string slot;     // "prioritizer", ..., "p2p.conn_manager", "store.tiers[0]"
+  std::string pointer;  // "/strategies/prioritizer", "/p2p/conn_manager", "/store/tiers/0"
   PluginKind kind = PluginKind::kPrioritizer;
   std::string plugin;                 // a plugin name, or a path to a .so (contains '/')
   nlohmann::json params;              // as written; validated against the plugin's schema on load
@@ -78,7 +78,7 @@ struct EngineConfig {
 // p2p.*: the libp2p host. The section is optional; without it the node joins no network.
 struct P2pConfig {
   bool enabled = false;                 // true when the config has a "p2p" section
-  std::vector<std::string> listen;      // multiaddrs, e.g. "/ip4/0.0.0.0/tcp/4001"
+  std::vector<std::string> listen;      // multiaddrs, e.g. "/ip4/0.0.0.0/tcp/4001"; may be empty
   std::vector<std::string> peers;       // static peering: "/.../p2p/ID", kept connected
   std::filesystem::path identity_file;  // absolute; default <store.path>/identity.key
   int io_threads = 1;
@@ -97,7 +97,9 @@ struct RpcAuthorization {
   std::vector<std::string> allowed_paths;
 };
 
-// rpc.*: the Kubo RPC API. The section is optional; without it there is no RPC listener.
+// rpc.*: the Kubo RPC API. The section is optional; without it there is no RPC listener. With no
+// authorizations every request is allowed (the config loader refuses that off loopback); with
+// some, a request needs one whose secret matches and one of whose allowed_paths prefixes its path.
 struct RpcConfig {
   bool enabled = false;                   // true when the config has an "rpc" section
   std::string listen = "127.0.0.1:5001";  // off loopback, authorizations are required
@@ -114,7 +116,9 @@ struct Config {
   int64_t admin_body_timeout_ms = 120000;          // a request's body, once its header arrived
   int64_t admin_idle_timeout_ms = 30000;           // a keep-alive connection's next request header
   std::vector<std::filesystem::path> plugin_path;  // absolute directories
-  std::vector<SlotConfig> slots;  // prioritizer, batcher, conn_manager, tuner, then tiers in order
+  // prioritizer, batcher, conn_manager, tuner, p2p.conn_manager (always present: from the p2p
+  // section, or watermark with Kubo's values when there is none), then the tiers in order.
+  std::vector<SlotConfig> slots;
   std::filesystem::path store_path;  // absolute
   StoreConfig store;
   GatewayConfig gateway;

@@ -12,8 +12,9 @@ using json = nlohmann::json;
 // Keys read once at startup. Anything else is applied by a reload: by the runtime (plugins,
 // strategies, tiers), the store (store.*), the engine's tunables (engine.*), the admin server
 // (admin.token), the gateway's live limits, the logger's level, and the watcher and control loop
-// (reload.*, control.*), which read the current generation's config.
-constexpr std::array<std::string_view, 11> kRestartKeys = {
+// (reload.*, control.*), which read the current generation's config, and the swarm and the RPC
+// server (p2p.peers, the p2p limits and conn_manager, rpc.authorizations).
+constexpr std::array<std::string_view, 15> kRestartKeys = {
     "admin.listen",
     "admin.header_timeout_ms",
     "admin.body_timeout_ms",
@@ -25,9 +26,27 @@ constexpr std::array<std::string_view, 11> kRestartKeys = {
     "store.key_cache_entries",
     "store.bloom_bits_per_key",
     "log.format",
+    "p2p.listen",
+    "p2p.identity_file",
+    "p2p.io_threads",
+    "rpc.listen",
 };
 
-constexpr std::array<std::string_view, 1> kSecretKeys = {"admin.token"};
+// Sections whose presence starts a listener: adding or removing one needs a restart, whatever
+// it holds.
+constexpr std::array<std::string_view, 2> kOptionalSections = {"p2p", "rpc"};
+
+bool IsOptionalSection(const std::string& key) {
+  return std::find(kOptionalSections.begin(), kOptionalSections.end(), key) !=
+         kOptionalSections.end();
+}
+
+// Values never shown in reload lines and logs: the admin token and every RPC secret (a whole
+// authorization entry holds one).
+bool IsSecret(const std::string& key) {
+  return key == "admin.token" || key == "rpc.authorizations" ||
+         key.rfind("rpc.authorizations.", 0) == 0;
+}
 
 std::string Join(const std::string& prefix, const std::string& part) {
   return prefix.empty() ? part : prefix + "." + part;
@@ -38,6 +57,10 @@ std::string Show(const json& value) { return value.is_null() ? "(unset)" : value
 void Diff(const std::string& key, const json& before, const json& after,
           std::vector<ConfigChange>* out) {
   if (before == after) return;
+  if (IsOptionalSection(key) && (before.is_null() || after.is_null())) {
+    out->push_back({key, before, after, true});
+    return;
+  }
   if (before.is_object() && after.is_object()) {
     for (const auto& [name, value] : before.items()) {
       Diff(Join(key, name), value, after.contains(name) ? after[name] : json(), out);
@@ -60,8 +83,9 @@ void Diff(const std::string& key, const json& before, const json& after,
 }  // namespace
 
 std::string ConfigChange::Describe() const {
-  if (std::find(kSecretKeys.begin(), kSecretKeys.end(), key) != kSecretKeys.end()) {
-    return key + ": changed";
+  if (IsSecret(key)) return key + ": changed";
+  if (IsOptionalSection(key) && (before.is_null() || after.is_null())) {
+    return key + (before.is_null() ? ": section added" : ": section removed");
   }
   return key + ": " + Show(before) + " -> " + Show(after);
 }

@@ -35,7 +35,9 @@ inline constexpr SlotHandle<Prioritizer> kPrioritizerSlot{0};
 inline constexpr SlotHandle<Batcher> kBatcherSlot{1};
 inline constexpr SlotHandle<ConnManager> kConnManagerSlot{2};
 inline constexpr SlotHandle<Tuner> kTunerSlot{3};
-inline constexpr size_t kFirstTierSlot = 4;
+// The libp2p swarm's connection manager; present (and called) even without a p2p section.
+inline constexpr SlotHandle<ConnManager> kP2pConnManagerSlot{4};
+inline constexpr size_t kFirstTierSlot = 5;
 // Store tier `tier` (0: the fastest).
 constexpr SlotHandle<CacheTier> TierSlot(size_t tier) { return {kFirstTierSlot + tier}; }
 

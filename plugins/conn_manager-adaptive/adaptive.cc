@@ -4,8 +4,9 @@
 // Up to pressure_threshold the base watermarks apply unchanged; above it both are scaled down
 // linearly, reaching min_scale at full use, so the node sheds connections before it runs out of
 // descriptors or memory instead of after. Past reject_above, new connections are refused outright
-// unless their peer is protected. Trims otherwise follow the watermark manager: never protected
-// or young connections, idle ones first, and a silence period between trims.
+// unless their peer is protected. Trims otherwise follow the watermark manager, which is
+// go-libp2p's: per libp2p peer, never protected or young ones, lowest tag sum, idle and inbound
+// first, and a silence period between trims.
 
 #include <algorithm>
 #include <atomic>
@@ -27,12 +28,12 @@ constexpr char kSchema[] = R"json({
   "properties": {
     "high_water": {
       "type": "integer",
-      "description": "Without pressure, a trim starts when more connections than this are open.",
+      "description": "Without pressure, a trim starts when this many connections are open.",
       "default": 900, "minimum": 1, "maximum": 1000000, "tunable": true
     },
     "low_water": {
       "type": "integer",
-      "description": "Without pressure, a trim closes connections until this many remain.",
+      "description": "Without pressure, a trim closes connections until this many of the trimmable ones remain.",
       "default": 600, "minimum": 0, "maximum": 1000000, "tunable": true
     },
     "pressure_threshold": {
@@ -52,7 +53,7 @@ constexpr char kSchema[] = R"json({
     },
     "grace_period_ms": {
       "type": "integer",
-      "description": "Connections younger than this are never trimmed.",
+      "description": "Connections younger than this are never trimmed; for libp2p, a peer whose first connection is younger.",
       "default": 20000, "minimum": 0, "maximum": 86400000
     },
     "silence_period_ms": {
@@ -62,7 +63,7 @@ constexpr char kSchema[] = R"json({
     },
     "protected_peers": {
       "type": "array", "items": {"type": "string"},
-      "description": "Peers whose connections are never trimmed nor refused.",
+      "description": "Peers whose connections are never trimmed nor refused: HTTP client addresses or libp2p PeerIDs.",
       "default": []
     }
   }
@@ -142,7 +143,7 @@ class AdaptiveConnManager : public boxcar::ConnManager {
     pressure_gauge_->Set(use);
     effective_high_gauge_->Set(static_cast<double>(high));
     effective_low_gauge_->Set(static_cast<double>(low));
-    if (conns.size() <= high) return {};
+    if (!boxcar_plugins::ReachedHighWater(conns.size(), high)) return {};
 
     if (!pacer_.TryStart(now_ns, settings->silence_ns)) return {};
     return boxcar_plugins::PickVictims(conns, low, now_ns, *settings);
@@ -164,7 +165,7 @@ class AdaptiveConnManager : public boxcar::ConnManager {
 
 }  // namespace
 
-BOXCAR_PLUGIN(AdaptiveConnManager, "adaptive", "1.0.0",
+BOXCAR_PLUGIN(AdaptiveConnManager, "adaptive", "1.1.0",
               "Watermark trimming whose watermarks shrink as fd or memory use rises; refuses "
               "unprotected peers near exhaustion",
               kSchema, boxcar::kThreadSafe | boxcar::kReconfigure);

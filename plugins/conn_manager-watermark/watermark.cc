@@ -1,8 +1,9 @@
-// conn_manager "watermark": keeps the number of open connections between two watermarks, in the
-// manner of go-libp2p's BasicConnMgr. Once more than high_water connections are open, a trim
-// closes the least useful ones until low_water remain, and then no trim runs for a silence
-// period, so the closed connections have time to drain before the count is judged again.
-// Admission is a plain hard cap.
+// conn_manager "watermark": go-libp2p's BasicConnMgr. Once at least high_water connections are
+// open, a trim closes the least useful until low_water of the trimmable ones remain: lowest
+// peer tag sum first, then those without open streams, then inbound before outbound. Protected
+// peers and connections within their grace period are never trimmed, and no trim runs within a
+// silence period of the last, so the closed connections drain before the count is judged again.
+// libp2p connections are judged per peer (boxcar_plugins/conn_trim.h). Admission is a hard cap.
 
 #include <algorithm>
 #include <atomic>
@@ -24,17 +25,17 @@ constexpr char kSchema[] = R"json({
   "properties": {
     "high_water": {
       "type": "integer",
-      "description": "A trim starts when more connections than this are open.",
+      "description": "A trim starts when this many connections are open (go-libp2p HighWater).",
       "default": 900, "minimum": 1, "maximum": 1000000, "tunable": true
     },
     "low_water": {
       "type": "integer",
-      "description": "A trim closes connections until this many remain.",
+      "description": "A trim closes connections until this many of the trimmable ones (unprotected, past their grace period) remain (go-libp2p LowWater).",
       "default": 600, "minimum": 0, "maximum": 1000000, "tunable": true
     },
     "grace_period_ms": {
       "type": "integer",
-      "description": "Connections younger than this are never trimmed.",
+      "description": "Connections younger than this are never trimmed; for libp2p, a peer whose first connection is younger.",
       "default": 20000, "minimum": 0, "maximum": 86400000
     },
     "silence_period_ms": {
@@ -49,7 +50,7 @@ constexpr char kSchema[] = R"json({
     },
     "protected_peers": {
       "type": "array", "items": {"type": "string"},
-      "description": "Peers whose connections are never trimmed.",
+      "description": "Peers whose connections are never trimmed: HTTP client addresses or libp2p PeerIDs.",
       "default": []
     }
   }
@@ -97,7 +98,7 @@ class WatermarkConnManager : public boxcar::ConnManager {
     const size_t high = ReadCount(high_water_);
     // The tuner moves the two watermarks independently, so they may cross for a moment.
     const size_t low = std::min(ReadCount(low_water_), high);
-    if (conns.size() <= high) return {};
+    if (!boxcar_plugins::ReachedHighWater(conns.size(), high)) return {};
 
     const std::shared_ptr<const Settings> settings = settings_.load();
     if (!pacer_.TryStart(now_ns, settings->silence_ns)) return {};
@@ -117,7 +118,7 @@ class WatermarkConnManager : public boxcar::ConnManager {
 
 }  // namespace
 
-BOXCAR_PLUGIN(WatermarkConnManager, "watermark", "1.0.0",
-              "Trims connections from high_water down to low_water, idle ones first; hard cap "
-              "on admission",
+BOXCAR_PLUGIN(WatermarkConnManager, "watermark", "1.1.0",
+              "go-libp2p's connection manager: trims from high_water down to low_water, lowest "
+              "tag sum, idle and inbound first; hard cap on admission",
               kSchema, boxcar::kThreadSafe | boxcar::kReconfigure);

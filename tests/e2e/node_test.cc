@@ -64,13 +64,14 @@ TEST_CASE("the node serves admin endpoints, reloads on every trigger and drains 
 
   json plugins = Get(admin, "/admin/plugins");
   CHECK(plugins["generation"] == 1);
-  REQUIRE(plugins["slots"].size() == 6);
+  REQUIRE(plugins["slots"].size() == 7);
   const json& first = plugins["slots"][0];
   for (const char* key : {"slot", "kind", "plugin", "version", "file", "loaded_at"}) {
     CHECK_MESSAGE(first.contains(key), key);
   }
   CHECK(first["plugin"] == "probe");
-  CHECK(plugins["slots"][4]["slot"] == "store.tiers[0]");
+  CHECK(plugins["slots"][4]["slot"] == "p2p.conn_manager");
+  CHECK(plugins["slots"][5]["slot"] == "store.tiers[0]");
 
   json store = Get(admin, "/admin/store");
   REQUIRE(store["tiers"].size() == 2);

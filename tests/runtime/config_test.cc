@@ -113,15 +113,18 @@ TEST_CASE("slots come in a fixed order with names, pointers and kinds") {
   doc["strategies"]["batcher"]["sha256"] = std::string(64, 'e');
   const LoadResult r = dir.Load(doc);
   const Config& c = Loaded(r);
-  REQUIRE(c.slots.size() == 6);
-  const std::vector<std::string> names = {"prioritizer", "batcher",        "conn_manager",
-                                          "tuner",       "store.tiers[0]", "store.tiers[1]"};
-  const std::vector<std::string> pointers = {"/strategies/prioritizer",  "/strategies/batcher",
-                                             "/strategies/conn_manager", "/strategies/tuner",
-                                             "/store/tiers/0",           "/store/tiers/1"};
+  REQUIRE(c.slots.size() == 7);
+  const std::vector<std::string> names = {"prioritizer",   "batcher",          "conn_manager",
+                                          "tuner",         "p2p.conn_manager", "store.tiers[0]",
+                                          "store.tiers[1]"};
+  const std::vector<std::string> pointers = {
+      "/strategies/prioritizer", "/strategies/batcher", "/strategies/conn_manager",
+      "/strategies/tuner",       "/p2p/conn_manager",   "/store/tiers/0",
+      "/store/tiers/1"};
   const std::vector<PluginKind> kinds = {PluginKind::kPrioritizer, PluginKind::kBatcher,
                                          PluginKind::kConnManager, PluginKind::kTuner,
-                                         PluginKind::kCacheTier,   PluginKind::kCacheTier};
+                                         PluginKind::kConnManager, PluginKind::kCacheTier,
+                                         PluginKind::kCacheTier};
   for (size_t i = 0; i < c.slots.size(); ++i) {
     CAPTURE(i);
     CHECK(c.slots[i].slot == names[i]);
@@ -129,8 +132,8 @@ TEST_CASE("slots come in a fixed order with names, pointers and kinds") {
     CHECK(c.slots[i].kind == kinds[i]);
   }
   CHECK(c.slots[0].plugin == "fair");
-  CHECK(c.slots[5].plugin == "tinylfu");
-  CHECK(c.slots[5].params == json({{"capacity_bytes", 4096}}));
+  CHECK(c.slots[6].plugin == "tinylfu");
+  CHECK(c.slots[6].params == json({{"capacity_bytes", 4096}}));
   CHECK(c.slots[0].params == json::object());
   CHECK(c.slots[1].sha256 == std::string(64, 'e'));
   CHECK_FALSE(c.slots[0].sha256.has_value());
@@ -365,8 +368,8 @@ TEST_CASE("overrides set scalars, nested keys and array items") {
   CHECK(c.admin_listen == "127.0.0.1:0");
   CHECK(c.slots[1].plugin == "fixed");
   CHECK(c.slots[1].params == json({{"max_items", 64}}));
-  CHECK(c.slots[4].plugin == "tinylfu");
-  CHECK(c.slots[4].params["capacity_bytes"] == 1048576);
+  CHECK(c.slots[5].plugin == "tinylfu");
+  CHECK(c.slots[5].params["capacity_bytes"] == 1048576);
   CHECK(c.control_interval_ms == 250);
   CHECK(c.document["admin"]["listen"] == "127.0.0.1:0");
 }
@@ -374,9 +377,9 @@ TEST_CASE("overrides set scalars, nested keys and array items") {
 TEST_CASE("an override at the end of an array appends, beyond it is an error") {
   ConfigDir dir;
   const Config& c = Loaded(dir.Load(MinimalConfig(), {"store.tiers.1.plugin=lru"}));
-  REQUIRE(c.slots.size() == 6);
-  CHECK(c.slots[5].slot == "store.tiers[1]");
-  CHECK(c.slots[5].plugin == "lru");
+  REQUIRE(c.slots.size() == 7);
+  CHECK(c.slots[6].slot == "store.tiers[1]");
+  CHECK(c.slots[6].plugin == "lru");
 
   const LoadResult far = dir.Load(MinimalConfig(), {"store.tiers.5.plugin=lru"});
   INFO(Errors(far));

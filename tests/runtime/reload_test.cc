@@ -29,8 +29,8 @@ namespace {
 
 struct Fixture {
   Fixture() {
-    for (const char* p : {"batcher-fixed", "conn_manager-watermark", "tuner-static", "tuner-aimd",
-                          "cache_tier-lru"}) {
+    for (const char* p : {"batcher-fixed", "conn_manager-watermark", "conn_manager-adaptive",
+                          "tuner-static", "tuner-aimd", "cache_tier-lru"}) {
       plugins.Copy(BundledPlugin(p), std::string(p) + ".so");
     }
     plugins.Copy(TestPlugin("probe-v1"), "probe.so");
@@ -60,6 +60,8 @@ struct Fixture {
         slot("conn_manager", "/strategies/conn_manager", PluginKind::kConnManager, "watermark",
              json::object()),
         slot("tuner", "/strategies/tuner", PluginKind::kTuner, tuner, tuner_params),
+        slot("p2p.conn_manager", "/p2p/conn_manager", PluginKind::kConnManager, "watermark",
+             {{"high_water", 96}, {"low_water", 32}}),
         slot("store.tiers[0]", "/store/tiers/0", PluginKind::kCacheTier, "lru", json::object()),
     };
     return c;
@@ -138,6 +140,30 @@ TEST_CASE("unchanged slots keep their instance; a reconfigurable plugin changes 
   CHECK(second->instances[kPrioritizerSlot.index] == first->instances[kPrioritizerSlot.index]);
   CHECK(second->instances[kConnManagerSlot.index] == first->instances[kConnManagerSlot.index]);
   CHECK(second->instances[kConnManagerSlot.index]->params_json()["high_water"] == 900);
+}
+
+TEST_CASE("the p2p conn_manager slot hot-swaps on its own and is called by its handle") {
+  Fixture f;
+  Config c = f.MakeConfig("probe");
+  REQUIRE(f.runtime->Apply(c, "test").status.ok());
+  auto first = f.runtime->Current();
+  CHECK(first->instances[kP2pConnManagerSlot.index]->slot() == "p2p.conn_manager");
+  CHECK(first->instances[kFirstTierSlot]->slot() == "store.tiers[0]");
+
+  c.slots[kP2pConnManagerSlot.index].plugin = "adaptive";
+  c.slots[kP2pConnManagerSlot.index].params = json::object();
+  ReloadOutcome out = f.runtime->Apply(c, "test");
+  REQUIRE(out.status.ok());
+  REQUIRE(out.changes.size() == 1);
+  CHECK(out.changes[0].rfind("p2p.conn_manager: watermark", 0) == 0);
+  auto second = f.runtime->Current();
+  CHECK(second->instances[kP2pConnManagerSlot.index]->info().name == "adaptive");
+  CHECK(second->instances[kConnManagerSlot.index] == first->instances[kConnManagerSlot.index]);
+  CHECK(second->instances[kFirstTierSlot] == first->instances[kFirstTierSlot]);
+  const bool admitted = f.runtime->Call(kP2pConnManagerSlot, [](ConnManager& m) {
+    return m.Admit(ConnInfo{}, 0, ResourcePressure{});
+  });
+  CHECK(admitted);
 }
 
 TEST_CASE("a prioritizer swap hands queued tasks and learned state to the successor") {

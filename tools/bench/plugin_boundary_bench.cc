@@ -79,6 +79,7 @@ Config MakeConfig(const std::string& prioritizer) {
       slot("batcher", "/strategies/batcher", PluginKind::kBatcher, "adaptive"),
       slot("conn_manager", "/strategies/conn_manager", PluginKind::kConnManager, "watermark"),
       slot("tuner", "/strategies/tuner", PluginKind::kTuner, "static"),
+      slot("p2p.conn_manager", "/p2p/conn_manager", PluginKind::kConnManager, "watermark"),
       slot("store.tiers[0]", "/store/tiers/0", PluginKind::kCacheTier, "lru")};
   return c;
 }

@@ -25,9 +25,9 @@
 namespace boxcar {
 
 // Major changes break plugins; minor ones only add. The host refuses another major, and a minor
-// newer than its own.
+// newer than its own. 1.2 added ConnInfo's peer_id, direction, open_streams and peer_tag_sum.
 inline constexpr uint16_t kApiMajor = 1;
-inline constexpr uint16_t kApiMinor = 1;
+inline constexpr uint16_t kApiMinor = 2;
 
 inline constexpr uint32_t kDescriptorMagic = 0x52435842;  // "BXCR" in little-endian bytes
 inline constexpr char kDescriptorSymbol[] = "boxcar_plugin_descriptor";

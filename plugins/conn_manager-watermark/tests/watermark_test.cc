@@ -28,10 +28,12 @@ constexpr char kSmall[] =
 
 }  // namespace
 
-TEST_CASE("watermark: no trim until the count exceeds high_water") {
+// go-libp2p's background check skips only while the count is below HighWater (watermark 1.0
+// waited for one more).
+TEST_CASE("watermark: a trim starts when the count reaches high_water") {
   PluginUnderTest<boxcar::ConnManager> m(kSmall);
-  CHECK(m->SelectTrim(IdleConns(10), kNow, {}).empty());
-  CHECK(m->SelectTrim(IdleConns(11), kNow, {}).size() == 6);
+  CHECK(m->SelectTrim(IdleConns(9), kNow, {}).empty());
+  CHECK(m->SelectTrim(IdleConns(10), kNow, {}).size() == 5);
 }
 
 TEST_CASE("watermark: trims down to low_water, longest idle first") {
@@ -50,6 +52,8 @@ TEST_CASE("watermark: busy connections only when no idle one is left") {
   CHECK(victims == std::vector<uint64_t>{3, 2, 1, 4});
 }
 
+// As go-libp2p's getConnsToClose, the trim keeps low_water of the trimmable connections:
+// protected and young ones do not count towards it (watermark 1.0 counted them, closing 3 here).
 TEST_CASE("watermark: protected connections are never trimmed") {
   PluginUnderTest<boxcar::ConnManager> m(
       R"({"high_water": 3, "low_water": 1, "grace_period_ms": 0, "max_conns": 100,
@@ -57,7 +61,7 @@ TEST_CASE("watermark: protected connections are never trimmed") {
   std::vector<ConnInfo> conns = IdleConns(5);
   conns[0].is_protected = true;  // id 1
   const std::vector<uint64_t> victims = m->SelectTrim(conns, kNow, {});
-  CHECK(victims == std::vector<uint64_t>{5, 4, 3});
+  CHECK(victims == std::vector<uint64_t>{5, 4});
   CHECK_FALSE(Contains(victims, 1));
   CHECK_FALSE(Contains(victims, 2));
 }
@@ -69,15 +73,15 @@ TEST_CASE("watermark: connections within the grace period are never trimmed") {
   std::vector<ConnInfo> conns = {Conn(1, 1, 0, 30), Conn(2, 2), Conn(3, 50, 0, 10),
                                  Conn(4, 60, 0, 10), Conn(5, 5)};
   const std::vector<uint64_t> victims = m->SelectTrim(conns, kNow, {});
-  CHECK(victims == std::vector<uint64_t>{5, 2, 1});
+  CHECK(victims == std::vector<uint64_t>{5, 2});  // one trimmable connection stays
 }
 
 TEST_CASE("watermark: a trim is followed by a silence period") {
   PluginUnderTest<boxcar::ConnManager> m(
       R"({"high_water": 10, "low_water": 5, "grace_period_ms": 0,
           "silence_period_ms": 10000, "max_conns": 100})");
-  // A call with nothing to trim does not start the silence.
-  CHECK(m->SelectTrim(IdleConns(10), kNow, {}).empty());
+  // A call below high_water does not start the silence.
+  CHECK(m->SelectTrim(IdleConns(9), kNow, {}).empty());
   CHECK(m->SelectTrim(IdleConns(12), kNow, {}).size() == 7);
   CHECK(m->SelectTrim(IdleConns(12), kNow + 9 * kSecond, {}).empty());
   CHECK(m->SelectTrim(IdleConns(12), kNow + 10 * kSecond, {}).size() == 7);
@@ -124,7 +128,8 @@ TEST_CASE("watermark: reconfigure replaces the settings, and refuses bad ones") 
                            R"({"high_water": 10, "low_water": 5, "grace_period_ms": 0,
                                "max_conns": 100, "protected_peers": ["10.0.0.12"]})"))
             .ok());
-  CHECK(m->SelectTrim(IdleConns(12), kNow, {}) == std::vector<uint64_t>{11, 10, 9, 8, 7, 6, 5});
+  // 11 trimmable connections, so 6 go (the protected one does not count towards low_water).
+  CHECK(m->SelectTrim(IdleConns(12), kNow, {}) == std::vector<uint64_t>{11, 10, 9, 8, 7, 6});
 
   const boxcar::Status bad =
       m->Reconfigure(h.ParseParams(R"({"high_water": 10, "low_water": 5, "max_conns": 5})"));

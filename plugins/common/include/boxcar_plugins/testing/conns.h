@@ -31,4 +31,18 @@ inline std::vector<boxcar::ConnInfo> IdleConns(uint64_t n) {
   return conns;
 }
 
+// A libp2p connection to `peer_id`, opened `age_s` seconds ago and active a second ago.
+inline boxcar::ConnInfo PeerConn(uint64_t id, const std::string& peer_id, int64_t tag_sum = 0,
+                                 uint32_t streams = 0,
+                                 boxcar::ConnDirection direction = boxcar::ConnDirection::kOutbound,
+                                 int64_t age_s = 3600) {
+  boxcar::ConnInfo conn = Conn(id, 1, streams, age_s);
+  conn.peer = peer_id;
+  conn.peer_id = peer_id;
+  conn.peer_tag_sum = tag_sum;
+  conn.open_streams = streams;
+  conn.direction = direction;
+  return conn;
+}
+
 }  // namespace boxcar_plugins::testing
