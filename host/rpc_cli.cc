@@ -31,11 +31,12 @@ namespace fs = std::filesystem;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr char kDefaultApi[] = "127.0.0.1:5001";
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 constexpr auto kReadTimeout = std::chrono::seconds(60);
+constexpr uint64_t kMaxResponseBytes = 256ULL << 20;
 
 struct RpcCommandHelp {
   std::string_view name;
@@ -203,7 +204,8 @@ CallResult Call(const std::string& address, const std::string& authorization,
   http::write(stream, request, ec);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);
+  // A stream (ping) may be long; Beast 1.74 mishandles boost::none here, so a large bound.
+  parser.body_limit(kMaxResponseBytes);
   if (!ec) http::read_header(stream, buffer, parser, ec);
   size_t consumed = 0;
   while (!ec && !parser.is_done()) {

@@ -19,7 +19,7 @@
 namespace boxcar::rpc {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using p2p::Multiaddr;
 using p2p::PeerId;
 

@@ -38,8 +38,9 @@ struct NodeFacts {
 void RegisterCommands(RpcServer& server, const NodeFacts& facts);
 
 // Kubo's IdOutput: addresses and protocols sorted, each null when empty (Go's nil slices).
-nlohmann::json IdOutputJson(const std::string& peer_id, const std::string& public_key_proto,
-                            std::vector<std::string> addresses, const std::string& agent_version,
-                            std::vector<std::string> protocols);
+nlohmann::ordered_json IdOutputJson(const std::string& peer_id, const std::string& public_key_proto,
+                                    std::vector<std::string> addresses,
+                                    const std::string& agent_version,
+                                    std::vector<std::string> protocols);
 
 }  // namespace boxcar::rpc

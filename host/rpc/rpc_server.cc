@@ -34,7 +34,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 constexpr std::uint64_t kBodyLimit = 1024 * 1024;

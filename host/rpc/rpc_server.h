@@ -71,13 +71,14 @@ struct RpcRequest {
 };
 
 // How a command answers. Thread safe; calls after the response ended are ignored.
+// Kubo's field order is kept: answers are ordered JSON.
 class RpcResponder {
  public:
   virtual ~RpcResponder() = default;
   // The whole answer: one JSON value. Ends the response.
-  virtual void Reply(nlohmann::json value) = 0;
+  virtual void Reply(nlohmann::ordered_json value) = 0;
   // One object of a stream, flushed at once.
-  virtual void Emit(nlohmann::json value) = 0;
+  virtual void Emit(nlohmann::ordered_json value) = 0;
   // Ends a stream (or an answer that emitted nothing, with an empty body).
   virtual void Close() = 0;
   // Ends the response with an error: the error JSON and its status when nothing was sent yet,

@@ -32,13 +32,12 @@ json RpcNodeConfig(const TempDir& dir, json rpc = json::object()) {
 // A node with an rpc section, stopped with SIGTERM at the end.
 class RpcNode {
  public:
-  explicit RpcNode(json config) : config_(std::move(config)) {
+  explicit RpcNode(const json::object_t& rpc = {}) : config_(RpcNodeConfig(dir_, rpc)) {
     file_ = dir_.Write("node.json", config_.dump(2));
     node_ = std::make_unique<NodeProcess>(file_);
     REQUIRE_MESSAGE(node_->WaitReady(), node_->Output());
     REQUIRE_MESSAGE(!node_->rpc().empty(), "the ready file has no rpc address");
   }
-  explicit RpcNode(json::object_t rpc = {}) : RpcNode(RpcNodeConfig(dir_, rpc)) {}
   ~RpcNode() {
     node_->Signal(SIGTERM);
     CHECK(node_->WaitExit() == 0);
@@ -73,6 +72,8 @@ TEST_CASE("the rpc section opens Kubo's RPC API with Kubo's conventions") {
   REQUIRE(version.status == 200);
   CHECK(version.Header("content-type") == "application/json");
   CHECK(version.Header("trailer") == "X-Stream-Error");
+  // Kubo's field order, which clients that print the answer show.
+  CHECK(version.body.rfind(R"({"Version":)", 0) == 0);
   const json v = json::parse(version.body);
   CHECK(v["Version"] == VersionOfBinary());
   for (const char* key : {"Commit", "Repo", "System", "Golang"}) CHECK(v.contains(key));
@@ -94,6 +95,7 @@ TEST_CASE("without a p2p section the p2p commands answer Kubo's error JSON") {
     CAPTURE(command);
     Response r = node.Post(command);
     CHECK(r.status == 500);
+    CHECK(r.body.rfind(R"({"Message":)", 0) == 0);
     const json error = json::parse(r.body);
     CHECK(error["Type"] == "error");
     CHECK(error["Code"] == 0);
