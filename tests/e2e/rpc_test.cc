@@ -9,6 +9,9 @@
 #include "http_client.h"
 #include "node_config.h"
 #include "node_process.h"
+#include "p2p/keys.h"
+#include "p2p/peer_id.h"
+#include "rpc/rpc_auth.h"
 #include "temp_dir.h"
 
 using namespace boxcar::testing;
@@ -152,4 +155,28 @@ TEST_CASE("the RPC CLI: usage errors exit 2, an absent node exits 1 with the add
   CommandResult absent = Boxcar({"swarm", "peers", "--api", "127.0.0.1:1"});
   CHECK(absent.exit_code == 1);
   CHECK(absent.out.find("cannot reach the RPC API at 127.0.0.1:1") != std::string::npos);
+}
+
+TEST_CASE("boxcar id --config works offline from the key file when no node answers") {
+  TempDir dir;
+  json config = RpcNodeConfig(dir);
+  config["rpc"]["listen"] = "127.0.0.1:1";  // nothing listens there
+  const std::string file = dir.Write("node.json", config.dump(2)).string();
+  CommandResult no_key = Boxcar({"id", "--config", file});
+  CHECK(no_key.exit_code == 1);
+  CHECK(no_key.out.find("no identity key at") != std::string::npos);
+
+  boxcar::p2p::Ed25519Key key;
+  bool created = false;
+  REQUIRE(boxcar::p2p::LoadOrCreateIdentity(dir / "data" / "identity.key", &key, &created).ok());
+  CommandResult offline = Boxcar({"id", "--config", file});
+  REQUIRE_MESSAGE(offline.exit_code == 0, offline.out);
+  const json id = json::parse(offline.out);
+  const std::string proto = key.PublicKeyProto();
+  CHECK(id["ID"] == boxcar::p2p::PeerId::FromPublicKeyProto(proto).ToString());
+  CHECK(id["ID"].get<std::string>().rfind("12D3KooW", 0) == 0);
+  CHECK(id["PublicKey"] == boxcar::rpc::Base64Encode(proto));
+  CHECK(id["Addresses"].is_null());
+  // A PEER argument needs a running node.
+  CHECK(Boxcar({"id", "--config", file, id["ID"].get<std::string>()}).exit_code == 1);
 }
