@@ -349,9 +349,9 @@ TEST_CASE("swarm and ping errors have Kubo's error shape") {
 TEST_CASE("kubo-rpc-client (npm) reads id, version, swarm peers and ping") {
   const std::filesystem::path client =
       std::filesystem::path(BOXCAR_SOURCE_DIR) / "tests/interop/kubo-rpc";
-  REQUIRE_MESSAGE(
-      std::filesystem::exists(BOXCAR_NODEJS) && std::filesystem::exists(client / "node_modules"),
-      "run tools/install-deps.sh: it installs Node.js and kubo-rpc-client");
+  const bool installed =
+      std::filesystem::exists(BOXCAR_NODEJS) && std::filesystem::exists(client / "node_modules");
+  REQUIRE_MESSAGE(installed, "run tools/install-deps.sh: it installs Node.js and kubo-rpc-client");
   P2pNode a, b;
   CommandResult run =
       RunCommand({BOXCAR_NODEJS, (client / "rpc-client.mjs").string(), "--api",
