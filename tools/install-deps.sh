@@ -38,10 +38,11 @@ fi
 # The project's own Node.js (Debian 12's is too old), then, only when the lockfile changed since
 # the last install, the interop clients' npm packages.
 "$root/tools/install-node.sh" >/dev/null
-for client in "$root/tests/interop/helia" "$root/tests/interop/kubo-rpc"; do
-  if [ ! -f "$client/node_modules/.package-lock.json" ] ||
-    [ "$client/package-lock.json" -nt "$client/node_modules/.package-lock.json" ] ||
-    [ "$root/tools/install-node.sh" -nt "$client/node_modules/.package-lock.json" ]; then
-    bash "$client/install.sh"
+for client in helia kubo-rpc; do
+  dir="$root/tests/interop/$client"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ] ||
+    [ "$root/tools/install-node.sh" -nt "$dir/node_modules/.package-lock.json" ]; then
+    bash "$dir/install.sh"
   fi
 done
