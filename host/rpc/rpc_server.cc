@@ -39,6 +39,8 @@ using json = nlohmann::ordered_json;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 constexpr std::uint64_t kBodyLimit = 1024 * 1024;
 constexpr auto kHeaderTimeout = std::chrono::seconds(10);
+// Clients that keep connections (kubo-rpc-client, Go's http.Client) reuse them for polls.
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr size_t kMaxConnections = 256;
 constexpr std::string_view kApiPrefix = "/api/v0/";
@@ -125,7 +127,7 @@ class RpcSession : public std::enable_shared_from_this<RpcSession> {
   RpcSession(tcp::socket socket, ServerCore* server)
       : stream_(std::move(socket)), server_(server) {}
 
-  void Start() { ReadRequest(); }
+  void Start() { ReadRequest(kHeaderTimeout); }
   void Close();
 
   // Called by the responder, on the I/O thread.
@@ -136,7 +138,8 @@ class RpcSession : public std::enable_shared_from_this<RpcSession> {
   bool responding() const { return command_running_; }
 
  private:
-  void ReadRequest();
+  // `timeout`: for the whole request, from now.
+  void ReadRequest(std::chrono::seconds timeout);
   void OnRead(const beast::error_code& ec);
   void Dispatch();
   void RunCommand(const RpcCommand& command, const RpcRequest& request);
@@ -234,11 +237,11 @@ class StreamResponder : public RpcResponder, public std::enable_shared_from_this
   std::atomic<bool> cancelled_{false};
 };
 
-void RpcSession::ReadRequest() {
+void RpcSession::ReadRequest(std::chrono::seconds timeout) {
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
   parser_->body_limit(kBodyLimit);
-  stream_.expires_after(kHeaderTimeout);
+  stream_.expires_after(timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
@@ -385,11 +388,13 @@ void RpcSession::SendError(const RpcError& error) {
 void RpcSession::SendText(int status, const std::string& text, const Headers& extra) {
   Headers headers = CommonHeaders();
   headers.insert(headers.end(), extra.begin(), extra.end());
-  const std::string body = status == 204 ? "" : text + "\n";
+  const bool head =
+      parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  const std::string body = status == 204 || head ? "" : text + "\n";
   if (status != 204) {
     headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
     headers.emplace_back("X-Content-Type-Options", "nosniff");
-    headers.emplace_back("Content-Length", std::to_string(body.size()));
+    headers.emplace_back("Content-Length", std::to_string(head ? text.size() + 1 : body.size()));
   }
   std::string response = http1::ResponseHead(status, headers);
   // A refused request may have left body bytes unread; only a complete one allows another.
@@ -418,7 +423,7 @@ void RpcSession::WriteNext() {
     writing_ = false;
     if (!response_done_) return;
     response_done_ = false;
-    if (keep_alive_) return ReadRequest();
+    if (keep_alive_) return ReadRequest(kIdleTimeout);
     return Close();
   }
   writing_ = true;

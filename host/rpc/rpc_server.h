@@ -19,10 +19,11 @@
 //    goes in the X-Stream-Error trailer. Every command response is chunked and announces
 //    "Trailer: X-Stream-Error".
 //
-// Limits: a request head of at most 16 KiB (431) and a body of at most 1 MiB (413); the head must
-// arrive within 10 s of the accept or of the previous response (the connection is then closed),
-// a client that reads nothing of a response for 30 s is dropped, and at most 256 connections are
-// open at once (more are closed at accept).
+// Limits: a request head of at most 16 KiB (431) and a body of at most 1 MiB (413); a request
+// must arrive within 10 s of the accept, and a kept-alive connection's next one within 60 s of
+// the previous response (the connection is closed otherwise); a client that reads nothing of a
+// response for 30 s is dropped, and at most 256 connections are open at once (more are closed at
+// accept).
 //
 // Threads: one internal thread runs the I/O and calls the command handlers. A handler must not
 // block; it answers through its RpcResponder, from any thread. Responders may outlive the

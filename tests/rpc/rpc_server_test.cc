@@ -123,6 +123,9 @@ TEST_CASE("only POST runs a command: OPTIONS 204, GET and others 405") {
   CHECK(get.Header("content-type") == "text/plain; charset=utf-8");
   CHECK(get.Header("x-content-type-options") == "nosniff");
   CHECK(Fetch(node.address, "PUT", "/api/v0/version").status == 405);
+  Response head = Fetch(node.address, "HEAD", "/api/v0/version");
+  CHECK(head.status == 405);
+  CHECK(head.body.empty());
   Response options = Fetch(node.address, "OPTIONS", "/api/v0/version");
   CHECK(options.status == 204);
   CHECK(options.Header("allow") == "OPTIONS, POST");
