@@ -258,6 +258,12 @@ TEST_CASE("id: Kubo's shape, every address with /p2p/ID, identify's protocols") 
   CommandResult cli = node.Cli({"id"});
   REQUIRE(cli.exit_code == 0);
   CHECK(json::parse(cli.out)["ID"] == node.peer);
+  // --api also takes the multiaddr form the ipfs CLI uses.
+  const std::string rpc = node.process.rpc();
+  CommandResult by_multiaddr =
+      Boxcar({"id", "--api", "/ip4/127.0.0.1/tcp/" + rpc.substr(rpc.rfind(':') + 1)});
+  REQUIRE(by_multiaddr.exit_code == 0);
+  CHECK(json::parse(by_multiaddr.out)["ID"] == node.peer);
 }
 
 TEST_CASE("two nodes: connect, peers on both sides, id of the peer, ping, disconnect") {
