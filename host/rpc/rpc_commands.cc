@@ -27,6 +27,7 @@ constexpr char kP2pDisabled[] =
     "p2p is not enabled: add a \"p2p\" section to the config (p2p.listen) and restart";
 constexpr auto kPingInterval = std::chrono::seconds(1);
 constexpr auto kPingTimeout = std::chrono::seconds(10);  // Kubo's kPingTimeout, per ping
+constexpr auto kConnectTimeout = std::chrono::seconds(60);
 
 json NullIfEmpty(std::vector<std::string> values) {
   if (values.empty()) return nullptr;
@@ -138,28 +139,46 @@ json VersionJson(const NodeFacts& facts) {
           {"Golang", ""}};
 }
 
-// Connects to each address in turn; the first failure ends the call with Kubo's error text.
+// Connects to each address in turn, on the RPC thread; the first failure ends the call with
+// Kubo's error text. A dial that never answers fails after kConnectTimeout.
 class ConnectRun : public std::enable_shared_from_this<ConnectRun> {
  public:
   ConnectRun(p2p::Swarm& swarm, std::vector<Multiaddr> addrs, std::shared_ptr<RpcResponder> out)
-      : swarm_(swarm), addrs_(std::move(addrs)), out_(std::move(out)) {}
+      : swarm_(swarm), addrs_(std::move(addrs)), out_(std::move(out)), timer_(out_->executor()) {}
 
   void Next() {
     if (next_ == addrs_.size()) return out_->Reply({{"Strings", done_}});
+    if (out_->cancelled()) return;
     const Multiaddr& addr = addrs_[next_++];
-    const std::string label = "connect " + addr.Peer()->ToString();
-    swarm_.Connect(addr, [self = shared_from_this(), label](Status status, PeerId) {
-      if (!status.ok()) return self->out_->Fail({label + " failure: " + status.message()});
-      self->done_.push_back(label + " success");
-      self->Next();
+    const size_t attempt = next_;
+    timer_.expires_after(kConnectTimeout);
+    timer_.async_wait([self = shared_from_this(), attempt](const boost::system::error_code& ec) {
+      if (!ec) self->OnResult(attempt, Status::Busy("timed out"));
+    });
+    swarm_.Connect(addr, [self = shared_from_this(), attempt](Status status, PeerId) {
+      boost::asio::post(self->out_->executor(),
+                        [self, attempt, status] { self->OnResult(attempt, status); });
     });
   }
 
  private:
+  // A late answer to an attempt that already timed out is dropped.
+  void OnResult(size_t attempt, const Status& status) {
+    if (attempt != next_ || answered_ == attempt) return;
+    answered_ = attempt;
+    timer_.cancel();
+    const std::string label = "connect " + addrs_[attempt - 1].Peer()->ToString();
+    if (!status.ok()) return out_->Fail({label + " failure: " + status.message()});
+    done_.push_back(label + " success");
+    Next();
+  }
+
   p2p::Swarm& swarm_;
   std::vector<Multiaddr> addrs_;
   std::shared_ptr<RpcResponder> out_;
+  boost::asio::steady_timer timer_;
   size_t next_ = 0;
+  size_t answered_ = 0;
   std::vector<std::string> done_;
 };
 
