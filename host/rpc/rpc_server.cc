@@ -11,7 +11,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
@@ -105,10 +105,12 @@ class ServerCore {
   RpcCommandTable commands_;
   std::vector<std::string> allowed_origins_;  // set in Start, before the first accept
   std::shared_ptr<spdlog::logger> log_;
+  // I/O thread only. Declared before the io_context: sessions still held by its handlers leave
+  // this map as the io_context destroys them.
+  std::unordered_map<RpcSession*, std::weak_ptr<RpcSession>> sessions_;
+  bool stopping_ = false;
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
-  std::unordered_set<RpcSession*> sessions_;  // I/O thread only
-  bool stopping_ = false;                     // I/O thread only
 
  private:
   mutable std::mutex mu_;
@@ -158,7 +160,8 @@ class RpcSession : public std::enable_shared_from_this<RpcSession> {
   bool command_running_ = false;  // a responder may still write
   bool response_done_ = false;    // the last bytes of the response are queued
   bool closed_ = false;
-  std::string origin_;  // echoed in Access-Control-Allow-Origin when allowed
+  std::shared_ptr<RpcSession> self_;  // set while a command runs
+  std::string origin_;                // echoed in Access-Control-Allow-Origin when allowed
   std::deque<std::string> pending_writes_;
   bool writing_ = false;
   std::shared_ptr<StreamResponder> responder_;
@@ -307,6 +310,9 @@ void RpcSession::Dispatch() {
 void RpcSession::RunCommand(const RpcCommand& command, const RpcRequest& request) {
   command_running_ = true;
   response_done_ = false;
+  // While a command runs the session may have no I/O pending (a pipelined request ended the
+  // close watch): it keeps itself until the response is written or the connection closes.
+  self_ = shared_from_this();
   responder_ = std::make_shared<StreamResponder>(weak_from_this(), server_->ioc_.get_executor());
   WatchForClose();
   try {
@@ -423,6 +429,7 @@ void RpcSession::WriteNext() {
     writing_ = false;
     if (!response_done_) return;
     response_done_ = false;
+    self_.reset();  // the write's handler holds the session now
     if (keep_alive_) return ReadRequest(kIdleTimeout);
     return Close();
   }
@@ -442,6 +449,7 @@ void RpcSession::WriteNext() {
 void RpcSession::Close() {
   if (closed_) return;
   closed_ = true;
+  const auto keep_until_return = std::move(self_);
   command_running_ = false;
   if (responder_) responder_->Cancel();
   responder_.reset();
@@ -497,7 +505,7 @@ void ServerCore::Accept() {
         log_->warn("refused an RPC connection: {} are open", kMaxConnections);
       } else {
         auto session = std::make_shared<RpcSession>(std::move(socket), this);
-        sessions_.insert(session.get());
+        sessions_[session.get()] = session;
         session->Start();
       }
     }
@@ -514,8 +522,11 @@ void ServerCore::Stop() {
     beast::error_code ignored;
     acceptor_.close(ignored);
     // Close() erases the session from the set.
-    std::vector<RpcSession*> open(sessions_.begin(), sessions_.end());
-    for (RpcSession* session : open) session->Close();
+    std::vector<std::shared_ptr<RpcSession>> open;
+    for (const auto& [raw, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+    for (const auto& session : open) session->Close();
     // Commands' timers (a ping's next round) would keep run() going; what is still queued is
     // destroyed with the io_context.
     ioc_.stop();
