@@ -12,8 +12,11 @@ namespace {
 
 constexpr uint32_t kIp4 = 4, kTcp = 6, kIp6 = 41, kDns = 53, kDns4 = 54, kDns6 = 55, kP2p = 421;
 constexpr size_t kMaxDnsName = 255;
-// Longer than any address this node writes or reads; bounds work on untrusted identify data.
-constexpr size_t kMaxMultiaddrBytes = 1024;
+// More components than any real address has (they have 2 to 6); bounds work on untrusted
+// identify data. With every value bounded too, both forms stay under kMaxMultiaddrBytes, so
+// whatever one form accepts the other accepts.
+constexpr size_t kMaxComponents = 32;
+constexpr size_t kMaxMultiaddrBytes = 16 * 1024;
 
 struct Protocol {
   const char* name;
@@ -158,6 +161,10 @@ Status Multiaddr::Parse(std::string_view text, Multiaddr* out) {
     const size_t name_end = rest.find('/');
     const std::string_view name = rest.substr(0, name_end);
     if (name.empty()) return Status::InvalidArgument(quoted + ": empty component ('//')");
+    if (result.components_.size() == kMaxComponents) {
+      return Status::InvalidArgument(quoted + ": more than " + std::to_string(kMaxComponents) +
+                                     " components");
+    }
     const Protocol* protocol = ByName(name);
     if (protocol == nullptr) {
       return Status::InvalidArgument(quoted + ": unsupported protocol '" + std::string(name) +
@@ -194,6 +201,10 @@ Status Multiaddr::FromBytes(std::string_view bytes, Multiaddr* out) {
   while (!rest.empty()) {
     const size_t offset = bytes.size() - rest.size();
     const std::string where = "binary multiaddr: at byte " + std::to_string(offset) + ": ";
+    if (result.components_.size() == kMaxComponents) {
+      return Status::InvalidArgument(where + "more than " + std::to_string(kMaxComponents) +
+                                     " components");
+    }
     uint64_t code = 0;
     Status status = format::ReadUvarint(&rest, &code);
     if (!status.ok()) return Status::InvalidArgument(where + "protocol code: " + status.message());

@@ -21,6 +21,29 @@ std::string Printable(std::string_view token) {
   return shown;
 }
 
+// Reads the next message from in[*consumed..], checking the header first: *have_token says
+// whether *token holds a message after the header (false: more input is needed).
+Status NextToken(std::string_view in, size_t* consumed, bool* header_seen, std::string* token,
+                 bool* have_token) {
+  for (;;) {
+    size_t used = 0;
+    Status error;
+    const MssRead read = ReadMssMessage(in.substr(*consumed), &used, token, &error);
+    if (read == MssRead::kNeedMore) return Status::OK();
+    if (read == MssRead::kError) return error;
+    *consumed += used;
+    if (*header_seen) {
+      *have_token = true;
+      return Status::OK();
+    }
+    if (*token != kMssHeader) {
+      return Status::InvalidArgument("multistream: expected the header " + std::string(kMssHeader) +
+                                     ", got \"" + Printable(*token) + "\"");
+    }
+    *header_seen = true;
+  }
+}
+
 }  // namespace
 
 void AppendMssMessage(std::string_view token, std::string* out) {
@@ -87,21 +110,9 @@ Status MssResponder::Feed(std::string_view in, size_t* consumed, std::string* ou
   }
   std::string token;
   while (!selected_) {
-    size_t used = 0;
-    Status error;
-    const MssRead read = ReadMssMessage(in.substr(*consumed), &used, &token, &error);
-    if (read == MssRead::kNeedMore) break;
-    if (read == MssRead::kError) return error;
-    *consumed += used;
-    if (!header_seen_) {
-      if (token != kMssHeader) {
-        return Status::InvalidArgument("multistream: expected the header " +
-                                       std::string(kMssHeader) + ", got \"" + Printable(token) +
-                                       "\"");
-      }
-      header_seen_ = true;
-      continue;
-    }
+    bool have_token = false;
+    if (Status s = NextToken(in, consumed, &header_seen_, &token, &have_token); !s.ok()) return s;
+    if (!have_token) break;
     // "ls" and every protocol we do not run get "na"; the dialer may then propose again.
     if (token != "ls" && supports_(token)) {
       AppendMssMessage(token, out);
@@ -123,36 +134,17 @@ void MssInitiator::Start(std::string* out) {
 
 Status MssInitiator::Feed(std::string_view in, size_t* consumed, std::string* out) {
   *consumed = 0;
+  if (proposals_.empty()) return Status::NotSupported("multistream: nothing to propose");
   std::string token;
   while (!selected_) {
-    size_t used = 0;
-    Status error;
-    const MssRead read = ReadMssMessage(in.substr(*consumed), &used, &token, &error);
-    if (read == MssRead::kNeedMore) break;
-    if (read == MssRead::kError) return error;
-    *consumed += used;
-    if (!header_seen_) {
-      if (token != kMssHeader) {
-        return Status::InvalidArgument("multistream: expected the header " +
-                                       std::string(kMssHeader) + ", got \"" + Printable(token) +
-                                       "\"");
-      }
-      header_seen_ = true;
-      if (proposals_.empty()) return Status::NotSupported("multistream: nothing to propose");
-      continue;
-    }
+    bool have_token = false;
+    if (Status s = NextToken(in, consumed, &header_seen_, &token, &have_token); !s.ok()) return s;
+    if (!have_token) break;
     if (next_ > 0 && token == proposals_[next_ - 1]) {
       protocol_ = std::move(token);
       selected_ = true;
     } else if (token == kNotAvailable) {
-      if (next_ >= proposals_.size()) {
-        std::string names;
-        for (const std::string& proposal : proposals_) {
-          names += names.empty() ? "" : ", ";
-          names += proposal;
-        }
-        return Status::NotSupported("multistream: the peer supports none of: " + names);
-      }
+      if (next_ >= proposals_.size()) return AllRefused();
       AppendMssMessage(proposals_[next_++], out);
     } else {
       return Status::InvalidArgument("multistream: the reply \"" + Printable(token) +
@@ -160,6 +152,15 @@ Status MssInitiator::Feed(std::string_view in, size_t* consumed, std::string* ou
     }
   }
   return Status::OK();
+}
+
+Status MssInitiator::AllRefused() const {
+  std::string names;
+  for (const std::string& proposal : proposals_) {
+    names += names.empty() ? "" : ", ";
+    names += proposal;
+  }
+  return Status::NotSupported("multistream: the peer supports none of: " + names);
 }
 
 }  // namespace boxcar::p2p

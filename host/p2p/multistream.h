@@ -65,6 +65,8 @@ class MssInitiator {
   const std::string& protocol() const { return protocol_; }
 
  private:
+  Status AllRefused() const;
+
   std::vector<std::string> proposals_;
   size_t next_ = 0;
   bool header_seen_ = false;

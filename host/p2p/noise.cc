@@ -247,7 +247,8 @@ struct NoiseXX::Impl {
   std::string h = std::string(kProtocolName);
   NoiseCipher::Impl cipher;  // k of the CipherState; n is `nonce`
   uint64_t nonce = 0;
-  PkeyPtr s, e;
+  std::shared_ptr<EVP_PKEY> s;
+  PkeyPtr e;
   std::string s_public, e_public, rs, re;
   std::string fixed_ephemeral;  // test vectors only
   EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -380,12 +381,25 @@ NoiseXX::NoiseXX(bool initiator, std::string_view prologue, std::string_view sta
   state.initiator = initiator;
   std::memcpy(state.ck, state.h.data(), kKeySize);
   state.fixed_ephemeral.assign(ephemeral_private);
-  Status status = X25519FromPrivate(static_private, &state.s, &state.s_public);
+  PkeyPtr static_key;
+  Status status = X25519FromPrivate(static_private, &static_key, &state.s_public);
+  state.s = std::move(static_key);
   if (status.ok() && !ephemeral_private.empty() && ephemeral_private.size() != kKeySize) {
     status = Status::InvalidArgument("noise: an X25519 ephemeral key must be 32 bytes");
   }
   if (status.ok()) status = state.MixHash(prologue);
   state.init_status = status;
+}
+
+NoiseXX::NoiseXX(std::shared_ptr<EVP_PKEY> static_key, std::string_view static_public,
+                 bool initiator)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& state = *impl_;
+  state.initiator = initiator;
+  std::memcpy(state.ck, state.h.data(), kKeySize);
+  state.s = std::move(static_key);
+  state.s_public.assign(static_public);
+  state.init_status = state.s ? state.MixHash({}) : Status::InvalidArgument("noise: no static key");
 }
 
 NoiseXX::~NoiseXX() = default;
@@ -548,10 +562,17 @@ Status DecodeNoisePayload(std::string_view bytes, NoiseHandshakePayload* out) {
 struct Libp2pNoiseHandshake::Impl {
   Impl(bool is_initiator, const Ed25519Key& local_identity, std::string_view static_private)
       : initiator(is_initiator), xx(is_initiator, {}, static_private), identity(local_identity) {}
+  Impl(bool is_initiator, const Ed25519Key& local_identity,
+       std::shared_ptr<const NoiseStaticKey> shared_key)
+      : initiator(is_initiator),
+        xx(shared_key->key_, shared_key->public_key_, is_initiator),
+        identity(local_identity),
+        static_key(std::move(shared_key)) {}
 
   bool initiator;
   NoiseXX xx;
   const Ed25519Key& identity;
+  std::shared_ptr<const NoiseStaticKey> static_key;  // null: a fresh key per handshake
   std::optional<PeerId> expected_remote;
   std::vector<std::string> stream_muxers;
   int messages_read = 0;
@@ -559,17 +580,40 @@ struct Libp2pNoiseHandshake::Impl {
 
 Libp2pNoiseHandshake::Libp2pNoiseHandshake(bool initiator, const Ed25519Key& identity,
                                            std::optional<PeerId> expected_remote,
-                                           std::vector<std::string> stream_muxers) {
-  // A fresh static key per handshake, as go-libp2p makes; it is never stored.
-  std::string static_private(kKeySize, '\0');
-  if (RAND_priv_bytes(MutableBytes(&static_private, 0), kKeySize) != 1) static_private.clear();
-  impl_ = std::make_unique<Impl>(initiator, identity, static_private);
-  OPENSSL_cleanse(static_private.data(), static_private.size());
+                                           std::vector<std::string> stream_muxers)
+    : Libp2pNoiseHandshake(initiator, identity, std::move(expected_remote),
+                           std::move(stream_muxers), nullptr) {}
+
+Libp2pNoiseHandshake::Libp2pNoiseHandshake(bool initiator, const Ed25519Key& identity,
+                                           std::optional<PeerId> expected_remote,
+                                           std::vector<std::string> stream_muxers,
+                                           std::shared_ptr<const NoiseStaticKey> static_key) {
+  if (static_key) {
+    impl_ = std::make_unique<Impl>(initiator, identity, std::move(static_key));
+  } else {
+    // A fresh static key per handshake, as go-libp2p makes; it is never stored.
+    std::string static_private(kKeySize, '\0');
+    if (RAND_priv_bytes(MutableBytes(&static_private, 0), kKeySize) != 1) static_private.clear();
+    impl_ = std::make_unique<Impl>(initiator, identity, static_private);
+    OPENSSL_cleanse(static_private.data(), static_private.size());
+  }
   impl_->expected_remote = std::move(expected_remote);
   impl_->stream_muxers = std::move(stream_muxers);
 }
 
 Libp2pNoiseHandshake::~Libp2pNoiseHandshake() = default;
+
+Status NoiseStaticKey::Generate(const Ed25519Key& identity,
+                                std::shared_ptr<const NoiseStaticKey>* out) {
+  auto made = std::make_shared<NoiseStaticKey>();
+  PkeyPtr key;
+  Status status = X25519Generate(&key, &made->public_key_);
+  if (!status.ok()) return status;
+  made->key_ = std::move(key);
+  made->signature_ = identity.Sign(std::string(kSignaturePrefix) + made->public_key_);
+  *out = std::move(made);
+  return Status::OK();
+}
 
 bool Libp2pNoiseHandshake::our_turn() const {
   return failure_ == HandshakeFailure::kNone && impl_->xx.our_turn();
@@ -586,9 +630,13 @@ Status Libp2pNoiseHandshake::WriteNext(std::string* out) {
   if (!first_message) {
     NoiseHandshakePayload fields;
     fields.identity_key = impl_->identity.PublicKeyProto();
-    std::string signed_bytes(kSignaturePrefix);
-    signed_bytes.append(xx.local_static_public());
-    fields.identity_sig = impl_->identity.Sign(signed_bytes);
+    if (impl_->static_key) {
+      fields.identity_sig = impl_->static_key->signature_;
+    } else {
+      std::string signed_bytes(kSignaturePrefix);
+      signed_bytes.append(xx.local_static_public());
+      fields.identity_sig = impl_->identity.Sign(signed_bytes);
+    }
     fields.stream_muxers = impl_->stream_muxers;
     payload = EncodeNoisePayload(fields);
   }

@@ -83,6 +83,10 @@ class NoiseXX {
   void Split(NoiseCipher* send, NoiseCipher* receive);
 
  private:
+  friend class Libp2pNoiseHandshake;
+  // With an X25519 static key already loaded (NoiseStaticKey), and an empty prologue.
+  NoiseXX(std::shared_ptr<evp_pkey_st> static_key, std::string_view static_public, bool initiator);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -98,12 +102,29 @@ struct NoiseHandshakePayload {
 std::string EncodeNoisePayload(const NoiseHandshakePayload& payload);
 Status DecodeNoisePayload(std::string_view bytes, NoiseHandshakePayload* out);
 
+// A Noise static key shared by many handshakes, with the identity's signature over it made once.
+// libp2p allows a long-lived static key (js-libp2p keeps one per node; go-libp2p makes one per
+// handshake); sharing one saves an X25519 key generation and an Ed25519 signature per handshake.
+// It is never stored. Immutable after Generate, so one may serve handshakes on many threads.
+class NoiseStaticKey {
+ public:
+  static Status Generate(const Ed25519Key& identity, std::shared_ptr<const NoiseStaticKey>* out);
+  std::string_view public_key() const { return public_key_; }
+
+ private:
+  friend class Libp2pNoiseHandshake;
+  std::shared_ptr<evp_pkey_st> key_;
+  std::string public_key_;
+  std::string signature_;  // identity's, over "noise-libp2p-static-key:" || public_key_
+};
+
 // Why a handshake failed, for metrics and logs.
 enum class HandshakeFailure { kNone, kProtocol, kDecrypt, kBadSignature, kPeerIdMismatch };
 
 // The libp2p handshake over NoiseXX. A fresh X25519 static key is made per handshake (as
-// go-libp2p does). The initiator's first message has an empty payload; messages 2 and 3 carry
-// the payload, with `stream_muxers` as the early-muxer extension (pass {} to send none).
+// go-libp2p does) unless a NoiseStaticKey is given. The initiator's first message has an empty
+// payload; messages 2 and 3 carry the payload, with `stream_muxers` as the early-muxer extension
+// (pass {} to send none).
 class Libp2pNoiseHandshake {
  public:
   // `expected_remote`: the PeerID the dialer expects; a different authenticated key fails the
@@ -111,6 +132,12 @@ class Libp2pNoiseHandshake {
   Libp2pNoiseHandshake(bool initiator, const Ed25519Key& identity,
                        std::optional<PeerId> expected_remote,
                        std::vector<std::string> stream_muxers);
+  // The same with a shared static key made for `identity` (NoiseStaticKey::Generate); null
+  // means a fresh one.
+  Libp2pNoiseHandshake(bool initiator, const Ed25519Key& identity,
+                       std::optional<PeerId> expected_remote,
+                       std::vector<std::string> stream_muxers,
+                       std::shared_ptr<const NoiseStaticKey> static_key);
   ~Libp2pNoiseHandshake();
 
   bool our_turn() const;

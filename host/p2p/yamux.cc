@@ -206,6 +206,7 @@ Status Session::Impl::Feed(std::string_view bytes) {
     if (Status s = DecodeHeader(partial, &header); !s.ok()) return failure = s;
     if (Status s = CheckHeader(header); !s.ok()) return failure = s;
     const size_t frame_size = kHeaderSize + (header.type == FrameType::kData ? header.length : 0);
+    partial.reserve(frame_size);
     const size_t take = std::min(frame_size - partial.size(), bytes.size());
     partial.append(bytes.substr(0, take));
     bytes.remove_prefix(take);

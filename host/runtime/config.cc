@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "p2p/multiaddr.h"
+
 namespace boxcar::runtime {
 namespace {
 
@@ -100,18 +102,29 @@ bool IsStrongToken(const std::string& token) {
          std::none_of(token.begin(), token.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
-void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
-  const auto admin = document.find("admin");
-  if (admin == document.end() || !admin->is_object()) return;
-  const json listen = admin->value("listen", json());
-  if (!listen.is_string()) return;
-  const std::string& text = listen.get_ref<const std::string&>();
+// The "listen" of document[section] when it is a well-formed host:port. A malformed one is an
+// error at /<section>/listen; a missing section or a non-string (which the schema reports) gives
+// nullopt too.
+std::optional<std::string> CheckedListen(const json& document, const std::string& section,
+                                         std::vector<SchemaError>* errors) {
+  const auto object = document.find(section);
+  if (object == document.end() || !object->is_object()) return std::nullopt;
+  const json listen = object->value("listen", json());
+  if (!listen.is_string()) return std::nullopt;
+  std::string text = listen.get<std::string>();
   if (!ParseListen(text)) {
-    errors->push_back({"/admin/listen", std::string(kListenFormat) + "; found " + Quote(text)});
-    return;
+    errors->push_back(
+        {"/" + section + "/listen", std::string(kListenFormat) + "; found " + Quote(text)});
+    return std::nullopt;
   }
-  if (IsLoopbackListen(text)) return;
-  const json token = admin->value("token", json(""));
+  return text;
+}
+
+void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
+  const std::optional<std::string> listen = CheckedListen(document, "admin", errors);
+  if (!listen || IsLoopbackListen(*listen)) return;
+  const std::string& text = *listen;
+  const json token = document["admin"].value("token", json(""));
   if (token == "") {
     errors->push_back(
         {"/admin/token", "a token is required when admin listens beyond loopback (listen is " +
@@ -131,14 +144,7 @@ void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
 // gateway.listen has admin.listen's syntax; it may be public (the gateway only reads). The
 // budget bounds must be ordered.
 void CheckGatewayAndEngine(const json& document, std::vector<SchemaError>* errors) {
-  const auto gateway = document.find("gateway");
-  if (gateway != document.end() && gateway->is_object()) {
-    const json listen = gateway->value("listen", json());
-    if (listen.is_string() && !ParseListen(listen.get<std::string>())) {
-      errors->push_back({"/gateway/listen", std::string(kListenFormat) + "; found " +
-                                                Quote(listen.get<std::string>())});
-    }
-  }
+  CheckedListen(document, "gateway", errors);
   const auto engine = document.find("engine");
   if (engine == document.end() || !engine->is_object()) return;
   const json low = engine->value("peer_budget_min_bytes", json(uint64_t{256} << 10));
@@ -157,48 +163,30 @@ void CheckGatewayAndEngine(const json& document, std::vector<SchemaError>* error
 
 // ---- p2p and rpc ----
 
-// A multiaddr's shape, checked without the p2p library: "/ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT"
-// with an optional "/p2p/ID" (or "/ipfs/ID"). Returns "" when it fits, else what is wrong.
+// "" when `text` is a multiaddr the swarm can use, "/ip4|ip6|dns*/HOST/tcp/PORT[/p2p/ID]" (listen
+// addresses: an IP and no peer; peer addresses: ending in /p2p/ID), else what is wrong with it.
 std::string MultiaddrProblem(const std::string& text, bool listening, bool needs_peer) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, '/')) parts.push_back(part);
-  if (text.empty() || text.front() != '/' || parts.size() < 5 || text.back() == '/') {
-    return "expected a multiaddr such as \"/ip4/0.0.0.0/tcp/4001\"";
+  p2p::Multiaddr address;
+  if (Status parsed = p2p::Multiaddr::Parse(text, &address); !parsed.ok()) {
+    return parsed.message();
   }
-  const std::string& family = parts[1];
-  const std::string& host = parts[2];
-  if (family == "ip4" || family == "ip6") {
-    unsigned char parsed[sizeof(in6_addr)];
-    if (inet_pton(family == "ip4" ? AF_INET : AF_INET6, host.c_str(), parsed) != 1) {
-      return "bad " + family + " address " + Quote(host);
-    }
-  } else if (family == "dns" || family == "dns4" || family == "dns6") {
-    if (listening) return "listen addresses need an ip4 or ip6 address, not a DNS name";
-    const bool name_ok = std::all_of(host.begin(), host.end(), [](unsigned char c) {
-      return std::isalnum(c) || c == '-' || c == '.' || c == '_';
-    });
-    if (host.empty() || !name_ok) return "bad DNS name " + Quote(host);
-  } else {
-    return "unsupported protocol " + Quote(family) + "; use ip4, ip6, dns, dns4 or dns6";
+  const std::string found = "; found " + Quote(text);
+  const std::optional<p2p::Multiaddr::TcpTarget> tcp = address.Tcp();
+  if (!tcp) {
+    return "expected /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT, optionally followed by /p2p/ID (only "
+           "TCP "
+           "is supported)" +
+           found;
   }
-  if (parts[3] != "tcp") return "expected /tcp/PORT after the host, found /" + parts[3];
-  if (!IsPort(parts[4])) return "bad tcp port " + Quote(parts[4]) + " (0..65535)";
-  const bool has_peer = parts.size() == 7 && (parts[5] == "p2p" || parts[5] == "ipfs");
-  if (parts.size() != 5 && !has_peer) {
-    return "unexpected components after /tcp/" + parts[4] + "; only a trailing /p2p/ID may follow";
+  const bool has_peer = address.Peer().has_value();
+  if (listening && tcp->is_dns) {
+    return "listen addresses need an ip4 or ip6 address, not a DNS name" + found;
   }
-  if (has_peer) {
-    const std::string& id = parts[6];
-    const bool id_ok = !id.empty() && std::all_of(id.begin(), id.end(),
-                                                  [](unsigned char c) { return std::isalnum(c); });
-    if (!id_ok) return "bad peer ID " + Quote(id) + " after /" + parts[5];
-    if (listening) return "listen addresses must not name a peer (drop the /" + parts[5] + "/ID)";
-  }
+  if (listening && has_peer) return "listen addresses must not name a peer (drop /p2p/ID)" + found;
   if (needs_peer && !has_peer) {
     return "a peer address must end in /p2p/ID (the peer's 12D3KooW... ID) so the dial can check "
-           "whom it reached";
+           "whom it reached" +
+           found;
   }
   return "";
 }
@@ -209,11 +197,9 @@ void CheckMultiaddrs(const json& section, const char* key, bool listening, bool 
   if (!list.is_array()) return;
   for (size_t i = 0; i < list.size(); ++i) {
     if (!list[i].is_string()) continue;
-    const std::string& text = list[i].get_ref<const std::string&>();
-    const std::string problem = MultiaddrProblem(text, listening, needs_peer);
+    std::string problem = MultiaddrProblem(list[i].get<std::string>(), listening, needs_peer);
     if (problem.empty()) continue;
-    errors->push_back(
-        {std::string("/p2p/") + key + "/" + std::to_string(i), problem + "; found " + Quote(text)});
+    errors->push_back({std::string("/p2p/") + key + "/" + std::to_string(i), std::move(problem)});
   }
 }
 
@@ -227,17 +213,10 @@ void CheckP2p(const json& document, std::vector<SchemaError>* errors) {
 // rpc.listen has admin.listen's syntax. Off loopback anyone who reaches the port could connect
 // and disconnect peers, so at least one authorization is required, as admin.token is.
 void CheckRpc(const json& document, std::vector<SchemaError>* errors) {
-  const auto rpc = document.find("rpc");
-  if (rpc == document.end() || !rpc->is_object()) return;
-  const json listen = rpc->value("listen", json());
-  if (!listen.is_string()) return;
-  const std::string& text = listen.get_ref<const std::string&>();
-  if (!ParseListen(text)) {
-    errors->push_back({"/rpc/listen", std::string(kListenFormat) + "; found " + Quote(text)});
-    return;
-  }
-  if (IsLoopbackListen(text)) return;
-  const json authorizations = rpc->value("authorizations", json::object());
+  const std::optional<std::string> listen = CheckedListen(document, "rpc", errors);
+  if (!listen || IsLoopbackListen(*listen)) return;
+  const std::string& text = *listen;
+  const json authorizations = document["rpc"].value("authorizations", json::object());
   if (authorizations.is_object() && authorizations.empty()) {
     errors->push_back(
         {"/rpc/authorizations",

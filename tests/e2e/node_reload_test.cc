@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "http_client.h"
@@ -25,7 +27,10 @@ json NodeConfig(const TempDir& dir) {
 // A running node whose config file the test rewrites before each POST /admin/reload.
 class ReloadableNode {
  public:
-  ReloadableNode() : config_(NodeConfig(dir_)) {
+  // `adjust` edits the config the node starts with.
+  explicit ReloadableNode(const std::function<void(json&)>& adjust = {})
+      : config_(NodeConfig(dir_)) {
+    if (adjust) adjust(config_);
     file_ = dir_.Write("node.json", config_.dump(2));
     node_ = std::make_unique<NodeProcess>(file_);
     REQUIRE_MESSAGE(node_->WaitReady(), node_->Output());
@@ -43,6 +48,12 @@ class ReloadableNode {
     dir_.Write("node.json", config_.dump(2));
     HttpResult r = HttpRequest(node_->admin(), "POST", "/admin/reload", "", authorization);
     return {r.status, json::parse(r.body, nullptr, false)};
+  }
+
+  // GET /admin/plugins: the slots of the running generation.
+  json Slots() {
+    HttpResult r = HttpRequest(node_->admin(), "GET", "/admin/plugins");
+    return json::parse(r.body, nullptr, false)["slots"];
   }
 
   int PluginsStatus(const std::string& authorization = "") {
@@ -142,4 +153,48 @@ TEST_CASE("a reload names each changed param in its answer and its log") {
   auto [again, again_body] = n.Reload();
   CHECK(again == 200);
   CHECK(again_body["changes"].empty());
+}
+
+TEST_CASE(
+    "without a p2p section its conn_manager is Kubo's watermark; adding the section needs "
+    "a restart") {
+  ReloadableNode n;
+  const json slots = n.Slots();
+  REQUIRE(slots.size() >= 6);
+  CHECK(slots[4]["slot"] == "p2p.conn_manager");
+  CHECK(slots[4]["plugin"] == "watermark");
+  CHECK(slots[4]["params"]["high_water"] == 96);
+  CHECK(slots[5]["slot"] == "store.tiers[0]");
+
+  n.config()["p2p"] = json::object();
+  auto [status, body] = n.Reload();
+  CHECK(status == 422);
+  CHECK_MESSAGE(body["error"].get<std::string>().rfind("needs a restart: p2p (", 0) == 0,
+                body.dump());
+}
+
+TEST_CASE("a reload swaps the p2p conn_manager live, and refuses p2p.listen and a new rpc") {
+  ReloadableNode n([](json& config) { config["p2p"] = json::object(); });
+  CHECK(n.Slots()[4]["plugin"] == "watermark");
+
+  n.config()["p2p"]["conn_manager"] = {{"plugin", "adaptive"},
+                                       {"params", {{"high_water", 50}, {"low_water", 20}}}};
+  auto [swapped, swapped_body] = n.Reload();
+  REQUIRE_MESSAGE(swapped == 200, swapped_body.dump());
+  CHECK_MESSAGE(
+      Lists(swapped_body["changes"], "p2p.conn_manager.plugin: \"watermark\" -> \"adaptive\""),
+      swapped_body.dump());
+  const json slots = n.Slots();
+  CHECK(slots[4]["plugin"] == "adaptive");
+  CHECK(slots[4]["params"]["high_water"] == 50);
+  CHECK(slots[5]["slot"] == "store.tiers[0]");
+
+  n.config()["p2p"]["listen"] = {"/ip4/127.0.0.1/tcp/0"};
+  n.config()["rpc"] = json::object();
+  auto [refused, refused_body] = n.Reload();
+  CHECK(refused == 422);
+  CHECK_MESSAGE(refused_body["error"].get<std::string>().rfind(
+                    "needs a restart: p2p.listen.0, rpc (", 0) == 0,
+                refused_body.dump());
+  CHECK(n.Slots()[4]["plugin"] == "adaptive");
 }

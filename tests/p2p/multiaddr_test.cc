@@ -93,6 +93,14 @@ TEST_CASE("multiaddr: go-multiaddr's invalid addresses are refused with a reason
   CHECK(ParseError("/").find("no components") != std::string::npos);
   CHECK(ParseError("").find("must start with '/'") != std::string::npos);
   CHECK(ParseError("/tcp/99999").find("bad tcp port") != std::string::npos);
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += "/tcp/1";
+  CHECK(ParseError(many).find("more than 32 components") != std::string::npos);
+  std::string many_bytes;
+  for (int i = 0; i < 33; ++i) many_bytes += std::string("\x06\x00\x01", 3);
+  Multiaddr addr;
+  CHECK(Multiaddr::FromBytes(many_bytes, &addr).message().find("more than 32 components") !=
+        std::string::npos);
 }
 
 TEST_CASE("multiaddr: bad binary forms are refused with the offset") {

@@ -171,6 +171,28 @@ TEST_CASE("libp2p noise: both roles authenticate each other and exchange data") 
   CHECK(!a_send.Encrypt(frame + "y", &sealed).ok());
 }
 
+TEST_CASE("libp2p noise: a shared static key serves many handshakes in both roles") {
+  Identities keys;
+  std::shared_ptr<const boxcar::p2p::NoiseStaticKey> dialer_static, listener_static;
+  REQUIRE(boxcar::p2p::NoiseStaticKey::Generate(keys.dialer, &dialer_static).ok());
+  REQUIRE(boxcar::p2p::NoiseStaticKey::Generate(keys.listener, &listener_static).ok());
+  for (int round = 0; round < 2; ++round) {
+    Libp2pNoiseHandshake initiator(true, keys.dialer, keys.ListenerId(), {}, dialer_static);
+    Libp2pNoiseHandshake responder(false, keys.listener, std::nullopt, {}, listener_static);
+    REQUIRE(RunHandshake(&initiator, &responder));
+    CHECK(responder.remote_peer() == keys.DialerId());
+  }
+  // Against a side with a fresh key per handshake, too.
+  Libp2pNoiseHandshake initiator(true, keys.dialer, keys.ListenerId(), {});
+  Libp2pNoiseHandshake responder(false, keys.listener, std::nullopt, {}, listener_static);
+  REQUIRE(RunHandshake(&initiator, &responder));
+  // A static key signed by another identity fails the signature check.
+  Libp2pNoiseHandshake impostor(false, keys.listener, std::nullopt, {}, dialer_static);
+  Libp2pNoiseHandshake victim(true, keys.dialer, std::nullopt, {});
+  CHECK(!RunHandshake(&victim, &impostor));
+  CHECK(victim.failure() == HandshakeFailure::kBadSignature);
+}
+
 TEST_CASE("libp2p noise: no extensions when no muxers are given") {
   Identities keys;
   Libp2pNoiseHandshake initiator(true, keys.dialer, std::nullopt, {});

@@ -71,6 +71,16 @@ struct Recorder : SessionHandler {
   void OnGoAway(uint32_t code) override { goaways.push_back(code); }
 };
 
+// One session and its recorder, fed frames by hand.
+struct Lone {
+  Recorder events;
+  Session session;
+  explicit Lone(bool client, SessionLimits limits = {})
+      : session(client, limits, &events, &FakeClock) {
+    events.session = &session;
+  }
+};
+
 // A client and a server wired to each other in memory.
 struct Pair {
   Recorder client_events, server_events;
@@ -141,19 +151,16 @@ TEST_CASE("yamux: client and server move data both ways; the client opens odd id
 }
 
 TEST_CASE("yamux: a SYN of the wrong parity is a protocol error") {
-  Recorder events;
-  Session server(false, {}, &events, &FakeClock);
-  events.session = &server;
+  Lone lone_server(false);
+  Session& server = lone_server.session;
   const boxcar::Status status = server.Feed(Frame(FrameType::kWindowUpdate, kSyn, 2, 0));
   CHECK_FALSE(status.ok());
   CHECK(status.message().find("parity") != std::string::npos);
   CHECK_FALSE(server.Feed(Frame(FrameType::kPing, kSyn, 0, 1)).ok());  // the error sticks
-  Recorder client_events;
-  Session client(true, {}, &client_events, &FakeClock);
-  client_events.session = &client;
-  CHECK_FALSE(client.Feed(Frame(FrameType::kWindowUpdate, kSyn, 1, 0)).ok());
-  Session fresh(true, {}, &client_events, &FakeClock);
-  CHECK_FALSE(fresh.Feed(Frame(FrameType::kData, 0, 7, 1, "x")).ok());  // never opened
+  Lone client(true);
+  CHECK_FALSE(client.session.Feed(Frame(FrameType::kWindowUpdate, kSyn, 1, 0)).ok());
+  Lone fresh(true);
+  CHECK_FALSE(fresh.session.Feed(Frame(FrameType::kData, 0, 7, 1, "x")).ok());  // never opened
 }
 
 TEST_CASE("yamux: a ping SYN is echoed exactly; our own pings measure the RTT") {
@@ -176,10 +183,8 @@ TEST_CASE("yamux: a ping SYN is echoed exactly; our own pings measure the RTT") 
 }
 
 TEST_CASE("yamux: a ping ACK we did not ask for is a protocol error") {
-  Recorder events;
-  Session client(true, {}, &events, &FakeClock);
-  events.session = &client;
-  const boxcar::Status status = client.Feed(Frame(FrameType::kPing, kAck, 0, 42));
+  Lone client(true);
+  const boxcar::Status status = client.session.Feed(Frame(FrameType::kPing, kAck, 0, 42));
   CHECK_FALSE(status.ok());
   CHECK(status.message().find("never sent") != std::string::npos);
 }
@@ -238,8 +243,8 @@ TEST_CASE("yamux: SYNs past max_inbound_streams get RST and are counted as refus
 TEST_CASE("yamux: un-ACKed outbound streams are bounded") {
   SessionLimits limits;
   limits.max_unacked_outbound = 2;
-  Recorder events;
-  Session client(true, limits, &events, &FakeClock);
+  Lone lone(true, limits);
+  Session& client = lone.session;
   CHECK(client.OpenStream() == 1);
   CHECK(client.OpenStream() == 3);
   CHECK(client.OpenStream() == 0);
@@ -251,9 +256,8 @@ TEST_CASE("yamux: un-ACKed outbound streams are bounded") {
 }
 
 TEST_CASE("yamux: a peer reusing a stream id is a protocol error") {
-  Recorder events;
-  Session server(false, {}, &events, &FakeClock);
-  events.session = &server;
+  Lone lone(false);
+  Session& server = lone.session;
   REQUIRE(server.Feed(Frame(FrameType::kWindowUpdate, kSyn, 5, 0)).ok());
   REQUIRE(server.Feed(Frame(FrameType::kWindowUpdate, kRst, 5, 0)).ok());
   CHECK_FALSE(server.Feed(Frame(FrameType::kWindowUpdate, kSyn, 3, 0)).ok());
@@ -295,19 +299,17 @@ TEST_CASE("yamux: the sender never passes the peer's window and counts the stall
 }
 
 TEST_CASE("yamux: a peer overrunning our window, or sending a frame larger than it, is an error") {
-  Recorder events;
-  events.consume = false;
-  Session server(false, {}, &events, &FakeClock);
-  events.session = &server;
+  Lone lone(false);
+  lone.events.consume = false;
+  Session& server = lone.session;
   const std::string full(kInitialWindow, 'x');
   REQUIRE(server.Feed(Frame(FrameType::kData, kSyn, 1, kInitialWindow, full)).ok());
   const boxcar::Status overrun = server.Feed(Frame(FrameType::kData, 0, 1, 1, "x"));
   CHECK_FALSE(overrun.ok());
   CHECK(overrun.message().find("overran") != std::string::npos);
 
-  Recorder other_events;
-  Session other(false, {}, &other_events, &FakeClock);
-  other_events.session = &other;
+  Lone lone_other(false);
+  Session& other = lone_other.session;
   REQUIRE(other.Feed(Frame(FrameType::kWindowUpdate, kSyn, 1, 0)).ok());
   // Refused from the header alone, before the payload is buffered.
   const boxcar::Status oversized =

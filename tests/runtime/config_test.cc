@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "config_fixture.h"
 #include "runtime/config.h"
-#include "temp_dir.h"
 
 using boxcar::PluginKind;
 using boxcar::runtime::Config;
@@ -17,52 +17,14 @@ using boxcar::runtime::LoadResult;
 using boxcar::runtime::Override;
 using boxcar::runtime::ParseOverride;
 using boxcar::runtime::SchemaError;
-using boxcar::testing::TempDir;
+using boxcar::testing::ConfigDir;
+using boxcar::testing::Errors;
+using boxcar::testing::Loaded;
+using boxcar::testing::MinimalConfig;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-json MinimalConfig() {
-  return {{"strategies",
-           {{"prioritizer", {{"plugin", "fair"}}},
-            {"batcher", {{"plugin", "adaptive"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store", {{"tiers", json::array({{{"plugin", "lru"}}})}}}};
-}
-
-std::vector<Override> Sets(const std::vector<std::string>& texts) {
-  std::vector<Override> out;
-  for (const std::string& t : texts) {
-    Override o;
-    REQUIRE(ParseOverride(t, &o).ok());
-    out.push_back(o);
-  }
-  return out;
-}
-
-// Writes configs into <tmp>/etc and pretends the executable lives in <tmp>/bin.
-class ConfigDir {
- public:
-  LoadResult LoadText(const std::string& text, const std::vector<std::string>& sets = {}) {
-    return LoadConfig(dir_.Write("etc/node.json", text), Sets(sets), exe_dir());
-  }
-  LoadResult Load(const json& document, const std::vector<std::string>& sets = {}) {
-    return LoadText(document.dump(2), sets);
-  }
-  fs::path root() const { return dir_.path(); }
-  fs::path exe_dir() const { return dir_ / "bin"; }
-
- private:
-  TempDir dir_;
-};
-
-std::string Errors(const LoadResult& r) {
-  std::string out;
-  for (const SchemaError& e : r.errors) out += e.pointer + ": " + e.message + "\n";
-  return out;
-}
 
 bool HasError(const LoadResult& r, const std::string& pointer, const std::string& message) {
   for (const SchemaError& e : r.errors) {
@@ -76,12 +38,6 @@ bool HasErrorStarting(const LoadResult& r, const std::string& pointer, const std
     if (e.pointer == pointer && e.message.rfind(start, 0) == 0) return true;
   }
   return false;
-}
-
-Config Loaded(const LoadResult& r) {
-  INFO(Errors(r));
-  REQUIRE(r.config.has_value());
-  return *r.config;
 }
 
 }  // namespace

@@ -6,44 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "config_fixture.h"
 #include "runtime/config.h"
 #include "runtime/config_diff.h"
-#include "temp_dir.h"
 
 using boxcar::PluginKind;
 using boxcar::runtime::Config;
 using boxcar::runtime::ConfigChange;
 using boxcar::runtime::DiffConfigs;
-using boxcar::runtime::LoadConfig;
 using boxcar::runtime::LoadResult;
 using boxcar::runtime::SchemaError;
-using boxcar::testing::TempDir;
+using boxcar::testing::ConfigDir;
+using boxcar::testing::Errors;
+using boxcar::testing::Loaded;
+using boxcar::testing::MinimalConfig;
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
-
-json BaseConfig() {
-  return {{"strategies",
-           {{"prioritizer", {{"plugin", "fair"}}},
-            {"batcher", {{"plugin", "adaptive"}}},
-            {"conn_manager", {{"plugin", "watermark"}}},
-            {"tuner", {{"plugin", "static"}}}}},
-          {"store", {{"path", "data"}, {"tiers", json::array({{{"plugin", "lru"}}})}}}};
-}
-
-struct Loader {
-  TempDir dir;
-  LoadResult Load(const json& document) {
-    return LoadConfig(dir.Write("etc/node.json", document.dump(2)), {}, dir / "bin");
-  }
-};
-
-std::string Errors(const LoadResult& r) {
-  std::string out;
-  for (const SchemaError& e : r.errors) out += e.pointer + ": " + e.message + "\n";
-  return out;
-}
 
 // The message of the error at `pointer`, or "" when there is none.
 std::string ErrorAt(const LoadResult& r, const std::string& pointer) {
@@ -53,20 +32,14 @@ std::string ErrorAt(const LoadResult& r, const std::string& pointer) {
   return "";
 }
 
-Config Loaded(const LoadResult& r) {
-  INFO(Errors(r));
-  REQUIRE(r.config.has_value());
-  return *r.config;
-}
-
 json WithP2p(json p2p) {
-  json doc = BaseConfig();
+  json doc = MinimalConfig();
   doc["p2p"] = std::move(p2p);
   return doc;
 }
 
 json WithRpc(json rpc) {
-  json doc = BaseConfig();
+  json doc = MinimalConfig();
   doc["rpc"] = std::move(rpc);
   return doc;
 }
@@ -81,8 +54,8 @@ const ConfigChange* Find(const std::vector<ConfigChange>& changes, const std::st
 }  // namespace
 
 TEST_CASE("without p2p and rpc sections neither is enabled, and p2p.conn_manager is Kubo's") {
-  Loader loader;
-  const Config c = Loaded(loader.Load(BaseConfig()));
+  ConfigDir loader;
+  const Config c = Loaded(loader.Load(MinimalConfig()));
   CHECK_FALSE(c.p2p.enabled);
   CHECK_FALSE(c.rpc.enabled);
   CHECK_FALSE(c.document.contains("p2p"));
@@ -100,12 +73,12 @@ TEST_CASE("without p2p and rpc sections neither is enabled, and p2p.conn_manager
 }
 
 TEST_CASE("an empty p2p section enables the host with every default") {
-  Loader loader;
+  ConfigDir loader;
   const Config c = Loaded(loader.Load(WithP2p(json::object())));
   CHECK(c.p2p.enabled);
   CHECK(c.p2p.listen.empty());
   CHECK(c.p2p.peers.empty());
-  CHECK(c.p2p.identity_file == loader.dir / "etc" / "data" / "identity.key");
+  CHECK(c.p2p.identity_file == loader.root() / "etc" / "data" / "identity.key");
   CHECK(c.p2p.identity_file.is_absolute());
   CHECK(c.p2p.io_threads == 1);
   CHECK(c.p2p.max_conns_per_peer == 8);
@@ -119,7 +92,7 @@ TEST_CASE("an empty p2p section enables the host with every default") {
 }
 
 TEST_CASE("p2p values are read, identity_file resolves against the config file") {
-  Loader loader;
+  ConfigDir loader;
   const Config c = Loaded(loader.Load(WithP2p(
       {{"listen", {"/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/4001"}},
        {"peers",
@@ -135,7 +108,7 @@ TEST_CASE("p2p values are read, identity_file resolves against the config file")
        {"conn_manager", {{"plugin", "adaptive"}}}})));
   CHECK(c.p2p.listen == std::vector<std::string>{"/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/4001"});
   CHECK(c.p2p.peers.size() == 2);
-  CHECK(c.p2p.identity_file == loader.dir / "keys" / "node.key");
+  CHECK(c.p2p.identity_file == loader.root() / "keys" / "node.key");
   CHECK(c.p2p.io_threads == 2);
   CHECK(c.p2p.max_conns_per_peer == 4);
   CHECK(c.p2p.max_inbound_streams_per_peer == 100);
@@ -147,7 +120,7 @@ TEST_CASE("p2p values are read, identity_file resolves against the config file")
 }
 
 TEST_CASE("bad multiaddrs in p2p.listen and p2p.peers are errors that say what is wrong") {
-  Loader loader;
+  ConfigDir loader;
   const std::string id = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
   const LoadResult r = loader.Load(
       WithP2p({{"listen",
@@ -156,24 +129,27 @@ TEST_CASE("bad multiaddrs in p2p.listen and p2p.peers are errors that say what i
                  "/ip4/0.0.0.0/tcp/4001/p2p/" + id, "/unix/tmp/x/tcp/1"}},
                {"peers",
                 {"/ip4/10.0.0.1/tcp/4001", "/ip4/10.0.0.1/tcp/4001/p2p/" + id + "/x",
-                 "/ip4/10.0.0.1/tcp/4001/p2p/" + id}}}));
+                 "/ip4/10.0.0.1/tcp/4001/p2p/" + id, "/p2p/" + id}}}));
   CHECK_FALSE(r.config.has_value());
   INFO(Errors(r));
-  CHECK(ErrorAt(r, "/p2p/listen/0").rfind("expected a multiaddr", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/1").rfind("bad ip4 address \"1.2.3\"", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/2").rfind("expected /tcp/PORT", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/3").rfind("bad tcp port \"70000\"", 0) == 0);
+  // Multiaddr::Parse's own messages, then the shapes the swarm can use.
+  CHECK(ErrorAt(r, "/p2p/listen/0").find("must start with '/'") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/1").find("'1.2.3'") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/1").find("/ip4/1.2.3/tcp/4001") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/2").find("unsupported protocol 'udp'") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/listen/3").find("'70000'") != std::string::npos);
   CHECK(ErrorAt(r, "/p2p/listen/4").rfind("listen addresses need an ip4 or ip6", 0) == 0);
   CHECK(ErrorAt(r, "/p2p/listen/5").rfind("listen addresses must not name a peer", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/listen/6").rfind("unsupported protocol \"unix\"", 0) == 0);
+  CHECK(ErrorAt(r, "/p2p/listen/6").find("unsupported protocol 'unix'") != std::string::npos);
   CHECK(ErrorAt(r, "/p2p/peers/0").rfind("a peer address must end in /p2p/ID", 0) == 0);
-  CHECK(ErrorAt(r, "/p2p/peers/1").rfind("unexpected components", 0) == 0);
+  CHECK(ErrorAt(r, "/p2p/peers/0").find("found \"/ip4/10.0.0.1/tcp/4001\"") != std::string::npos);
+  CHECK_FALSE(ErrorAt(r, "/p2p/peers/1").empty());
   CHECK(ErrorAt(r, "/p2p/peers/2").empty());
-  CHECK(ErrorAt(r, "/p2p/listen/1").find("found \"/ip4/1.2.3/tcp/4001\"") != std::string::npos);
+  CHECK(ErrorAt(r, "/p2p/peers/3").rfind("expected /ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT", 0) == 0);
 }
 
 TEST_CASE("p2p limits and its conn_manager slot are checked by the schema") {
-  Loader loader;
+  ConfigDir loader;
   const LoadResult r = loader.Load(WithP2p({{"max_conns_per_peer", 0},
                                             {"handshake_timeout_ms", 10},
                                             {"conn_manager", {{"params", json::object()}}},
@@ -187,7 +163,7 @@ TEST_CASE("p2p limits and its conn_manager slot are checked by the schema") {
 }
 
 TEST_CASE("an rpc section enables the RPC API on 127.0.0.1:5001 by default") {
-  Loader loader;
+  ConfigDir loader;
   const Config c = Loaded(loader.Load(WithRpc(json::object())));
   CHECK(c.rpc.enabled);
   CHECK(c.rpc.listen == "127.0.0.1:5001");
@@ -195,7 +171,7 @@ TEST_CASE("an rpc section enables the RPC API on 127.0.0.1:5001 by default") {
 }
 
 TEST_CASE("rpc authorizations are read as Kubo's API.Authorizations") {
-  Loader loader;
+  ConfigDir loader;
   const Config c = Loaded(loader.Load(
       WithRpc({{"listen", "0.0.0.0:5001"},
                {"authorizations",
@@ -214,7 +190,7 @@ TEST_CASE("rpc authorizations are read as Kubo's API.Authorizations") {
 }
 
 TEST_CASE("rpc beyond loopback without an authorization is refused with the fix") {
-  Loader loader;
+  ConfigDir loader;
   const LoadResult r = loader.Load(WithRpc({{"listen", "0.0.0.0:5001"}}));
   CHECK_FALSE(r.config.has_value());
   const std::string message = ErrorAt(r, "/rpc/authorizations");
@@ -225,7 +201,7 @@ TEST_CASE("rpc beyond loopback without an authorization is refused with the fix"
 }
 
 TEST_CASE("bad rpc listen addresses and secrets are errors") {
-  Loader loader;
+  ConfigDir loader;
   const LoadResult r = loader.Load(WithRpc(
       {{"listen", "5001"},
        {"authorizations",
@@ -241,7 +217,7 @@ TEST_CASE("bad rpc listen addresses and secrets are errors") {
 }
 
 TEST_CASE("p2p and rpc restart keys: listeners, identity and threads; the rest is live") {
-  Loader loader;
+  ConfigDir loader;
   json before =
       WithRpc({{"authorizations",
                 {{"ops", {{"auth_secret", "bearer:old"}, {"allowed_paths", {"/api/v0"}}}}}}});
@@ -280,12 +256,12 @@ TEST_CASE("p2p and rpc restart keys: listeners, identity and threads; the rest i
 }
 
 TEST_CASE("adding or removing the p2p or rpc section is one change that needs a restart") {
-  Loader loader;
-  json with = BaseConfig();
+  ConfigDir loader;
+  json with = MinimalConfig();
   with["p2p"] = json::object();
   with["rpc"] = {{"authorizations",
                   {{"ops", {{"auth_secret", "bearer:hidden"}, {"allowed_paths", {"/api/v0"}}}}}}};
-  const Config without_sections = Loaded(loader.Load(BaseConfig()));
+  const Config without_sections = Loaded(loader.Load(MinimalConfig()));
   const Config with_sections = Loaded(loader.Load(with));
 
   const std::vector<ConfigChange> added =
