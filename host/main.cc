@@ -1,4 +1,5 @@
-// The boxcar command line: run the node, check a config, list plugins.
+// The boxcar command line: run the node, check a config, list plugins, the store commands, and
+// the commands that drive a running node over its Kubo RPC API (rpc_cli.cc).
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "node.h"
 #include "obs/logging.h"
 #include "plugin_reference.h"
+#include "rpc_cli.h"
 #include "runtime/catalog.h"
 #include "runtime/config.h"
 #include "runtime/instance.h"
@@ -122,6 +124,7 @@ void PrintUsage(std::ostream& out) {
   for (const CommandHelp& c : kCommands) {
     if (c.store) PrintEntry(out, c.name, c.text, 16);
   }
+  boxcar::cli::PrintRpcUsage(out);
   out << "\nOptions:\n";
   for (const OptionHelp& o : kOptions) PrintEntry(out, o.flag, o.text, 20);
 }
@@ -393,6 +396,14 @@ int main(int argc, char** argv) {
     std::cout << "boxcar " << BOXCAR_VERSION << " (plugin API " << boxcar::kApiMajor << "."
               << boxcar::kApiMinor << ")\n";
     return 0;
+  }
+  if (argc >= 2 && boxcar::cli::IsRpcCommand(argv[1])) {
+    try {
+      return boxcar::cli::RunRpcCommand(argc, argv, ExeDir());
+    } catch (const std::exception& e) {
+      std::cerr << "boxcar: " << e.what() << "\n";
+      return 1;
+    }
   }
   Args args;
   if (int rc = ParseArgs(argc, argv, &args); rc != 0) return rc;

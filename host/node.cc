@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "obs/logging.h"
+#include "rpc/rpc_commands.h"
 #include "runtime/config_diff.h"
 #include "store/dag_transfer.h"
 #include "store_cli.h"
@@ -141,8 +142,8 @@ runtime::ReloadOutcome Node::Reload(const std::string& trigger) {
 }
 
 // Hands a validated config to every part that applies it live: the plugin runtime first (it
-// refuses what cannot be applied), then the store, the engine, the admin token and the
-// gateway's limits, and the swarm's limits and static peers.
+// refuses what cannot be applied), then the store, the engine, the admin token, the
+// gateway's limits, the swarm's limits and static peers, and the RPC's authorizations.
 runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
                                          const std::string& trigger) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
@@ -160,6 +161,7 @@ runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
       outcome.status = s;
     }
   }
+  if (rpc_) rpc_->SetAuthorizations(config.rpc.authorizations);
   return outcome;
 }
 
@@ -288,6 +290,7 @@ Status Node::WriteReadyFile() {
       ready["p2p"] = addrs;
       ready["peer_id"] = swarm_->local_peer().ToString();
     }
+    if (rpc_) ready["rpc"] = rpc_->bound_address();
     out << ready.dump() << "\n";
     if (!out) return Status::IOError("cannot write " + tmp.string());
   }
@@ -453,6 +456,16 @@ Status Node::StartSwarm(const runtime::Config& config) {
   return swarm_->Start();
 }
 
+Status Node::StartRpc(const runtime::Config& config) {
+  rpc_ = std::make_unique<rpc::RpcServer>(config.rpc, "boxcar/" BOXCAR_VERSION);
+  rpc::NodeFacts facts;
+  facts.swarm = swarm_.get();  // null without a p2p section
+  facts.version = BOXCAR_VERSION;
+  facts.agent_version = "boxcar/" BOXCAR_VERSION;
+  rpc::RegisterCommands(*rpc_, facts);
+  return rpc_->Start();
+}
+
 int Node::Run() {
   auto log = obs::Logger("boxcar");
   runtime::LoadResult loaded =
@@ -487,6 +500,13 @@ int Node::Run() {
     log->error("p2p: {}", s.message());
     return 1;
   }
+  if (loaded.config->rpc.enabled) {
+    if (Status s = StartRpc(*loaded.config); !s.ok()) {
+      log->error("rpc: {}", s.message());
+      return 1;
+    }
+    log->info("Kubo RPC API on http://{}/api/v0", rpc_->bound_address());
+  }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   watcher_ = std::thread([this] { WatchLoop(); });
   control_ = std::thread([this] { ControlLoop(); });
@@ -501,6 +521,7 @@ int Node::Run() {
   if (::write(wake_fd_, &one, sizeof one) < 0) log->warn("cannot wake the file watcher");
   // Reload triggers first (admin, file watcher), so no reload touches the engine as it goes.
   admin_->Stop();  // finishes requests in flight
+  if (rpc_) rpc_->Stop();
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
@@ -509,6 +530,7 @@ int Node::Run() {
   gateway_->Stop();
   engine_.reset();  // its queued work holds connections, whose sockets need the gateway alive
   gateway_.reset();
+  rpc_.reset();    // after the swarm, whose callbacks may still answer RPC requests
   store_.reset();  // stops the store's threads before the tiers go
   runtime_->Shutdown();
   log->info("stopped");

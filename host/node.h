@@ -1,5 +1,5 @@
-// The running node: config, plugin runtime, block store, request engine, gateway and admin
-// endpoints, reload triggers and the control loop.
+// The running node: config, plugin runtime, block store, request engine, gateway, admin and
+// Kubo RPC endpoints, reload triggers and the control loop.
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,7 @@
 #include "admin/admin_server.h"
 #include "engine/request_engine.h"
 #include "obs/metrics.h"
+#include "rpc/rpc_server.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
 #include "server/gateway_server.h"
@@ -55,6 +56,7 @@ class Node {
   admin::HttpResponse StoreJson();
   admin::HttpResponse ImportCar(const admin::HttpRequest& request);
   Status StartGateway(const runtime::Config& config);
+  Status StartRpc(const runtime::Config& config);
   Status OpenStore(const runtime::Config& config);
   Status StartSwarm(const runtime::Config& config);
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
@@ -75,6 +77,7 @@ class Node {
   std::unique_ptr<engine::RequestEngine> engine_;
   std::unique_ptr<server::GatewayServer> gateway_;
   std::unique_ptr<p2p::Swarm> swarm_;
+  std::unique_ptr<rpc::RpcServer> rpc_;  // when the config has an rpc section
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

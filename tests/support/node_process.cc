@@ -143,6 +143,7 @@ bool NodeProcess::WaitReady(std::chrono::seconds timeout) {
       if (!ready.is_discarded()) {
         admin_ = ready.value("admin", "");
         gateway_ = ready.value("gateway", "");
+        rpc_ = ready.value("rpc", "");
         return !admin_.empty();
       }
     }

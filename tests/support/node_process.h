@@ -44,6 +44,7 @@ class NodeProcess {
   const std::string& admin() const { return admin_; }
   const std::string& gateway() const { return gateway_; }
   const std::filesystem::path& ready_file() const { return ready_file_; }
+  const std::string& rpc() const { return rpc_; }  // "" when the config has no rpc section
   pid_t pid() const { return pid_; }
 
   void Signal(int sig);
@@ -58,6 +59,7 @@ class NodeProcess {
   std::filesystem::path log_file_;
   std::string admin_;
   std::string gateway_;
+  std::string rpc_;
 };
 
 // Polls `predicate` every 20 ms until it holds or `timeout` passes.
