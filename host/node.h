@@ -76,8 +76,10 @@ class Node {
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<engine::RequestEngine> engine_;
   std::unique_ptr<server::GatewayServer> gateway_;
-  std::unique_ptr<p2p::Swarm> swarm_;
+  // The RPC server is declared before the swarm so that it is destroyed after it: the swarm's
+  // callbacks post answers to RPC requests onto the server's io_context.
   std::unique_ptr<rpc::RpcServer> rpc_;  // when the config has an rpc section
+  std::unique_ptr<p2p::Swarm> swarm_;
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

@@ -14,6 +14,7 @@
 #include "p2p/keys.h"
 #include "p2p/peer_id.h"
 #include "rpc/rpc_auth.h"
+#include "support/p2p_node.h"
 #include "temp_dir.h"
 
 using namespace boxcar::testing;
@@ -185,13 +186,7 @@ TEST_CASE("boxcar id --config works offline from the key file when no node answe
 
 namespace {
 
-// A node with both a p2p listener and the RPC API.
-json P2pNodeConfig(const TempDir& dir) {
-  json config = RpcNodeConfig(dir);
-  config["p2p"] = {{"listen", {"/ip4/127.0.0.1/tcp/0"}}};
-  return config;
-}
-
+// A node with both a p2p listener and the RPC API (P2pNodeConfig).
 struct P2pNode {
   P2pNode() : file(dir.Write("node.json", P2pNodeConfig(dir).dump(2))), process(file) {
     REQUIRE_MESSAGE(process.WaitReady(), process.Output());
