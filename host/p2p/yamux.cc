@@ -541,6 +541,11 @@ void Session::TakeOutput(std::string* out, size_t max_bytes) {
   }
 }
 
+size_t Session::Buffered(uint32_t id) const {
+  auto it = impl_->streams.find(id);
+  return it == impl_->streams.end() ? 0 : it->second.buffered();
+}
+
 SessionStats Session::stats() const {
   SessionStats stats;
   stats.window_stalls = impl_->window_stalls;

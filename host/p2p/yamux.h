@@ -111,6 +111,8 @@ class Session {
   // round-robin across streams, each within its send window.
   void TakeOutput(std::string* out, size_t max_bytes);
 
+  // Bytes queued on `id` and not yet sent (0 for an unknown stream).
+  size_t Buffered(uint32_t id) const;
   SessionStats stats() const;
   bool remote_went_away() const;
   int64_t last_rtt_ns() const;

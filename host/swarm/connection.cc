@@ -454,6 +454,10 @@ size_t Connection::StreamWrite(uint32_t stream_id, std::string_view data) {
   return accepted;
 }
 
+size_t Connection::StreamBuffered(uint32_t stream_id) const {
+  return phase_ == Phase::kYamux ? session_->Buffered(stream_id) : 0;
+}
+
 void Connection::StreamCloseWrite(uint32_t stream_id) {
   if (phase_ != Phase::kYamux) return;
   session_->CloseWrite(stream_id);

@@ -112,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   void StreamCloseWrite(uint32_t stream_id);
   void StreamReset(uint32_t stream_id);
   void StreamConsumed(uint32_t stream_id, size_t bytes);
+  size_t StreamBuffered(uint32_t stream_id) const;
   void RemoveStream(uint32_t stream_id);  // both directions done
   void ScheduleFlush();
   // Received bytes waiting for a reader, over all streams (p2p.max_conn_buffer_bytes).

@@ -213,6 +213,8 @@ void StreamImpl::SetOnWritable(std::function<void()> on_writable) {
   on_writable_ = std::move(on_writable);
 }
 
+size_t StreamImpl::buffered() const { return conn_->StreamBuffered(id_); }
+
 void StreamImpl::CloseWrite() {
   if (reset_ || write_closed_) return;
   write_closed_ = true;

@@ -44,7 +44,7 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
                  std::function<void(Status)> on_end) override;
   size_t Write(std::string_view data) override;
   void SetOnWritable(std::function<void()> on_writable) override;
-  size_t buffered() const override { return buffered_; }
+  size_t buffered() const override;
   void CloseWrite() override;
   void Reset() override;
 
@@ -91,7 +91,6 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   bool reset_ = false;
   bool removed_ = false;
   bool want_writable_ = false;
-  size_t buffered_ = 0;
   SwarmMetrics::ProtocolSeries* series_ = nullptr;
 };
 

@@ -9,6 +9,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
@@ -387,6 +388,33 @@ TEST_CASE("swarm: listens and dials on IPv6 loopback") {
   auto seen = FindPeer(*b.swarm, a.id());
   REQUIRE(seen);
   CHECK(seen->addr.ToString().rfind("/ip6/::1/tcp/", 0) == 0);
+}
+
+TEST_CASE("swarm: a stream reports the bytes it queued beyond the peer's window") {
+  constexpr char kSilent[] = "/boxcar/test/silent/1.0.0";
+  TestSwarm a;
+  // The peer accepts the stream but never reads it, so our window never reopens.
+  auto held = std::make_shared<std::vector<StreamPtr>>();
+  TestSwarm b([](SwarmOptions&) {}, false);
+  b.swarm->Handle(kSilent, [held](StreamPtr stream) { held->push_back(stream); });
+  REQUIRE(b.swarm->Start().ok());
+  REQUIRE(Connect(*a.swarm, b.Addr()).ok());
+
+  std::promise<std::pair<size_t, size_t>> result;  // {accepted, buffered}
+  a.swarm->NewStream(b.id(), {kSilent}, [&result](Status s, StreamPtr stream) {
+    if (!s.ok()) return result.set_value({0, 0});
+    // Runs on the stream's thread: offer 1 MiB now; what the window cannot take stays queued.
+    const size_t accepted = stream->Write(std::string(1 << 20, 'x'));
+    boost::asio::post(stream->executor(), [&result, stream, accepted] {
+      result.set_value({accepted, stream->buffered()});
+    });
+  });
+  auto future = result.get_future();
+  REQUIRE(future.wait_for(kWait) == std::future_status::ready);
+  const auto [accepted, buffered] = future.get();
+  CHECK(accepted > 0);
+  CHECK(buffered > 0);
+  CHECK(buffered <= accepted);
 }
 
 }  // namespace boxcar::p2p::testing
