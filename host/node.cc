@@ -284,7 +284,7 @@ Status Node::WriteReadyFile() {
                   {"gateway", gateway_->bound_address()}};
     if (swarm_) {
       json addrs = json::array();
-      for (const p2p::Multiaddr& addr : swarm_->ListenAddrs()) {
+      for (const p2p::Multiaddr& addr : swarm_->AdvertisedAddrs()) {
         addrs.push_back(addr.WithPeer(swarm_->local_peer()).ToString());
       }
       ready["p2p"] = addrs;

@@ -1,14 +1,10 @@
 #include "rpc/rpc_commands.h"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -33,37 +29,6 @@ json NullIfEmpty(std::vector<std::string> values) {
   if (values.empty()) return nullptr;
   std::sort(values.begin(), values.end());
   return values;
-}
-
-// A wildcard listen address stands for every local address of its family, as Kubo's host
-// reports them: peers given 0.0.0.0 could not dial it.
-std::vector<Multiaddr> ExpandWildcard(const Multiaddr& addr) {
-  const auto tcp = addr.Tcp();
-  if (!tcp || (tcp->host != "0.0.0.0" && tcp->host != "::")) return {addr};
-  const bool v4 = tcp->host == "0.0.0.0";
-  std::vector<Multiaddr> out;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return {addr};
-  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr) continue;
-    boost::asio::ip::address ip;
-    if (v4 && it->ifa_addr->sa_family == AF_INET) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
-      ip = boost::asio::ip::address_v4(ntohl(sin->sin_addr.s_addr));
-    } else if (!v4 && it->ifa_addr->sa_family == AF_INET6) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
-      boost::asio::ip::address_v6::bytes_type bytes;
-      std::copy(sin6->sin6_addr.s6_addr, sin6->sin6_addr.s6_addr + 16, bytes.begin());
-      const boost::asio::ip::address_v6 v6(bytes);
-      if (v6.is_link_local()) continue;
-      ip = v6;
-    } else {
-      continue;
-    }
-    out.push_back(Multiaddr::FromTcp(ip.to_string(), tcp->port));
-  }
-  freeifaddrs(list);
-  return out.empty() ? std::vector<Multiaddr>{addr} : out;
 }
 
 // A peer argument: a PeerID, or a multiaddr ending in /p2p/ID (Kubo's ParsePeerParam).
@@ -94,10 +59,8 @@ Status ParseP2pAddrs(const std::vector<std::string>& args, std::vector<Multiaddr
 
 json SelfId(p2p::Swarm& swarm, const std::string& agent_version) {
   std::vector<std::string> addresses;
-  for (const Multiaddr& listen : swarm.ListenAddrs()) {
-    for (const Multiaddr& addr : ExpandWildcard(listen)) {
-      addresses.push_back(addr.WithPeer(swarm.local_peer()).ToString());
-    }
+  for (const Multiaddr& addr : swarm.AdvertisedAddrs()) {
+    addresses.push_back(addr.WithPeer(swarm.local_peer()).ToString());
   }
   return IdOutputJson(swarm.local_peer().ToString(), swarm.identity().PublicKeyProto(),
                       std::move(addresses), agent_version, swarm.Protocols());

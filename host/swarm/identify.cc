@@ -82,7 +82,7 @@ void ReadAll(const StreamPtr& stream, std::function<void(Status, std::string)> d
 IdentifyMessage Swarm::Impl::LocalIdentify(const Connection& conn) const {
   IdentifyMessage message;
   message.public_key = identity_.PublicKeyProto();
-  for (const Multiaddr& addr : listen_addrs_) message.listen_addrs.push_back(addr.ToBytes());
+  for (const Multiaddr& addr : advertised_addrs_) message.listen_addrs.push_back(addr.ToBytes());
   for (const auto& [protocol, handler] : handlers_) message.protocols.push_back(protocol);
   if (!conn.remote_addr().empty()) message.observed_addr = conn.remote_addr().ToBytes();
   message.protocol_version = "ipfs/0.1.0";

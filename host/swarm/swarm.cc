@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "obs/metrics.h"
+#include "swarm/interface_addrs.h"
 #include "swarm/stream_impl.h"
 #include "swarm/swarm_impl.h"
 
@@ -331,6 +332,9 @@ Status Swarm::Start() {
     }
     const tcp::endpoint bound = acceptor->local_endpoint(ec);
     d.listen_addrs_.push_back(Multiaddr::FromTcp(bound.address().to_string(), bound.port()));
+    for (Multiaddr& advertised : ExpandWildcard(d.listen_addrs_.back())) {
+      d.advertised_addrs_.push_back(std::move(advertised));
+    }
     d.acceptors_.push_back(std::move(acceptor));
   }
   d.started_ = true;
@@ -407,6 +411,8 @@ void Swarm::Stop() {
 const PeerId& Swarm::local_peer() const { return impl_->local_peer_; }
 const Ed25519Key& Swarm::identity() const { return impl_->identity_; }
 std::vector<Multiaddr> Swarm::ListenAddrs() const { return impl_->listen_addrs_; }
+
+std::vector<Multiaddr> Swarm::AdvertisedAddrs() const { return impl_->advertised_addrs_; }
 
 std::vector<std::string> Swarm::Protocols() const {
   std::vector<std::string> protocols;

@@ -78,6 +78,9 @@ class Swarm {
   const PeerId& local_peer() const;
   const Ed25519Key& identity() const;
   std::vector<Multiaddr> ListenAddrs() const;  // bound addresses, ports resolved
+  // What identify and `id` advertise: the bound addresses with wildcards expanded to the
+  // interface addresses (ExpandWildcard), read at Start.
+  std::vector<Multiaddr> AdvertisedAddrs() const;
   std::vector<std::string> Protocols() const;  // registered protocol ids, sorted
 
   // Registers a protocol for inbound streams (call before Start).

@@ -124,7 +124,8 @@ struct Swarm::Impl final : ConnectionHost {
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
-  std::vector<Multiaddr> listen_addrs_;  // bound
+  std::vector<Multiaddr> listen_addrs_;      // bound
+  std::vector<Multiaddr> advertised_addrs_;  // bound, wildcards expanded
   std::atomic<size_t> next_context_{0};
   std::atomic<uint64_t> next_conn_id_{1};
   std::atomic<uint32_t> pending_handshakes_{0};

@@ -417,4 +417,18 @@ TEST_CASE("swarm: a stream reports the bytes it queued beyond the peer's window"
   CHECK(buffered <= accepted);
 }
 
+TEST_CASE("swarm: a wildcard listen address is advertised as the interface addresses") {
+  TestSwarm any([](SwarmOptions& options) {
+    REQUIRE(Multiaddr::Parse("/ip4/0.0.0.0/tcp/0", &options.listen.at(0)).ok());
+  });
+  const uint16_t port = any.swarm->ListenAddrs().at(0).Tcp()->port;
+  bool loopback = false;
+  for (const Multiaddr& addr : any.swarm->AdvertisedAddrs()) {
+    CHECK(addr.Tcp()->host != "0.0.0.0");
+    CHECK(addr.Tcp()->port == port);
+    loopback = loopback || addr.Tcp()->host == "127.0.0.1";
+  }
+  CHECK(loopback);
+}
+
 }  // namespace boxcar::p2p::testing
