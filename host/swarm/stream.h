@@ -3,7 +3,9 @@
 //
 // Thread safety: a Stream lives on its connection's I/O thread. Call its methods only from
 // callbacks it invoked, or from work posted to executor(). Its callbacks run on that thread and
-// must not block (a slow peer must never hold an I/O thread; boxo#1142).
+// must not block (a slow peer must never hold an I/O thread; boxo#1142). Release every Stream
+// before destroying its Swarm: a stream keeps its connection, whose timers belong to the swarm's
+// io_context.
 #pragma once
 
 #include <cstddef>

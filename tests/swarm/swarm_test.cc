@@ -415,6 +415,14 @@ TEST_CASE("swarm: a stream reports the bytes it queued beyond the peer's window"
   CHECK(accepted > 0);
   CHECK(buffered > 0);
   CHECK(buffered <= accepted);
+  // Streams must not outlive their swarm: release b's on its own thread while it runs.
+  REQUIRE(Eventually([&] { return held->size() == 1; }));
+  std::promise<void> released;
+  boost::asio::post(held->front()->executor(), [held, &released] {
+    held->clear();
+    released.set_value();
+  });
+  REQUIRE(released.get_future().wait_for(kWait) == std::future_status::ready);
 }
 
 TEST_CASE("swarm: a wildcard listen address is advertised as the interface addresses") {
