@@ -374,6 +374,18 @@ void RpcSession::EndResponse(const std::string& stream_error) {
   Write(std::move(last));
 }
 
+// Kubo's cmds/http: a client's fault is 400, a missing item 404, anything else 500.
+static int HttpStatusOf(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kClient:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    default:
+      return 500;
+  }
+}
+
 void RpcSession::SendError(const RpcError& error) {
   const json body = {
       {"Message", error.message}, {"Code", static_cast<int>(error.code)}, {"Type", "error"}};
@@ -383,7 +395,7 @@ void RpcSession::SendError(const RpcError& error) {
   headers.emplace_back("Access-Control-Expose-Headers", kExposedHeaders);
   headers.emplace_back("Content-Type", "application/json");
   headers.emplace_back("Content-Length", std::to_string(text.size()));
-  std::string response = http1::ResponseHead(error.code == ErrorCode::kClient ? 400 : 500, headers);
+  std::string response = http1::ResponseHead(HttpStatusOf(error.code), headers);
   if (!keep_alive_) http1::AppendHeader("Connection", "close", &response);
   response.append("\r\n").append(text);
   FinishResponse();

@@ -69,11 +69,13 @@ struct TestServer {
                       "",
                       0,
                       0,
-                      {{"client", OptionType::kBool}},
+                      {{"client", OptionType::kBool}, {"missing", OptionType::kBool}},
                       {},
                       [](const RpcRequest& request, std::shared_ptr<RpcResponder> out) {
-                        out->Fail({"it broke", request.Flag("client") ? ErrorCode::kClient
-                                                                      : ErrorCode::kNormal});
+                        ErrorCode code = ErrorCode::kNormal;
+                        if (request.Flag("client")) code = ErrorCode::kClient;
+                        if (request.Flag("missing")) code = ErrorCode::kNotFound;
+                        out->Fail({"it broke", code});
                       }});
     server->Register({"stream",
                       "",
@@ -176,7 +178,7 @@ TEST_CASE("a single answer is one JSON line in a chunked 200 with Kubo's headers
   CHECK(json::parse(path_arg.body)["Args"] == json::array({"word"}));
 }
 
-TEST_CASE("command errors are Kubo's error JSON: 500, or 400 for the client's fault") {
+TEST_CASE("command errors are Kubo's error JSON: 500, 400 for the client's fault, 404 not found") {
   TestServer node;
   Response normal = node.Post("/api/v0/fail");
   CHECK(normal.status == 500);
@@ -185,6 +187,9 @@ TEST_CASE("command errors are Kubo's error JSON: 500, or 400 for the client's fa
   Response client = node.Post("/api/v0/fail?client=1");
   CHECK(client.status == 400);
   CHECK(json::parse(client.body)["Code"] == 1);
+  Response missing = node.Post("/api/v0/fail?missing=1");
+  CHECK(missing.status == 404);
+  CHECK(json::parse(missing.body)["Code"] == 3);
   Response thrown = node.Post("/api/v0/throws");
   CHECK(thrown.status == 500);
   CHECK(json::parse(thrown.body)["Message"] == "internal error: handler bug");
