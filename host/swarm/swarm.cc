@@ -18,8 +18,7 @@ using asio::ip::tcp;
 using boost::system::error_code;
 
 namespace {
-constexpr int64_t kRefusalLogIntervalNs = 10'000'000'000;  // one line per peer per 10 s
-constexpr size_t kRefusalLogEntries = 4096;
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 
 Status EndpointOf(const Multiaddr& addr, tcp::endpoint* out) {
@@ -111,15 +110,23 @@ void Swarm::Impl::Track(const std::shared_ptr<Connection>& conn) {
 }
 
 void Swarm::Impl::LogRefusal(const std::string& who, const std::string& why) {
-  const int64_t now = SwarmNowNs();
-  {
-    std::lock_guard lock(mu_);
-    if (refusal_log_.size() >= kRefusalLogEntries) refusal_log_.clear();
-    auto [it, added] = refusal_log_.try_emplace(who, now);
-    if (!added && now - it->second < kRefusalLogIntervalNs) return;
-    it->second = now;
+  uint64_t suppressed = 0;
+  if (!log_limiter_.Allow(who, SwarmNowNs(), &suppressed)) return;
+  spdlog::warn("p2p: refused {}: {} ({} similar lines suppressed before)", who, why, suppressed);
+}
+
+// EMFILE and the like last a while: accepting again at once would spin, so wait a little.
+void Swarm::Impl::RetryAcceptLater(size_t listener, const error_code& ec) {
+  uint64_t suppressed = 0;
+  if (log_limiter_.Allow("accept", SwarmNowNs(), &suppressed)) {
+    spdlog::warn("p2p accept failed: {} (retrying every {} ms; {} similar lines suppressed before)",
+                 ec.message(), kAcceptRetryDelay.count(), suppressed);
   }
-  spdlog::warn("p2p: refused {}: {}", who, why);
+  boost::asio::steady_timer& timer = *accept_retry_[listener];
+  timer.expires_after(kAcceptRetryDelay);
+  timer.async_wait([this, listener](const error_code& wait_ec) {
+    if (!wait_ec && !stopping_.load()) Accept(listener);
+  });
 }
 
 void Swarm::Impl::Accept(size_t listener) {
@@ -130,25 +137,25 @@ void Swarm::Impl::Accept(size_t listener) {
         if (stopping_.load()) return;
         if (ec) {
           if (ec == asio::error::operation_aborted) return;
-          spdlog::warn("p2p accept failed: {}", ec.message());
+          RetryAcceptLater(listener, ec);
+          return;
+        }
+        error_code endpoint_ec;
+        const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
+        const std::string who = endpoint_ec ? "?" : remote.address().to_string();
+        if (pending_handshakes_.load() >= live_.pending_handshakes.load()) {
+          metrics_->Refused(RefusedReason::kPendingHandshakes);
+          LogRefusal(who, "too many pending handshakes (p2p.max_pending_handshakes)");
+        } else if (!AdmitInbound(who)) {
+          metrics_->Refused(RefusedReason::kConnManager);
+          LogRefusal(who, "the p2p conn_manager refused the connection");
         } else {
-          error_code endpoint_ec;
-          const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
-          const std::string who = endpoint_ec ? "?" : remote.address().to_string();
-          if (pending_handshakes_.load() >= live_.pending_handshakes.load()) {
-            metrics_->Refused(RefusedReason::kPendingHandshakes);
-            LogRefusal(who, "too many pending handshakes (p2p.max_pending_handshakes)");
-          } else if (!AdmitInbound(who)) {
-            metrics_->Refused(RefusedReason::kConnManager);
-            LogRefusal(who, "the p2p conn_manager refused the connection");
-          } else {
-            auto conn = std::make_shared<Connection>(this, target, false, std::nullopt,
-                                                     next_conn_id_.fetch_add(1));
-            Track(conn);
-            asio::post(target, [conn, socket = std::move(socket)]() mutable {
-              conn->Accept(std::move(socket));
-            });
-          }
+          auto conn = std::make_shared<Connection>(this, target, false, std::nullopt,
+                                                   next_conn_id_.fetch_add(1));
+          Track(conn);
+          asio::post(target, [conn, socket = std::move(socket)]() mutable {
+            conn->Accept(std::move(socket));
+          });
         }
         Accept(listener);
       });
@@ -336,6 +343,7 @@ Status Swarm::Start() {
       d.advertised_addrs_.push_back(std::move(advertised));
     }
     d.acceptors_.push_back(std::move(acceptor));
+    d.accept_retry_.push_back(std::make_unique<asio::steady_timer>(*d.contexts_[0]));
   }
   d.started_ = true;
   for (auto& ctx : d.contexts_) d.guards_.push_back(asio::make_work_guard(*ctx));
@@ -362,6 +370,7 @@ void Swarm::Stop() {
   asio::post(*d.contexts_[0], [&d] {
     error_code ignored;
     for (auto& acceptor : d.acceptors_) acceptor->close(ignored);
+    for (auto& timer : d.accept_retry_) timer->cancel();
     if (d.trim_timer_) d.trim_timer_->cancel();
     for (auto& [peer, entry] : d.static_peers_) entry.timer->cancel();
   });

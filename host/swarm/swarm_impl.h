@@ -21,6 +21,7 @@
 
 #include "p2p/identify_message.h"
 #include "swarm/connection.h"
+#include "swarm/log_limiter.h"
 #include "swarm/swarm.h"
 #include "swarm/swarm_metrics.h"
 
@@ -80,6 +81,7 @@ struct Swarm::Impl final : ConnectionHost {
 
   boost::asio::io_context& NextContext();
   void Accept(size_t listener);
+  void RetryAcceptLater(size_t listener, const boost::system::error_code& ec);
   void Dial(const Multiaddr& addr, std::function<void(Status, PeerId)> done);
   void DialResolved(const Multiaddr& addr, const boost::asio::ip::tcp::endpoint& endpoint,
                     std::optional<PeerId> expected);
@@ -124,7 +126,8 @@ struct Swarm::Impl final : ConnectionHost {
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
-  std::vector<Multiaddr> listen_addrs_;      // bound
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> accept_retry_;  // one per acceptor
+  std::vector<Multiaddr> listen_addrs_;                                   // bound
   std::vector<Multiaddr> advertised_addrs_;  // bound, wildcards expanded
   std::atomic<size_t> next_context_{0};
   std::atomic<uint64_t> next_conn_id_{1};
@@ -143,7 +146,8 @@ struct Swarm::Impl final : ConnectionHost {
   std::map<uint64_t, std::function<void(Status, PeerId)>> conn_dials_;
   // Connections whose upgrade is running: for Stop.
   std::map<uint64_t, std::weak_ptr<Connection>> upgrading_;
-  std::map<std::string, int64_t> refusal_log_;  // who -> last log time
+  // Refusal and accept-failure warnings: 10 s per source, 10 lines a second overall.
+  LogLimiter log_limiter_{10'000'000'000, 10};
 };
 
 }  // namespace boxcar::p2p
