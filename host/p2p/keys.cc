@@ -94,19 +94,27 @@ const unsigned char* Bytes(std::string_view text) {
 
 std::string ErrnoText() { return std::strerror(errno); }
 
-Status ReadKeyFile(const std::filesystem::path& path, const struct stat& info, std::string* out) {
+// Checks the opened key file (fstat on the descriptor, so nothing can swap the file between the
+// check and the read) and reads it; closes `fd`.
+Status ReadKeyFile(const std::filesystem::path& path, int fd, std::string* out) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    const std::string reason = ErrnoText();
+    ::close(fd);
+    return Status::IOError("identity key " + path.string() + ": " + reason);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument("identity key " + path.string() + " is not a regular file");
+  }
   if ((info.st_mode & 077) != 0) {
+    ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
     return Status::InvalidArgument("identity key " + path.string() + " has mode " + mode +
                                    " and is open to group or others; run: chmod 600 " +
                                    path.string());
   }
-  if (!S_ISREG(info.st_mode)) {
-    return Status::InvalidArgument("identity key " + path.string() + " is not a regular file");
-  }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("identity key " + path.string() + ": " + ErrnoText());
   out->resize(kMaxKeyFileBytes + 1);
   size_t filled = 0;
   while (filled < out->size()) {
@@ -140,7 +148,8 @@ Status WriteKeyFileAtomically(const std::filesystem::path& path, std::string_vie
                            path.parent_path().string() + ": " + ec.message());
   }
   const std::string temp = path.string() + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ::unlink(temp.c_str());  // a stale one from a crash; a link is removed, never followed
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("identity key " + temp + ": " + ErrnoText());
   size_t written = 0;
   bool ok = ::fchmod(fd, 0600) == 0;  // O_CREAT honours the umask only when creating
@@ -283,10 +292,17 @@ Status VerifySignature(std::string_view public_key_proto, std::string_view messa
 }
 
 Status LoadOrCreateIdentity(const std::filesystem::path& path, Ed25519Key* out, bool* created) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) == 0) {
+  // O_NOFOLLOW: a symlink planted in place of the key must not make us read (or trust) another
+  // file; O_NONBLOCK: a FIFO there must not hang the start (fstat refuses it next).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP) {
+    return Status::InvalidArgument("identity key " + path.string() +
+                                   " is a symbolic link, which is not followed; put the key file "
+                                   "itself there (or point p2p.identity_file at the real file)");
+  }
+  if (fd >= 0) {
     std::string bytes;
-    Status status = ReadKeyFile(path, info, &bytes);
+    Status status = ReadKeyFile(path, fd, &bytes);
     if (!status.ok()) return status;
     status = Ed25519Key::FromPrivateKeyProto(bytes, out);
     OPENSSL_cleanse(bytes.data(), bytes.size());

@@ -146,6 +146,24 @@ TEST_CASE("keys: a key file open to group or others is refused with chmod advice
   CHECK(Hex(key.PublicKeyProto()) == kSpecPublicKey);
 }
 
+TEST_CASE("keys: a symlinked key file is refused, not followed") {
+  boxcar::testing::TempDir dir;
+  const auto real = dir.Write("real.key", Unhex(kSpecPrivateKey));
+  std::filesystem::permissions(real, std::filesystem::perms(0600));
+  const auto link = dir.path() / "identity.key";
+  std::filesystem::create_symlink(real, link);
+  Ed25519Key key;
+  bool created = true;
+  const boxcar::Status status = LoadOrCreateIdentity(link, &key, &created);
+  REQUIRE(!status.ok());
+  CHECK(status.message().find(link.string()) != std::string::npos);
+  CHECK(status.message().find("symbolic link") != std::string::npos);
+  // A dangling link is refused too, and nothing is created through it.
+  std::filesystem::remove(real);
+  CHECK(!LoadOrCreateIdentity(link, &key, &created).ok());
+  CHECK(!std::filesystem::exists(real));
+}
+
 TEST_CASE("keys: a key file that does not decode is refused with the path and the reason") {
   boxcar::testing::TempDir dir;
   const auto path = dir.Write("identity.key", "not a key\n");
