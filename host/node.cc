@@ -73,6 +73,7 @@ Status SwarmOptionsFrom(const runtime::P2pConfig& p2p_config, p2p::SwarmOptions*
   options->max_conns_per_peer = p2p_config.max_conns_per_peer;
   options->max_inbound_streams_per_peer = p2p_config.max_inbound_streams_per_peer;
   options->max_pending_handshakes = p2p_config.max_pending_handshakes;
+  options->max_pending_handshakes_per_ip = p2p_config.max_pending_handshakes_per_ip;
   options->max_conn_buffer_bytes = p2p_config.max_conn_buffer_bytes;
   options->handshake_timeout = std::chrono::milliseconds(p2p_config.handshake_timeout_ms);
   return Status::OK();

@@ -561,6 +561,7 @@ P2pConfig BuildP2pConfig(const json& p2p, const fs::path& base_dir, const fs::pa
   out.max_conns_per_peer = p2p["max_conns_per_peer"].get<uint32_t>();
   out.max_inbound_streams_per_peer = p2p["max_inbound_streams_per_peer"].get<uint32_t>();
   out.max_pending_handshakes = p2p["max_pending_handshakes"].get<uint32_t>();
+  out.max_pending_handshakes_per_ip = p2p["max_pending_handshakes_per_ip"].get<uint32_t>();
   out.max_conn_buffer_bytes = p2p["max_conn_buffer_bytes"].get<uint64_t>();
   out.handshake_timeout_ms = p2p["handshake_timeout_ms"].get<int64_t>();
   return out;

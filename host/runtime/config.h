@@ -85,6 +85,7 @@ struct P2pConfig {
   uint32_t max_conns_per_peer = 8;
   uint32_t max_inbound_streams_per_peer = 256;
   uint32_t max_pending_handshakes = 64;
+  uint32_t max_pending_handshakes_per_ip = 8;
   uint64_t max_conn_buffer_bytes = 8 << 20;
   int64_t handshake_timeout_ms = 10000;
 };

@@ -67,6 +67,7 @@ void LiveLimits::Set(const SwarmOptions& options) {
   conns_per_peer.store(options.max_conns_per_peer);
   inbound_streams_per_peer.store(options.max_inbound_streams_per_peer);
   pending_handshakes.store(options.max_pending_handshakes);
+  pending_handshakes_per_ip.store(options.max_pending_handshakes_per_ip);
   conn_buffer_bytes.store(options.max_conn_buffer_bytes);
   handshake_timeout_ms.store(options.handshake_timeout.count());
 }
@@ -103,10 +104,26 @@ void Swarm::Impl::OnRtt(Connection& conn, int64_t rtt_ns) {
   if (it != peers_.end()) it->second.latency_ns = rtt_ns;
 }
 
-void Swarm::Impl::Track(const std::shared_ptr<Connection>& conn) {
+void Swarm::Impl::Track(const std::shared_ptr<Connection>& conn, const std::string& source_ip) {
   pending_handshakes_.fetch_add(1);
+  (source_ip.empty() ? pending_outbound_ : pending_inbound_).fetch_add(1);
   std::lock_guard lock(mu_);
   upgrading_[conn->id()] = conn;
+  if (source_ip.empty()) return;
+  upgrading_sources_[conn->id()] = source_ip;
+  ++pending_per_ip_[source_ip];
+}
+
+const char* Swarm::Impl::PendingHandshakeRefusal(const std::string& source_ip) {
+  if (pending_inbound_.load() >= live_.pending_handshakes.load()) {
+    return "too many pending handshakes (p2p.max_pending_handshakes)";
+  }
+  std::lock_guard lock(mu_);
+  auto it = pending_per_ip_.find(source_ip);
+  if (it != pending_per_ip_.end() && it->second >= live_.pending_handshakes_per_ip.load()) {
+    return "too many pending handshakes from this address (p2p.max_pending_handshakes_per_ip)";
+  }
+  return nullptr;
 }
 
 void Swarm::Impl::LogRefusal(const std::string& who, const std::string& why) {
@@ -132,33 +149,33 @@ void Swarm::Impl::RetryAcceptLater(size_t listener, const error_code& ec) {
 void Swarm::Impl::Accept(size_t listener) {
   tcp::acceptor& acceptor = *acceptors_[listener];
   asio::io_context& target = NextContext();
-  acceptor.async_accept(
-      target, [this, listener, &target](const error_code& ec, tcp::socket socket) {
-        if (stopping_.load()) return;
-        if (ec) {
-          if (ec == asio::error::operation_aborted) return;
-          RetryAcceptLater(listener, ec);
-          return;
-        }
-        error_code endpoint_ec;
-        const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
-        const std::string who = endpoint_ec ? "?" : remote.address().to_string();
-        if (pending_handshakes_.load() >= live_.pending_handshakes.load()) {
-          metrics_->Refused(RefusedReason::kPendingHandshakes);
-          LogRefusal(who, "too many pending handshakes (p2p.max_pending_handshakes)");
-        } else if (!AdmitInbound(who)) {
-          metrics_->Refused(RefusedReason::kConnManager);
-          LogRefusal(who, "the p2p conn_manager refused the connection");
-        } else {
-          auto conn = std::make_shared<Connection>(this, target, false, std::nullopt,
-                                                   next_conn_id_.fetch_add(1));
-          Track(conn);
-          asio::post(target, [conn, socket = std::move(socket)]() mutable {
-            conn->Accept(std::move(socket));
-          });
-        }
-        Accept(listener);
-      });
+  acceptor.async_accept(target,
+                        [this, listener, &target](const error_code& ec, tcp::socket socket) {
+                          if (stopping_.load()) return;
+                          if (ec) {
+                            if (ec == asio::error::operation_aborted) return;
+                            RetryAcceptLater(listener, ec);
+                            return;
+                          }
+                          error_code endpoint_ec;
+                          const tcp::endpoint remote = socket.remote_endpoint(endpoint_ec);
+                          const std::string who = endpoint_ec ? "?" : remote.address().to_string();
+                          if (const char* refusal = PendingHandshakeRefusal(who)) {
+                            metrics_->Refused(RefusedReason::kPendingHandshakes);
+                            LogRefusal(who, refusal);
+                          } else if (!AdmitInbound(who)) {
+                            metrics_->Refused(RefusedReason::kConnManager);
+                            LogRefusal(who, "the p2p conn_manager refused the connection");
+                          } else {
+                            auto conn = std::make_shared<Connection>(
+                                this, target, false, std::nullopt, next_conn_id_.fetch_add(1));
+                            Track(conn, who);
+                            asio::post(target, [conn, socket = std::move(socket)]() mutable {
+                              conn->Accept(std::move(socket));
+                            });
+                          }
+                          Accept(listener);
+                        });
 }
 
 void Swarm::Impl::OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeResult result,
@@ -168,6 +185,15 @@ void Swarm::Impl::OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeR
   {
     std::lock_guard lock(mu_);
     upgrading_.erase(conn->id());
+    auto source = upgrading_sources_.find(conn->id());
+    if (source == upgrading_sources_.end()) {
+      pending_outbound_.fetch_sub(1);
+    } else {
+      pending_inbound_.fetch_sub(1);
+      auto count = pending_per_ip_.find(source->second);
+      if (--count->second == 0) pending_per_ip_.erase(count);
+      upgrading_sources_.erase(source);
+    }
   }
   if (result != HandshakeResult::kOk) {
     spdlog::debug("p2p: handshake with {} failed: {}", conn->remote_addr().ToString(),
@@ -264,7 +290,7 @@ void Swarm::Impl::Dial(const Multiaddr& addr, std::function<void(Status, PeerId)
     dial->second.push_back(std::move(done));
     if (!first) return;  // deduplicated: the dial in flight answers it too
   }
-  if (pending_handshakes_.load() >= live_.pending_handshakes.load()) {
+  if (pending_outbound_.load() >= live_.pending_handshakes.load()) {
     metrics_->Refused(RefusedReason::kPendingHandshakes);
     const Status busy = Status::Busy("cannot dial " + addr.ToString() +
                                      ": too many pending handshakes (p2p.max_pending_handshakes)");
@@ -280,7 +306,7 @@ void Swarm::Impl::Dial(const Multiaddr& addr, std::function<void(Status, PeerId)
     std::lock_guard lock(mu_);
     conn_dials_[conn->id()] = std::move(done);
   }
-  Track(conn);
+  Track(conn, "");
   if (!target->is_dns) {
     tcp::endpoint endpoint;
     if (Status s = EndpointOf(addr.WithoutPeer(), &endpoint); !s.ok()) {

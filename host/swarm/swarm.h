@@ -35,8 +35,9 @@ struct SwarmOptions {
   std::string agent_version;  // "boxcar/<version>"
   uint32_t max_conns_per_peer = 8;
   uint32_t max_inbound_streams_per_peer = 256;
-  uint32_t max_pending_handshakes = 64;      // inbound and outbound together
-  uint64_t max_conn_buffer_bytes = 8 << 20;  // buffered bytes per connection (both ways)
+  uint32_t max_pending_handshakes = 64;        // inbound; dials have a budget of their own as big
+  uint32_t max_pending_handshakes_per_ip = 8;  // inbound from one source IP
+  uint64_t max_conn_buffer_bytes = 8 << 20;    // buffered bytes per connection (both ways)
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds dial_backoff_initial{1000};
   std::chrono::milliseconds dial_backoff_max{300000};

@@ -56,6 +56,7 @@ struct LiveLimits {
   std::atomic<uint32_t> conns_per_peer{0};
   std::atomic<uint32_t> inbound_streams_per_peer{0};
   std::atomic<uint32_t> pending_handshakes{0};
+  std::atomic<uint32_t> pending_handshakes_per_ip{0};
   std::atomic<uint64_t> conn_buffer_bytes{0};
   std::atomic<int64_t> handshake_timeout_ms{0};
 };
@@ -87,7 +88,11 @@ struct Swarm::Impl final : ConnectionHost {
                     std::optional<PeerId> expected);
   // Completes the dial that made `conn` (if any) and every deduplicated dial to `peer`.
   void FinishDial(uint64_t conn_id, const PeerId& peer, const Status& status);
-  void Track(const std::shared_ptr<Connection>& conn);  // a connection starts its upgrade
+  // A connection starts its upgrade; `source_ip` is the inbound one's remote address, empty for
+  // a dial. Each inbound handshake counts against its source IP until OnUpgraded.
+  void Track(const std::shared_ptr<Connection>& conn, const std::string& source_ip);
+  // Why an inbound connection from `source_ip` may not start a handshake now, or nullptr.
+  const char* PendingHandshakeRefusal(const std::string& source_ip);
   void LogRefusal(const std::string& who, const std::string& why);
   std::shared_ptr<Connection> PickConnection(const PeerId& peer) const;
   bool IsProtected(const PeerId& peer) const;  // under mu
@@ -131,7 +136,9 @@ struct Swarm::Impl final : ConnectionHost {
   std::vector<Multiaddr> advertised_addrs_;  // bound, wildcards expanded
   std::atomic<size_t> next_context_{0};
   std::atomic<uint64_t> next_conn_id_{1};
-  std::atomic<uint32_t> pending_handshakes_{0};
+  std::atomic<uint32_t> pending_handshakes_{0};  // both directions
+  std::atomic<uint32_t> pending_inbound_{0};
+  std::atomic<uint32_t> pending_outbound_{0};
   std::atomic<bool> stopping_{false};
   bool started_ = false;
 
@@ -146,6 +153,8 @@ struct Swarm::Impl final : ConnectionHost {
   std::map<uint64_t, std::function<void(Status, PeerId)>> conn_dials_;
   // Connections whose upgrade is running: for Stop.
   std::map<uint64_t, std::weak_ptr<Connection>> upgrading_;
+  std::map<uint64_t, std::string> upgrading_sources_;  // inbound ones: connection id -> source IP
+  std::map<std::string, uint32_t> pending_per_ip_;     // source IP -> its inbound handshakes
   // Refusal and accept-failure warnings: 10 s per source, 10 lines a second overall.
   LogLimiter log_limiter_{10'000'000'000, 10};
 };

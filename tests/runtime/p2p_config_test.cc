@@ -84,6 +84,7 @@ TEST_CASE("an empty p2p section enables the host with every default") {
   CHECK(c.p2p.max_conns_per_peer == 8);
   CHECK(c.p2p.max_inbound_streams_per_peer == 256);
   CHECK(c.p2p.max_pending_handshakes == 64);
+  CHECK(c.p2p.max_pending_handshakes_per_ip == 8);
   CHECK(c.p2p.max_conn_buffer_bytes == 8u << 20);
   CHECK(c.p2p.handshake_timeout_ms == 10000);
   CHECK(c.slots[4].plugin == "watermark");
@@ -103,6 +104,7 @@ TEST_CASE("p2p values are read, identity_file resolves against the config file")
        {"max_conns_per_peer", 4},
        {"max_inbound_streams_per_peer", 100},
        {"max_pending_handshakes", 16},
+       {"max_pending_handshakes_per_ip", 3},
        {"max_conn_buffer_bytes", 1 << 20},
        {"handshake_timeout_ms", 5000},
        {"conn_manager", {{"plugin", "adaptive"}}}})));
@@ -113,6 +115,7 @@ TEST_CASE("p2p values are read, identity_file resolves against the config file")
   CHECK(c.p2p.max_conns_per_peer == 4);
   CHECK(c.p2p.max_inbound_streams_per_peer == 100);
   CHECK(c.p2p.max_pending_handshakes == 16);
+  CHECK(c.p2p.max_pending_handshakes_per_ip == 3);
   CHECK(c.p2p.max_conn_buffer_bytes == 1u << 20);
   CHECK(c.p2p.handshake_timeout_ms == 5000);
   CHECK(c.slots[4].plugin == "adaptive");

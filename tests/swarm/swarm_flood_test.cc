@@ -10,6 +10,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <sstream>
 #include <vector>
 
@@ -92,6 +93,55 @@ TEST_CASE("swarm: out of file descriptors, accept retries on a timer instead of 
   // With descriptors back, accepting works again: a real peer connects.
   TestSwarm peer;
   CHECK(testing::Connect(*peer.swarm, server.Addr()).ok());
+}
+
+// Silent connections (TCP only, no handshake) from `source`, kept open in `into`.
+void OpenSilent(boost::asio::io_context& io, const std::string& source, uint16_t port, int count,
+                std::vector<tcp::socket>* into) {
+  for (int i = 0; i < count; ++i) {
+    tcp::socket socket(io);
+    socket.open(tcp::v4());
+    socket.bind(tcp::endpoint(boost::asio::ip::make_address_v4(source), 0));
+    socket.connect(tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), port));
+    into->push_back(std::move(socket));
+  }
+}
+
+TEST_CASE(
+    "swarm: one address cannot take every pending-handshake slot, nor can inbound block dials") {
+  TestSwarm server([](SwarmOptions& options) {
+    options.max_pending_handshakes = 10;
+    options.max_pending_handshakes_per_ip = 4;
+    options.handshake_timeout = std::chrono::seconds(60);
+  });
+  const uint16_t port = PortOf(server);
+  auto refused = [&] {
+    return server.Metric("boxcar_p2p_refused_total", "reason=\"pending_handshakes\"");
+  };
+  boost::asio::io_context io;
+  std::vector<tcp::socket> silent;
+  // Past 4 from 127.0.0.1, its connections are refused and counted.
+  OpenSilent(io, "127.0.0.1", port, 6, &silent);
+  REQUIRE(testing::Eventually([&] { return refused() == 2; }));
+  // Another address still gets its handshake started (garbage ends it as a protocol error).
+  tcp::socket other(io);
+  other.open(tcp::v4());
+  other.bind(tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.2"), 0));
+  other.connect(tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), port));
+  boost::asio::write(other, boost::asio::buffer(std::string("\x13/multistream/1.0.0\n", 20)));
+  other.close();
+  CHECK(testing::Eventually([&] {
+    return server.Metric("boxcar_p2p_handshakes_total", "result=\"protocol_error\"") == 1;
+  }));
+  // Fill the inbound budget (10) from other addresses: the next one is refused...
+  OpenSilent(io, "127.0.0.3", port, 4, &silent);
+  OpenSilent(io, "127.0.0.4", port, 2, &silent);
+  OpenSilent(io, "127.0.0.5", port, 1, &silent);
+  REQUIRE(testing::Eventually([&] { return refused() == 3; }));
+  // ...while a dial out has its own budget and works.
+  TestSwarm peer;
+  CHECK(testing::Connect(*server.swarm, peer.Addr()).ok());
+  CHECK(refused() == 3);
 }
 
 }  // namespace
