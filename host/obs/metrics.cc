@@ -1,5 +1,7 @@
 #include "obs/metrics.h"
 
+#include "obs/process_sample.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -75,18 +77,6 @@ double ReadBootTimeSeconds() {
     in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return 0;
-}
-
-std::optional<double> CountOpenFds() {
-  std::error_code ec;
-  std::filesystem::directory_iterator it("/proc/self/fd", ec);
-  if (ec) return std::nullopt;
-  double count = 0;
-  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    if (ec) return std::nullopt;
-    ++count;
-  }
-  return count;
 }
 
 MetricFamily SingleValueFamily(std::string name, std::string help, MetricType type, double value) {
@@ -183,7 +173,7 @@ std::vector<MetricFamily> ProcessCollector::Collect() const {
   }
   if (const auto open_fds = CountOpenFds()) {
     families.push_back(SingleValueFamily("process_open_fds", "Number of open file descriptors.",
-                                         MetricType::Gauge, *open_fds));
+                                         MetricType::Gauge, static_cast<double>(*open_fds)));
   }
   rlimit fd_limit{};
   if (getrlimit(RLIMIT_NOFILE, &fd_limit) == 0) {

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,6 +25,7 @@
 
 #include "admin/admin_server.h"
 #include "boxcar/conn_manager.h"
+#include "obs/process_sample.h"
 #include "server/gateway_connection.h"
 #include "server/gateway_metrics.h"
 
@@ -324,9 +324,7 @@ void GatewayServer::Impl::MaintainLoop() {
     maintain_cv_.wait_for(lock, std::chrono::seconds(1));
     if (stopping_) break;
     lock.unlock();
-    std::ifstream statm("/proc/self/statm");
-    uint64_t pages = 0, resident = 0;
-    if (statm >> pages >> resident) rss_bytes_.store(resident * 4096, std::memory_order_relaxed);
+    rss_bytes_.store(obs::ReadRssBytes(), std::memory_order_relaxed);
     Trim();
     lock.lock();
   }

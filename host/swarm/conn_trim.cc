@@ -1,11 +1,10 @@
 // The p2p.conn_manager slot (admission at accept, a trim every second that closes the chosen
 // connections with GoAway) and static peering (kept connected with exponential backoff,
 // protected from trimming).
-#include <sys/resource.h>
-
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "obs/process_sample.h"
 #include "runtime/runtime.h"
 #include "swarm/swarm_impl.h"
 
@@ -16,11 +15,6 @@ namespace {
 constexpr auto kTrimInterval = std::chrono::seconds(1);
 constexpr char kStaticTag[] = "static-peering";
 
-uint64_t FdLimit() {
-  struct rlimit limit {};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
-  return limit.rlim_cur;
-}
 }  // namespace
 
 bool Swarm::Impl::AdmitInbound(const std::string& who) {
@@ -36,9 +30,7 @@ bool Swarm::Impl::AdmitInbound(const std::string& who) {
     std::lock_guard lock(mu_);
     for (const auto& [peer, state] : peers_) open += state.conns.size();
   }
-  ResourcePressure pressure;
-  pressure.open_fds = open;
-  pressure.fd_limit = FdLimit();
+  const ResourcePressure pressure = Pressure(open);
   return runtime_->Call<ConnManager>(runtime::kP2pConnManagerSlot, [&](ConnManager& manager) {
     return manager.Admit(info, open, pressure);
   });
@@ -46,6 +38,7 @@ bool Swarm::Impl::AdmitInbound(const std::string& who) {
 
 void Swarm::Impl::StartConnManager() {
   if (!runtime_) return;
+  if (!trim_timer_) SampleProcess();  // before the first accept asks for admission
   trim_timer_ = std::make_unique<asio::steady_timer>(*contexts_[0]);
   trim_timer_->expires_after(kTrimInterval);
   trim_timer_->async_wait([this](const boost::system::error_code& ec) {
@@ -55,7 +48,30 @@ void Swarm::Impl::StartConnManager() {
   });
 }
 
+// The process's memory and descriptors as last sampled (each trim tick), so the adaptive plugin
+// sees memory pressure; `p2p_conns` bounds the descriptors from below between samples.
+ResourcePressure Swarm::Impl::Pressure(size_t p2p_conns) {
+  obs::ProcessSample sample;
+  {
+    std::lock_guard lock(mu_);
+    sample = process_sample_;
+  }
+  ResourcePressure pressure;
+  pressure.open_fds = std::max<uint64_t>(sample.open_fds, p2p_conns);
+  pressure.fd_limit = sample.fd_limit;
+  pressure.rss_bytes = sample.rss_bytes;
+  pressure.memory_limit_bytes = sample.memory_limit_bytes;
+  return pressure;
+}
+
+void Swarm::Impl::SampleProcess() {
+  const obs::ProcessSample sample = obs::SampleProcess();
+  std::lock_guard lock(mu_);
+  process_sample_ = sample;
+}
+
 void Swarm::Impl::TrimTick() {
+  SampleProcess();
   std::vector<ConnInfo> snapshot;
   std::map<uint64_t, std::shared_ptr<Connection>> by_id;
   {
@@ -82,9 +98,7 @@ void Swarm::Impl::TrimTick() {
     }
   }
   if (snapshot.empty()) return;
-  ResourcePressure pressure;
-  pressure.open_fds = snapshot.size();
-  pressure.fd_limit = FdLimit();
+  const ResourcePressure pressure = Pressure(snapshot.size());
   const int64_t now = SwarmNowNs();
   const std::vector<uint64_t> victims = runtime_->Call<ConnManager>(
       runtime::kP2pConnManagerSlot,

@@ -19,6 +19,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "boxcar/conn_manager.h"
+#include "obs/process_sample.h"
 #include "p2p/identify_message.h"
 #include "swarm/connection.h"
 #include "swarm/log_limiter.h"
@@ -110,6 +112,8 @@ struct Swarm::Impl final : ConnectionHost {
   void StartConnManager();
   bool AdmitInbound(const std::string& who);  // the conn_manager's Admit, at accept
   void TrimTick();
+  void SampleProcess();                         // refreshes process_sample_
+  ResourcePressure Pressure(size_t p2p_conns);  // for the conn_manager's Admit and SelectTrim
   // On contexts_[0]: keeps exactly `addrs` as the static peers (new ones are dialed, dropped
   // ones lose their protection).
   void SetStaticPeers(const std::vector<Multiaddr>& addrs);
@@ -155,6 +159,7 @@ struct Swarm::Impl final : ConnectionHost {
   std::map<uint64_t, std::weak_ptr<Connection>> upgrading_;
   std::map<uint64_t, std::string> upgrading_sources_;  // inbound ones: connection id -> source IP
   std::map<std::string, uint32_t> pending_per_ip_;     // source IP -> its inbound handshakes
+  obs::ProcessSample process_sample_;                  // the last one, taken each trim tick
   // Refusal and accept-failure warnings: 10 s per source, 10 lines a second overall.
   LogLimiter log_limiter_{10'000'000'000, 10};
 };
