@@ -286,10 +286,8 @@ Status Session::Impl::ProcessPing(const FrameHeader& header) {
   if (header.flags & kAck) {
     auto it = std::find_if(pings.begin(), pings.end(),
                            [&](const auto& ping) { return ping.first == header.length; });
-    if (it == pings.end()) {
-      return ProtocolError("a ping ACK with value " + std::to_string(header.length) +
-                           " that we never sent");
-    }
+    // go-yamux ignores an ACK it did not ask for (a late or duplicate pong); so do we.
+    if (it == pings.end()) return Status::OK();
     rtt_ns = std::max<int64_t>(1, now_ns() - it->second);
     pings.erase(it);
     handler->OnPingRtt(rtt_ns);
