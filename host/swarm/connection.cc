@@ -569,6 +569,7 @@ void Connection::OnStreamOpened(uint32_t id) {
   }
   if (peer_inbound_streams_) peer_inbound_streams_->fetch_add(1);
   auto stream = std::make_shared<StreamImpl>(shared_from_this(), id, true);
+  stream->StartInbound();
   streams_.emplace(id, std::move(stream));
   stream_count_.store(streams_.size(), std::memory_order_relaxed);
 }

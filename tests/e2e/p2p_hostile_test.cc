@@ -215,4 +215,24 @@ TEST_CASE("p2p hostile: yamux abuse") {
   }
 }
 
+TEST_CASE("p2p hostile: an inbound stream that never negotiates is reset after 10 s") {
+  HostileFixture f;
+  RawPeer attacker;
+  REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
+  const uint32_t id = attacker.NextStreamId();
+  REQUIRE(attacker.SendYamux(yamux::FrameType::kWindowUpdate, yamux::kSyn, id, 0, "").ok());
+  // The node's keep-alive pings keep the socket busy: bound the wait by the clock.
+  attacker.set_timeout(milliseconds(1000));
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(14000);
+  auto ended = [&] {
+    auto it = attacker.streams().find(id);
+    return it != attacker.streams().end() && (it->second.reset || it->second.fin);
+  };
+  while (!ended() && std::chrono::steady_clock::now() < deadline) (void)attacker.Pump();
+  REQUIRE_MESSAGE(ended(), "the node kept the silent stream past its 10 s negotiation timeout");
+  CHECK(attacker.streams().at(id).reset);
+  const Status served = f.good.Ping();
+  CHECK_MESSAGE(served.ok(), "the well-behaved peer: ", served.ToString());
+}
+
 }  // namespace boxcar::testing
