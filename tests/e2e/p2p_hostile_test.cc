@@ -235,4 +235,31 @@ TEST_CASE("p2p hostile: an inbound stream that never negotiates is reset after 1
   CHECK_MESSAGE(served.ok(), "the well-behaved peer: ", served.ToString());
 }
 
+TEST_CASE("p2p hostile: SYNs after a GoAway with an error code leak no stream of the peer") {
+  HostileFixture f;
+  RawPeer attacker;
+  REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
+  // A second connection of the same peer keeps its per-peer stream count alive.
+  RawPeer same_peer(attacker.identity());
+  REQUIRE(same_peer.Upgrade(f.endpoints.tcp).ok());
+  REQUIRE(same_peer.Ping().ok());
+  std::string batch;
+  auto append = [&](yamux::FrameType type, uint16_t flags, uint32_t id, uint32_t length) {
+    char header[yamux::kHeaderSize];
+    yamux::EncodeHeader({0, type, flags, id, length}, header);
+    batch.append(header, sizeof(header));
+  };
+  append(yamux::FrameType::kGoAway, 0, 0, yamux::kProtocolError);
+  // As many SYNs as the per-peer limit allows, in the same plaintext as the GoAway.
+  for (int i = 0; i < 256; ++i) {
+    append(yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0);
+  }
+  REQUIRE(attacker.SendEncrypted(batch).ok());
+  CHECK(attacker.WaitClosed(kCloseWithin));
+  const Status served = same_peer.Ping();
+  CHECK_MESSAGE(served.ok(), "the peer's other connection: ", served.ToString());
+  const Status good = f.good.Ping();
+  CHECK_MESSAGE(good.ok(), "the well-behaved peer: ", good.ToString());
+}
+
 }  // namespace boxcar::testing
