@@ -189,6 +189,17 @@ TEST_CASE("yamux: a ping ACK we did not ask for is ignored, as go-yamux does") {
   CHECK(client.session.last_rtt_ns() == 0);
 }
 
+TEST_CASE("yamux: pings from a peer that never reads the pongs end in a protocol error") {
+  Lone server(false);
+  boxcar::Status status;
+  int sent = 0;
+  for (; sent < 100000 && status.ok(); ++sent) {
+    status = server.session.Feed(Frame(FrameType::kPing, kSyn, 0, static_cast<uint32_t>(sent)));
+  }
+  CHECK_FALSE(status.ok());
+  CHECK(sent <= 64 * 1024 / 12 + 2);  // the backlog is checked before each pong
+}
+
 TEST_CASE("yamux: RST carries an error code in its length, never a window delta") {
   Pair pair;
   const uint32_t id = pair.client.OpenStream();
