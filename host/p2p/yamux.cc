@@ -43,9 +43,9 @@ Status ProtocolError(const std::string& what) {
 // goal is 16 KiB per idle connection, everything included).
 constexpr size_t kKeptBufferCapacity = 4 * 1024;
 // Replies the peer provokes (pongs, RSTs of refused SYNs) queue here until it reads them; a
-// peer that provokes more than this without reading is not reading at all: a protocol error,
-// so its replies cannot grow our memory without bound.
-constexpr size_t kMaxControlBacklog = 64 * 1024;
+// peer that provokes more than this (four full Noise frames of SYNs) without reading is not
+// reading at all: a protocol error, so its replies cannot grow our memory without bound.
+constexpr size_t kMaxControlBacklog = 256 * 1024;
 constexpr size_t kMaxOutstandingPings = 8;
 
 }  // namespace
