@@ -30,6 +30,14 @@ std::string RandomBytes(size_t size) {
   return bytes;
 }
 
+// Appends one yamux frame header (a frame without payload) to `batch`.
+void AppendHeader(yamux::FrameType type, uint16_t flags, uint32_t id, uint32_t length,
+                  std::string* batch) {
+  char header[yamux::kHeaderSize];
+  yamux::EncodeHeader({0, type, flags, id, length}, header);
+  batch->append(header, sizeof(header));
+}
+
 // A node with a short handshake timeout, and a well-behaved peer connected before any attack.
 struct HostileFixture {
   TempDir dir;
@@ -199,10 +207,8 @@ TEST_CASE("p2p hostile: yamux abuse") {
     constexpr int kStreams = 10000;
     std::string batch;
     for (int i = 0; i < kStreams; ++i) {
-      char header[yamux::kHeaderSize];
-      yamux::EncodeHeader(
-          {0, yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0}, header);
-      batch.append(header, sizeof(header));
+      AppendHeader(yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0,
+                   &batch);
     }
     REQUIRE(attacker.SendEncrypted(batch).ok());
     // Every SYN past the per-peer limit gets an RST (or the node drops the whole connection).
@@ -244,15 +250,10 @@ TEST_CASE("p2p hostile: SYNs after a GoAway with an error code leak no stream of
   REQUIRE(same_peer.Upgrade(f.endpoints.tcp).ok());
   REQUIRE(same_peer.Ping().ok());
   std::string batch;
-  auto append = [&](yamux::FrameType type, uint16_t flags, uint32_t id, uint32_t length) {
-    char header[yamux::kHeaderSize];
-    yamux::EncodeHeader({0, type, flags, id, length}, header);
-    batch.append(header, sizeof(header));
-  };
-  append(yamux::FrameType::kGoAway, 0, 0, yamux::kProtocolError);
+  AppendHeader(yamux::FrameType::kGoAway, 0, 0, yamux::kProtocolError, &batch);
   // As many SYNs as the per-peer limit allows, in the same plaintext as the GoAway.
   for (int i = 0; i < 256; ++i) {
-    append(yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0);
+    AppendHeader(yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0, &batch);
   }
   REQUIRE(attacker.SendEncrypted(batch).ok());
   CHECK(attacker.WaitClosed(kCloseWithin));
