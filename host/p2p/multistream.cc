@@ -118,6 +118,10 @@ Status MssResponder::Feed(std::string_view in, size_t* consumed, std::string* ou
       AppendMssMessage(token, out);
       protocol_ = std::move(token);
       selected_ = true;
+    } else if (++refused_ > kMaxRefusedProposals) {
+      return Status::InvalidArgument(
+          "multistream: more than " + std::to_string(kMaxRefusedProposals) +
+          " refused proposals in one negotiation; the last was '" + token + "'");
     } else {
       AppendMssMessage(kNotAvailable, out);
     }

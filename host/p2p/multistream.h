@@ -33,8 +33,11 @@ MssRead ReadMssMessage(std::string_view buffer, size_t* consumed, std::string* t
                        Status* error);
 
 // The listener's side: echoes a supported proposal, answers "na" to others (and to "ls").
+// Past kMaxRefusedProposals refusals in one negotiation Feed fails: a peer that proposes
+// without end (and may not read the "na"s) must not grow our output without bound.
 class MssResponder {
  public:
+  static constexpr int kMaxRefusedProposals = 32;
   explicit MssResponder(std::function<bool(std::string_view protocol)> supports);
   // Consumes what it can from `in` (*consumed), appending replies (its own header first) to
   // *out. Stops consuming right after the selected proposal. An error means: close the stream
@@ -48,6 +51,7 @@ class MssResponder {
   bool header_sent_ = false;
   bool header_seen_ = false;
   bool selected_ = false;
+  int refused_ = 0;
   std::string protocol_;
 };
 

@@ -42,6 +42,10 @@ Status ProtocolError(const std::string& what) {
 // Buffers above this are released once empty, so an idle session holds little memory (the
 // goal is 16 KiB per idle connection, everything included).
 constexpr size_t kKeptBufferCapacity = 4 * 1024;
+// Replies the peer provokes (pongs, RSTs of refused SYNs) queue here until it reads them; a
+// peer that provokes more than this (four full Noise frames of SYNs) without reading is not
+// reading at all: a protocol error, so its replies cannot grow our memory without bound.
+constexpr size_t kMaxControlBacklog = 256 * 1024;
 constexpr size_t kMaxOutstandingPings = 8;
 
 }  // namespace
@@ -189,6 +193,7 @@ struct Session::Impl {
   Status Process(const FrameHeader& header, std::string_view payload);
   Status ProcessStreamFrame(const FrameHeader& header, std::string_view payload);
   Status ProcessPing(const FrameHeader& header);
+  Status CheckControlBacklog() const;
   void SendWindowUpdate(uint32_t id, Stream& stream);
   void TakeData(std::string* out, size_t max_bytes, std::vector<uint32_t>* writable);
 };
@@ -278,18 +283,23 @@ Status Session::Impl::Process(const FrameHeader& header, std::string_view payloa
   return Status::OK();
 }
 
+Status Session::Impl::CheckControlBacklog() const {
+  if (control.size() < kMaxControlBacklog) return Status::OK();
+  return ProtocolError("the peer provoked " + std::to_string(control.size()) +
+                       " bytes of control frames (pongs, RSTs) without reading them");
+}
+
 Status Session::Impl::ProcessPing(const FrameHeader& header) {
   if (header.flags & kSyn) {
+    if (Status s = CheckControlBacklog(); !s.ok()) return s;
     AppendFrame(FrameType::kPing, kAck, 0, header.length, &control);
     return Status::OK();
   }
   if (header.flags & kAck) {
     auto it = std::find_if(pings.begin(), pings.end(),
                            [&](const auto& ping) { return ping.first == header.length; });
-    if (it == pings.end()) {
-      return ProtocolError("a ping ACK with value " + std::to_string(header.length) +
-                           " that we never sent");
-    }
+    // go-yamux ignores an ACK it did not ask for (a late or duplicate pong); so do we.
+    if (it == pings.end()) return Status::OK();
     rtt_ns = std::max<int64_t>(1, now_ns() - it->second);
     pings.erase(it);
     handler->OnPingRtt(rtt_ns);
@@ -315,6 +325,7 @@ Status Session::Impl::ProcessStreamFrame(const FrameHeader& header, std::string_
     }
     highest_inbound_id = id;
     if (local_went_away || inbound_count >= limits.max_inbound_streams) {
+      if (Status s = CheckControlBacklog(); !s.ok()) return s;
       AppendFrame(FrameType::kWindowUpdate, kRst, id, 0, &control);
       handler->OnStreamRefused(id);
       return Status::OK();

@@ -561,6 +561,9 @@ void Connection::OnWritten(const error_code& ec) {
 }
 
 void Connection::OnStreamOpened(uint32_t id) {
+  // A GoAway with an error code closes us inside Feed, which still parses the rest of that
+  // plaintext: a stream opened after it would outlive Close (and hold the peer's stream count).
+  if (phase_ == Phase::kClosed) return;
   if (peer_inbound_streams_ &&
       peer_inbound_streams_->load() >= host_->limits().inbound_streams_per_peer) {
     session_->Reset(id);
@@ -569,6 +572,7 @@ void Connection::OnStreamOpened(uint32_t id) {
   }
   if (peer_inbound_streams_) peer_inbound_streams_->fetch_add(1);
   auto stream = std::make_shared<StreamImpl>(shared_from_this(), id, true);
+  stream->StartInbound();
   streams_.emplace(id, std::move(stream));
   stream_count_.store(streams_.size(), std::memory_order_relaxed);
 }

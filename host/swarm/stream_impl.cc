@@ -31,6 +31,13 @@ void StreamImpl::StartOutbound(std::vector<std::string> protocols, OpenDone done
   std::string out;
   initiator_->Start(&out);
   conn_->StreamWrite(id_, out);
+  ArmNegotiationTimer();
+}
+
+void StreamImpl::StartInbound() { ArmNegotiationTimer(); }
+
+// A peer that opens a stream and never finishes the negotiation must not hold it forever.
+void StreamImpl::ArmNegotiationTimer() {
   negotiation_timer_ = std::make_unique<asio::steady_timer>(conn_->io_context());
   negotiation_timer_->expires_after(kNegotiationTimeout);
   negotiation_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {

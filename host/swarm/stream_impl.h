@@ -34,6 +34,8 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   // Outbound: proposes `protocols`; `done` runs once, with the stream after the echo, or an
   // error (refused, reset, timeout, connection lost).
   void StartOutbound(std::vector<std::string> protocols, OpenDone done);
+  // Inbound: arms the negotiation timeout; the peer's proposals arrive through OnData.
+  void StartInbound();
 
   // Stream
   const std::string& protocol() const override { return protocol_; }
@@ -67,6 +69,7 @@ class StreamImpl final : public Stream, public std::enable_shared_from_this<Stre
   void DeliverPending();
   void End(const Status& status);
   void FailOpen(const Status& status);
+  void ArmNegotiationTimer();
   void MaybeRemove();
 
   std::shared_ptr<Connection> conn_;

@@ -30,6 +30,14 @@ std::string RandomBytes(size_t size) {
   return bytes;
 }
 
+// Appends one yamux frame header (a frame without payload) to `batch`.
+void AppendHeader(yamux::FrameType type, uint16_t flags, uint32_t id, uint32_t length,
+                  std::string* batch) {
+  char header[yamux::kHeaderSize];
+  yamux::EncodeHeader({0, type, flags, id, length}, header);
+  batch->append(header, sizeof(header));
+}
+
 // A node with a short handshake timeout, and a well-behaved peer connected before any attack.
 struct HostileFixture {
   TempDir dir;
@@ -199,10 +207,8 @@ TEST_CASE("p2p hostile: yamux abuse") {
     constexpr int kStreams = 10000;
     std::string batch;
     for (int i = 0; i < kStreams; ++i) {
-      char header[yamux::kHeaderSize];
-      yamux::EncodeHeader(
-          {0, yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0}, header);
-      batch.append(header, sizeof(header));
+      AppendHeader(yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0,
+                   &batch);
     }
     REQUIRE(attacker.SendEncrypted(batch).ok());
     // Every SYN past the per-peer limit gets an RST (or the node drops the whole connection).
@@ -213,6 +219,48 @@ TEST_CASE("p2p hostile: yamux abuse") {
     const Status served = f.good.Ping();
     CHECK_MESSAGE(served.ok(), "the well-behaved peer: ", served.ToString());
   }
+}
+
+TEST_CASE("p2p hostile: an inbound stream that never negotiates is reset after 10 s") {
+  HostileFixture f;
+  RawPeer attacker;
+  REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
+  const uint32_t id = attacker.NextStreamId();
+  REQUIRE(attacker.SendYamux(yamux::FrameType::kWindowUpdate, yamux::kSyn, id, 0, "").ok());
+  // The node's keep-alive pings keep the socket busy: bound the wait by the clock.
+  attacker.set_timeout(milliseconds(1000));
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(14000);
+  auto ended = [&] {
+    auto it = attacker.streams().find(id);
+    return it != attacker.streams().end() && (it->second.reset || it->second.fin);
+  };
+  while (!ended() && std::chrono::steady_clock::now() < deadline) (void)attacker.Pump();
+  REQUIRE_MESSAGE(ended(), "the node kept the silent stream past its 10 s negotiation timeout");
+  CHECK(attacker.streams().at(id).reset);
+  const Status served = f.good.Ping();
+  CHECK_MESSAGE(served.ok(), "the well-behaved peer: ", served.ToString());
+}
+
+TEST_CASE("p2p hostile: SYNs after a GoAway with an error code leak no stream of the peer") {
+  HostileFixture f;
+  RawPeer attacker;
+  REQUIRE(attacker.Upgrade(f.endpoints.tcp).ok());
+  // A second connection of the same peer keeps its per-peer stream count alive.
+  RawPeer same_peer(attacker.identity());
+  REQUIRE(same_peer.Upgrade(f.endpoints.tcp).ok());
+  REQUIRE(same_peer.Ping().ok());
+  std::string batch;
+  AppendHeader(yamux::FrameType::kGoAway, 0, 0, yamux::kProtocolError, &batch);
+  // As many SYNs as the per-peer limit allows, in the same plaintext as the GoAway.
+  for (int i = 0; i < 256; ++i) {
+    AppendHeader(yamux::FrameType::kWindowUpdate, yamux::kSyn, attacker.NextStreamId(), 0, &batch);
+  }
+  REQUIRE(attacker.SendEncrypted(batch).ok());
+  CHECK(attacker.WaitClosed(kCloseWithin));
+  const Status served = same_peer.Ping();
+  CHECK_MESSAGE(served.ok(), "the peer's other connection: ", served.ToString());
+  const Status good = f.good.Ping();
+  CHECK_MESSAGE(good.ok(), "the well-behaved peer: ", good.ToString());
 }
 
 }  // namespace boxcar::testing

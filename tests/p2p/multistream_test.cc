@@ -108,6 +108,21 @@ TEST_CASE("multistream: the responder refuses a missing header and an oversized 
   CHECK_FALSE(second.selected());
 }
 
+TEST_CASE("multistream: the responder fails after 32 refused proposals, not answering forever") {
+  MssResponder responder = NoiseResponder();
+  std::string in = Message(kMssHeader);
+  for (int i = 0; i < 32; ++i) in += Message("/nope");
+  size_t consumed = 0;
+  std::string out;
+  REQUIRE(responder.Feed(in, &consumed, &out).ok());
+  in.erase(0, consumed);
+  in += Message("/nope");
+  const boxcar::Status status = responder.Feed(in, &consumed, &out);
+  CHECK_FALSE(status.ok());
+  CHECK(status.message().find("refused proposals") != std::string::npos);
+  CHECK_FALSE(responder.selected());
+}
+
 TEST_CASE("multistream: the initiator sends header and proposal in one write, then walks na") {
   MssInitiator initiator({"/tls/1.0.0", "/noise"});
   std::string out;

@@ -71,6 +71,10 @@ RawPeer::RawPeer() {
   if (generated.ok()) local_peer_ = p2p::PeerId::FromPublicKeyProto(identity_.PublicKeyProto());
 }
 
+RawPeer::RawPeer(const p2p::Ed25519Key& identity)
+    : identity_(identity),
+      local_peer_(p2p::PeerId::FromPublicKeyProto(identity.PublicKeyProto())) {}
+
 RawPeer::~RawPeer() { Close(); }
 
 void RawPeer::Close() {

@@ -30,12 +30,15 @@ class RawPeer {
  public:
   // A fresh Ed25519 identity per peer.
   RawPeer();
+  // Another connection of an existing peer: the same identity.
+  explicit RawPeer(const p2p::Ed25519Key& identity);
   ~RawPeer();
   RawPeer(const RawPeer&) = delete;
   RawPeer& operator=(const RawPeer&) = delete;
 
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
   const p2p::PeerId& local_peer() const { return local_peer_; }
+  const p2p::Ed25519Key& identity() const { return identity_; }
   const p2p::PeerId& remote_peer() const { return remote_peer_; }
   bool connected() const { return fd_ >= 0; }
 
