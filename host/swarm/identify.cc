@@ -104,6 +104,25 @@ void Swarm::Impl::MergeIdentified(const PeerId& peer, const std::string& public_
   if (it != peers_.end()) MergeIdentify(message, &it->second.identify);
 }
 
+namespace {
+
+// Writes all of `bytes`, the rest as the stream's buffer drains, then FINs: a message cut short
+// by a full connection buffer must not be FINed as if it were whole.
+void WriteAllThenClose(const StreamPtr& stream, std::string bytes) {
+  auto rest = std::make_shared<std::string>(std::move(bytes));
+  Stream* raw = stream.get();
+  auto drain = [raw, rest] {
+    rest->erase(0, raw->Write(*rest));
+    if (!rest->empty()) return;
+    raw->SetOnWritable(nullptr);
+    raw->CloseWrite();
+  };
+  stream->SetOnWritable(drain);
+  drain();
+}
+
+}  // namespace
+
 void Swarm::Impl::RegisterIdentify() {
   handlers_[kIdentifyProtocol] = [this](StreamPtr stream) {
     auto& impl = static_cast<StreamImpl&>(*stream);
@@ -113,8 +132,7 @@ void Swarm::Impl::RegisterIdentify() {
     framed += body;
     // Nothing is expected from the requester; its FIN ends the stream.
     stream->SetReader([](std::string_view) {}, [](Status) {});
-    stream->Write(framed);
-    stream->CloseWrite();  // at once: js otherwise waits out its timeout
+    WriteAllThenClose(stream, std::move(framed));  // FIN at once: js otherwise waits 5 s
   };
   handlers_[kIdentifyPushProtocol] = [this](StreamPtr stream) {
     const PeerId peer = stream->peer();
