@@ -559,6 +559,7 @@ void Connection::Flush() {
     scratch_.clear();
     Release(scratch_);
     Release(rx_);
+    if (session_) session_->ReleaseIdleBuffers();
     if (close_after_flush_) Close(Status::Unavailable("closed with GoAway"));
     return;
   }
