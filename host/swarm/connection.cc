@@ -187,9 +187,8 @@ void Connection::CompletePartialFrame(std::string_view* bytes) {
       bytes->remove_prefix(take);
       continue;
     }
-    const size_t frame_size =
-        2 + ((static_cast<size_t>(static_cast<uint8_t>(rx_[0])) << 8) |
-             static_cast<uint8_t>(rx_[1]));
+    const size_t frame_size = 2 + ((static_cast<size_t>(static_cast<uint8_t>(rx_[0])) << 8) |
+                                   static_cast<uint8_t>(rx_[1]));
     const size_t take = std::min(frame_size - rx_.size(), bytes->size());
     rx_.append(bytes->substr(0, take));
     bytes->remove_prefix(take);
