@@ -418,11 +418,7 @@ void Session::Impl::TakeData(std::string* out, size_t max_bytes, std::vector<uin
     stream->send_window -= n;
     stream->send_offset += n;
     if (drains) {
-      if (stream->send_buffer.capacity() > kKeptBufferCapacity) {
-        std::string().swap(stream->send_buffer);
-      } else {
-        stream->send_buffer.clear();
-      }
+      stream->send_buffer.clear();  // kept until ReleaseIdleBuffers
       stream->send_offset = 0;
     }
     if (stream->want_writable && stream->buffered() <= limits.max_send_buffer_per_stream / 2) {
@@ -549,6 +545,15 @@ void Session::TakeOutput(std::string* out, size_t max_bytes) {
   // Handlers run last: they may write, which changes the ready list walked above.
   for (uint32_t id : writable) {
     if (s.Find(id) != nullptr) s.handler->OnStreamWritable(id);
+  }
+}
+
+void Session::ReleaseIdleBuffers() {
+  for (auto& [id, stream] : impl_->streams) {
+    if (stream.buffered() == 0 && stream.send_buffer.capacity() > kKeptBufferCapacity) {
+      std::string().swap(stream.send_buffer);
+      stream.send_offset = 0;
+    }
   }
 }
 

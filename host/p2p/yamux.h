@@ -110,6 +110,10 @@ class Session {
   // Appends frames to *out until about `max_bytes`: control frames first, then data frames,
   // round-robin across streams, each within its send window.
   void TakeOutput(std::string* out, size_t max_bytes);
+  // Frees the send buffers of streams with nothing queued. A drained buffer is otherwise kept
+  // for the next write (a busy stream does not reallocate per flush); the connection calls this
+  // once its output goes idle, so an idle session holds little memory.
+  void ReleaseIdleBuffers();
 
   // Bytes queued on `id` and not yet sent (0 for an unknown stream).
   size_t Buffered(uint32_t id) const;

@@ -179,11 +179,36 @@ void Connection::OnReadable() {
   WaitReadable();
 }
 
+void Connection::CompletePartialFrame(std::string_view* bytes) {
+  while (!rx_.empty() && !bytes->empty() && InTransport()) {
+    if (rx_.size() < 2) {  // the length prefix itself was split
+      const size_t take = std::min(2 - rx_.size(), bytes->size());
+      rx_.append(bytes->substr(0, take));
+      bytes->remove_prefix(take);
+      continue;
+    }
+    const size_t frame_size = 2 + ((static_cast<size_t>(static_cast<uint8_t>(rx_[0])) << 8) |
+                                   static_cast<uint8_t>(rx_[1]));
+    const size_t take = std::min(frame_size - rx_.size(), bytes->size());
+    rx_.append(bytes->substr(0, take));
+    bytes->remove_prefix(take);
+    if (rx_.size() == frame_size) {
+      DriveTransport(rx_);
+      rx_.clear();
+    }
+  }
+}
+
 bool Connection::InTransport() const {
   return phase_ == Phase::kMuxerMss || phase_ == Phase::kYamux;
 }
 
 void Connection::Feed(std::string_view bytes) {
+  if (InTransport()) {
+    // A frame that straddled the last read is completed with only the bytes it lacks, so the
+    // rest of this read is decrypted in place rather than copied into rx_ first.
+    CompletePartialFrame(&bytes);
+  }
   if (InTransport() && rx_.empty()) {
     // The common case: whole frames straight from the read buffer; only a partial one is kept.
     const size_t used = DriveTransport(bytes);
@@ -533,6 +558,7 @@ void Connection::Flush() {
     scratch_.clear();
     Release(scratch_);
     Release(rx_);
+    if (session_) session_->ReleaseIdleBuffers();
     if (close_after_flush_) Close(Status::Unavailable("closed with GoAway"));
     return;
   }

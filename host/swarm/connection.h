@@ -127,6 +127,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public yamux
   void WaitReadable();
   void OnReadable();
   void Feed(std::string_view bytes);
+  // Completes the Noise frame held in rx_ from the front of *bytes (transport phases only).
+  void CompletePartialFrame(std::string_view* bytes);
   void DriveSecurityMss();
   void DriveNoise();
   void NoiseFinished();
