@@ -23,6 +23,8 @@ using boost::asio::ip::tcp;
 using testing::TestSwarm;
 
 // Captures the default logger's warnings while alive.
+// spdlog's default logger is not synchronized with the threads that log through it: create a
+// CapturedLog before the swarms whose lines it captures, so it outlives them.
 class CapturedLog {
  public:
   CapturedLog() : previous_(spdlog::default_logger()) {
@@ -50,8 +52,8 @@ uint16_t PortOf(const TestSwarm& swarm) {
 }
 
 TEST_CASE("swarm: refusals from 200 rotating sources log at most about 10 lines a second") {
+  CapturedLog log;  // before the swarm's threads start, and restored after they stop
   TestSwarm server([](SwarmOptions& options) { options.max_pending_handshakes = 0; });
-  CapturedLog log;
   boost::asio::io_context io;
   std::vector<tcp::socket> clients;
   for (int i = 0; i < 200; ++i) {
@@ -70,8 +72,8 @@ TEST_CASE("swarm: refusals from 200 rotating sources log at most about 10 lines 
 }
 
 TEST_CASE("swarm: out of file descriptors, accept retries on a timer instead of spinning") {
+  CapturedLog log;  // before the swarm's threads start, and restored after they stop
   TestSwarm server;
-  CapturedLog log;
   boost::asio::io_context io;
   tcp::socket client(io);
   client.open(tcp::v4());
