@@ -335,7 +335,8 @@ TEST_CASE("swarm: Reconfigure applies new limits and static peers to a running s
   b.swarm->Reconfigure(b_options);
   auto run = StartEcho(*a.swarm, b.id(), 10, 10);
   CHECK_FALSE(Wait(run).ok());
-  CHECK(b.Metric("boxcar_p2p_refused_total", "reason=\"streams_per_peer\"") == 1);
+  // The echo stream is refused; so may be a's identify stream, when identify runs late.
+  CHECK(b.Metric("boxcar_p2p_refused_total", "reason=\"streams_per_peer\"") >= 1);
   b.swarm->Reconfigure(SwarmOptions());
   auto again = StartEcho(*a.swarm, b.id(), 10, 10);
   CHECK(Wait(again).ok());
