@@ -71,7 +71,14 @@ void MemoryGovernor::SetBudget(uint64_t configured) {
                 std::memory_order_relaxed);
 }
 
-uint64_t MemoryGovernor::used() { return memory_->CachedBytes() + reserved(); }
+// Under admit_mu_, because the tiers' bytes are summed shard by shard: without the lock a read
+// could count a shard before an admission's shrink and another shard after its put, and report
+// more than the tiers ever held together. With it, everything that can change during the read
+// only frees memory, so the sum never exceeds what was really held.
+uint64_t MemoryGovernor::used() {
+  std::lock_guard lock(admit_mu_);
+  return memory_->CachedBytes() + reserved();
+}
 
 bool MemoryGovernor::CgroupNearLimit() const {
   const std::optional<uint64_t> limit = ReadCgroupBytes(cgroup_dir_ + "/memory.max");

@@ -58,7 +58,7 @@ class MemoryGovernor {
   uint64_t budget() const { return budget_.load(std::memory_order_relaxed); }
   void SetBudget(uint64_t configured);
   uint64_t reserved() const { return reserved_.load(std::memory_order_relaxed); }
-  // Cached bytes plus reservations.
+  // Cached bytes plus reservations; never more than the budget, even during admissions.
   uint64_t used();
 
   // Reserves `bytes` for `what` (named in the error), shrinking caches first if that makes room.
