@@ -52,10 +52,10 @@ struct WantState {
 
 // What applying one message did.
 struct LedgerUpdate {
-  std::vector<ReplyTask> replies;        // to queue, in the message's order
-  std::vector<format::Cid> cancelled;    // wants removed by cancel, `full` or overflow
-  uint64_t dropped_invalid_cids = 0;     // identity or oversized CIDs
-  uint64_t dropped_overflow = 0;         // wants that did not fit the per-peer cap
+  std::vector<ReplyTask> replies;      // to queue, in the message's order
+  std::vector<format::Cid> cancelled;  // wants removed by cancel, `full` or overflow
+  uint64_t dropped_invalid_cids = 0;   // identity or oversized CIDs
+  uint64_t dropped_overflow = 0;       // wants that did not fit the per-peer cap
 };
 
 struct LedgerOptions {
