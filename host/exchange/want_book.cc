@@ -44,7 +44,7 @@ bool WantBook::Want(const format::Cid& cid, const std::optional<p2p::PeerId>& hi
                     Outbox* out) {
   auto [it, added] = wants_.try_emplace(cid.hash().bytes());
   if (!added) return false;
-  Want& want = it->second;
+  WantState& want = it->second;
   want.cid = cid;
   want.ruled_out = excluded;
   if (hint && !excluded.count(*hint)) {
@@ -62,9 +62,10 @@ bool WantBook::Want(const format::Cid& cid, const std::optional<p2p::PeerId>& hi
 void WantBook::Unwant(const format::Cid& cid, Outbox* out) {
   auto it = wants_.find(cid.hash().bytes());
   if (it == wants_.end()) return;
-  Want& want = it->second;
+  WantState& want = it->second;
   if (want.block_peer) ReleaseBlockAsk(want, *want.block_peer);
   for (const p2p::PeerId& peer : want.contacted) SendCancel(want, peer, out);
+  RememberEnded(it->first);
   wants_.erase(it);
 }
 
@@ -73,7 +74,7 @@ void WantBook::OnHave(const p2p::PeerId& peer, const format::Cid& cid, WantClock
   auto it = wants_.find(cid.hash().bytes());
   auto state = peers_.find(peer);
   if (it == wants_.end() || state == peers_.end()) return;
-  Want& want = it->second;
+  WantState& want = it->second;
   if (want.ruled_out.count(peer)) return;
   auto ask = want.asked.find(peer);
   if (ask != want.asked.end() && !ask->second.block) {
@@ -92,7 +93,7 @@ void WantBook::OnDontHave(const p2p::PeerId& peer, const format::Cid& cid,
   auto it = wants_.find(cid.hash().bytes());
   auto state = peers_.find(peer);
   if (it == wants_.end() || state == peers_.end()) return;
-  Want& want = it->second;
+  WantState& want = it->second;
   auto ask = want.asked.find(peer);
   if (ask != want.asked.end()) state->second.quality.OnAnswer(now - ask->second.sent, true, 0);
   want.contacted.erase(peer);  // it holds no want of ours for this block any more
@@ -105,7 +106,7 @@ std::optional<format::Cid> WantBook::OnBlock(const p2p::PeerId& peer, const form
                                              Outbox* out) {
   auto it = wants_.find(cid.hash().bytes());
   if (it == wants_.end()) return std::nullopt;
-  Want& want = it->second;
+  WantState& want = it->second;
   auto state = peers_.find(peer);
   auto ask = want.asked.find(peer);
   if (state != peers_.end() && ask != want.asked.end()) {
@@ -116,6 +117,7 @@ std::optional<format::Cid> WantBook::OnBlock(const p2p::PeerId& peer, const form
     if (other != peer) SendCancel(want, other, out);
   }
   format::Cid wanted_as = std::move(want.cid);
+  RememberEnded(it->first);
   wants_.erase(it);
   RouteWaiting(now, out);
   return wanted_as;
@@ -157,7 +159,7 @@ std::array<uint64_t, kQualityStates> WantBook::PeersByState() const {
   return counts;
 }
 
-void WantBook::Broadcast(Want& want, WantClock::time_point now, Outbox* out) {
+void WantBook::Broadcast(WantState& want, WantClock::time_point now, Outbox* out) {
   want.broadcast = true;
   for (auto& [id, peer] : peers_) {
     if (!want.ruled_out.count(id) && !want.asked.count(id) && want.block_peer != id) {
@@ -166,7 +168,7 @@ void WantBook::Broadcast(Want& want, WantClock::time_point now, Outbox* out) {
   }
 }
 
-void WantBook::AskHave(Want& want, const p2p::PeerId& peer, Peer& state, WantClock::time_point now,
+void WantBook::AskHave(WantState& want, const p2p::PeerId& peer, Peer& state, WantClock::time_point now,
                        Outbox* out) {
   // A peer without want-have gets want-block; it is not counted in flight, since it may hold
   // nothing and will never say so.
@@ -176,7 +178,7 @@ void WantBook::AskHave(Want& want, const p2p::PeerId& peer, Peer& state, WantClo
   want.contacted.insert(peer);
 }
 
-void WantBook::AskBlock(Want& want, const p2p::PeerId& peer, WantClock::time_point now,
+void WantBook::AskBlock(WantState& want, const p2p::PeerId& peer, WantClock::time_point now,
                         Outbox* out) {
   (*out)[peer].push_back(Entry(want.cid, WantType::kBlock));
   want.asked[peer] = Ask{now, true};
@@ -187,7 +189,7 @@ void WantBook::AskBlock(Want& want, const p2p::PeerId& peer, WantClock::time_poi
                         want.candidates.end());
 }
 
-bool WantBook::Route(Want& want, WantClock::time_point now, Outbox* out) {
+bool WantBook::Route(WantState& want, WantClock::time_point now, Outbox* out) {
   const p2p::PeerId* best = nullptr;
   double best_rank = 0;
   for (const p2p::PeerId& id : want.candidates) {
@@ -213,14 +215,14 @@ void WantBook::RouteWaiting(WantClock::time_point now, Outbox* out) {
   }
 }
 
-void WantBook::ReleaseBlockAsk(Want& want, const p2p::PeerId& peer) {
+void WantBook::ReleaseBlockAsk(WantState& want, const p2p::PeerId& peer) {
   if (want.block_peer != peer) return;
+  auto state = peers_.find(peer);  // before the reset: `peer` may be *want.block_peer
   want.block_peer.reset();
-  auto state = peers_.find(peer);
   if (state != peers_.end() && state->second.in_flight > 0) --state->second.in_flight;
 }
 
-void WantBook::RuleOut(Want& want, const p2p::PeerId& peer, WantClock::time_point now,
+void WantBook::RuleOut(WantState& want, const p2p::PeerId& peer, WantClock::time_point now,
                        Outbox* out) {
   want.ruled_out.insert(peer);
   want.asked.erase(peer);
@@ -233,19 +235,19 @@ void WantBook::RuleOut(Want& want, const p2p::PeerId& peer, WantClock::time_poin
 }
 
 // The want-block failed: the next candidate, else (a hinted want never broadcast) everyone.
-void WantBook::Recover(Want& want, WantClock::time_point now, Outbox* out) {
+void WantBook::Recover(WantState& want, WantClock::time_point now, Outbox* out) {
   if (Route(want, now, out)) return;
   if (!want.broadcast) Broadcast(want, now, out);
 }
 
-void WantBook::SendCancel(const Want& want, const p2p::PeerId& peer, Outbox* out) {
+void WantBook::SendCancel(const WantState& want, const p2p::PeerId& peer, Outbox* out) {
   WantEntry entry;
   entry.cid = want.cid;
   entry.cancel = true;
   (*out)[peer].push_back(std::move(entry));
 }
 
-void WantBook::ExpireAsks(Want& want, WantClock::time_point now, Outbox* out) {
+void WantBook::ExpireAsks(WantState& want, WantClock::time_point now, Outbox* out) {
   std::vector<p2p::PeerId> expired;
   for (const auto& [id, ask] : want.asked) {
     auto peer = peers_.find(id);
@@ -273,6 +275,15 @@ void WantBook::ExpireAsks(Want& want, WantClock::time_point now, Outbox* out) {
       ++peer.in_flight;
       if (!want.broadcast) Broadcast(want, now, out);
     }
+  }
+}
+
+void WantBook::RememberEnded(const std::string& key) {
+  if (!recent_set_.insert(key).second) return;
+  recent_.push_back(key);
+  if (recent_.size() > kRecentWants) {
+    recent_set_.erase(recent_.front());
+    recent_.pop_front();
   }
 }
 

@@ -26,6 +26,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,6 +81,14 @@ class WantBook {
   void Tick(WantClock::time_point now, Outbox* out);
 
   bool wanted(const format::Cid& cid) const { return wants_.count(cid.hash().bytes()) > 0; }
+  // True for a block wanted until recently (the last kRecentWants ended wants): a copy that
+  // arrives late is a duplicate. A block neither wanted nor recently wanted is one nobody asked
+  // for — the decoder rebuilds a block's CID from its bytes, so that is how a peer answering a
+  // want with the wrong bytes shows up.
+  bool RecentlyWanted(const format::Cid& cid) const {
+    return recent_set_.count(cid.hash().bytes()) > 0;
+  }
+  static constexpr size_t kRecentWants = 8192;
   std::vector<format::Cid> Wanted() const;
   size_t size() const { return wants_.size(); }
   // Null for a peer that is not connected.
@@ -92,7 +101,7 @@ class WantBook {
     WantClock::time_point sent;
     bool block = false;  // a want-block counted in the peer's in-flight
   };
-  struct Want {
+  struct WantState {
     format::Cid cid;
     std::unordered_map<p2p::PeerId, Ask> asked;  // questions without an answer yet
     std::vector<p2p::PeerId> candidates;         // said HAVE; not being asked for the block
@@ -107,25 +116,28 @@ class WantBook {
     uint32_t in_flight = 0;
   };
 
-  void Broadcast(Want& want, WantClock::time_point now, Outbox* out);
-  void AskHave(Want& want, const p2p::PeerId& peer, Peer& state, WantClock::time_point now,
+  void Broadcast(WantState& want, WantClock::time_point now, Outbox* out);
+  void AskHave(WantState& want, const p2p::PeerId& peer, Peer& state, WantClock::time_point now,
                Outbox* out);
-  void AskBlock(Want& want, const p2p::PeerId& peer, WantClock::time_point now, Outbox* out);
+  void AskBlock(WantState& want, const p2p::PeerId& peer, WantClock::time_point now, Outbox* out);
   // Asks the best candidate with room for the block; false when none has room.
-  bool Route(Want& want, WantClock::time_point now, Outbox* out);
+  bool Route(WantState& want, WantClock::time_point now, Outbox* out);
   // Routes every want that has candidates and no want-block outstanding.
   void RouteWaiting(WantClock::time_point now, Outbox* out);
   // Ends the outstanding want-block at `peer`, if there is one.
-  void ReleaseBlockAsk(Want& want, const p2p::PeerId& peer);
+  void ReleaseBlockAsk(WantState& want, const p2p::PeerId& peer);
   // The peer answered (or can no longer answer): forget the question and the candidacy.
-  void RuleOut(Want& want, const p2p::PeerId& peer, WantClock::time_point now, Outbox* out);
-  void Recover(Want& want, WantClock::time_point now, Outbox* out);
-  void SendCancel(const Want& want, const p2p::PeerId& peer, Outbox* out);
-  void ExpireAsks(Want& want, WantClock::time_point now, Outbox* out);
+  void RuleOut(WantState& want, const p2p::PeerId& peer, WantClock::time_point now, Outbox* out);
+  void Recover(WantState& want, WantClock::time_point now, Outbox* out);
+  void SendCancel(const WantState& want, const p2p::PeerId& peer, Outbox* out);
+  void ExpireAsks(WantState& want, WantClock::time_point now, Outbox* out);
+  void RememberEnded(const std::string& key);
 
   WantBookOptions options_;
-  std::unordered_map<std::string, Want> wants_;  // by multihash bytes
+  std::unordered_map<std::string, WantState> wants_;  // by multihash bytes
   std::unordered_map<p2p::PeerId, Peer> peers_;
+  std::deque<std::string> recent_;  // ended wants, oldest first
+  std::unordered_set<std::string> recent_set_;
 };
 
 }  // namespace boxcar::exchange
