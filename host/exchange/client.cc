@@ -56,12 +56,18 @@ void ClientCore::Start() {
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
+// The worker drains rather than stops: the failed fetches' callbacks run before it returns.
 void ClientCore::Stop() {
+  if (stopped_.exchange(true)) return;
+  Post([](ClientCore& core) { core.FailAll(Status::Unavailable("the node is stopping")); });
   work_.reset();
-  ioc_.stop();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
-  fetches_.clear();  // their callbacks are dropped with them: the node is stopping
+}
+
+void ClientCore::FailAll(const Status& status) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, fetch] : fetches_) ids.push_back(id);
+  for (uint64_t id : ids) Finish(*fetches_.at(id), status, nullptr);
 }
 
 std::vector<format::Cid> ClientCore::Wantlist() const {
@@ -81,6 +87,10 @@ BitswapClient::Stats ClientCore::stats() const {
 void ClientCore::StartFetch(std::unique_ptr<Fetch> owned) {
   Fetch& fetch = *owned;
   fetch.started = WantClock::now();
+  if (stopped_) {
+    fetches_.emplace(fetch.id, std::move(owned));
+    return Finish(fetch, Status::Unavailable("the node is stopping"), nullptr);
+  }
   fetch.deadline = fetch.started + fetch.timeout;
   fetch.to_visit.push_back({fetch.root, fetch.root_follow});
   fetches_.emplace(fetch.id, std::move(owned));
@@ -315,7 +325,7 @@ void ClientCore::Send(Outbox& outbox) {
 }
 
 void ClientCore::ScheduleTick() {
-  if (ticking_) return;
+  if (ticking_ || stopped_) return;
   ticking_ = true;
   tick_.expires_after(kTickInterval);
   tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -368,11 +378,17 @@ BitswapClient::BitswapClient(BitswapNetwork& network, store::BlockStore& store,
   impl_->core->Start();
 }
 
-BitswapClient::~BitswapClient() { impl_->core->Stop(); }
+BitswapClient::~BitswapClient() { Stop(); }
+
+void BitswapClient::Stop() { impl_->core->Stop(); }
 
 std::unique_ptr<FetchHandle> BitswapClient::GetBlock(const format::Cid& cid,
                                                      std::chrono::milliseconds timeout,
                                                      std::function<void(Status, BlockData)> done) {
+  if (impl_->core->stopped()) {
+    done(Status::Unavailable("the node is stopping"), nullptr);
+    return std::make_unique<Handle>(std::weak_ptr<ClientCore>(), 0);
+  }
   auto fetch = std::make_unique<Fetch>();
   fetch->id = impl_->core->NextFetchId();
   fetch->root = cid;
@@ -391,6 +407,10 @@ std::unique_ptr<FetchHandle> BitswapClient::FetchDag(
     const format::Cid& root, format::DagScope scope, std::chrono::milliseconds timeout,
     std::function<void(const FetchProgress&)> progress,
     std::function<void(Status, FetchProgress)> done) {
+  if (impl_->core->stopped()) {
+    done(Status::Unavailable("the node is stopping"), {});
+    return std::make_unique<Handle>(std::weak_ptr<ClientCore>(), 0);
+  }
   auto fetch = std::make_unique<Fetch>();
   fetch->id = impl_->core->NextFetchId();
   fetch->root = root;

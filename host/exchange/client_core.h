@@ -66,6 +66,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 
   // Worker-thread entry points (called with mu_ held).
   void StartFetch(std::unique_ptr<Fetch> fetch);
+  void FailAll(const Status& status);
+  bool stopped() const { return stopped_.load(); }
   void CancelFetch(uint64_t id);
   void HandleMessage(const p2p::PeerId& peer, const bitswap::Message& message);
   void HandlePeer(const p2p::PeerId& peer, bool connected);
@@ -97,6 +99,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   boost::asio::steady_timer tick_;
   std::thread thread_;
   std::atomic<uint64_t> next_id_{0};
+  std::atomic<bool> stopped_{false};
 
   mutable std::mutex mu_;  // held by the worker while it runs; Wantlist() takes it briefly
   WantBook book_;
