@@ -491,6 +491,7 @@ Status Node::StartGateway(const runtime::Config& config) {
   engine_ = std::make_unique<engine::RequestEngine>(*runtime_, *store_, *metrics_.registry());
   gateway_ = std::make_unique<server::GatewayServer>(config.gateway, *runtime_, *engine_,
                                                      *metrics_.registry());
+  gateway_->SetFetcher(GatewayFetcher());
   return gateway_->Start();
 }
 
@@ -545,6 +546,23 @@ void Node::StartBitswapClient() {
   bitswap_client_ = std::make_unique<exchange::BitswapClient>(*bitswap_network_, *store_,
                                                               metrics_, exchange::ClientOptions{});
   bitswap_network_->AddSink(bitswap_client_.get());
+  fetch_client_.store(bitswap_client_.get());
+}
+
+// gateway.fetch_missing: the DAG (or block) through the client; without p2p, Unavailable.
+server::MissingBlockFetcher Node::GatewayFetcher() {
+  return [this](const format::Cid& root, format::DagScope scope, std::chrono::milliseconds timeout,
+                std::function<void(Status)> done) {
+    exchange::BitswapClient* client = fetch_client_.load();
+    if (client == nullptr) return done(Status::Unavailable("this node has no Bitswap peers"));
+    // The handle lives as long as the callback, which the fetch drops once it has run.
+    auto handle = std::make_shared<std::unique_ptr<exchange::FetchHandle>>();
+    *handle = client->FetchDag(root, scope, timeout, nullptr,
+                               [handle, done = std::move(done)](Status status,
+                                                                exchange::FetchProgress) {
+                                 done(status);
+                               });
+  };
 }
 
 // Fails the fetches in flight (their RPC calls and gateway requests answer at once) and stops

@@ -66,6 +66,7 @@ class Node {
   void StopBitswap();
   void StartBitswapClient();
   void StopBitswapClient();
+  server::MissingBlockFetcher GatewayFetcher();
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
   void WatchLoop();
@@ -95,6 +96,8 @@ class Node {
   // The Bitswap client (with a p2p section): fetches what the RPC and the gateway lack. Stopped
   // (its fetches failed) before the network stops; destroyed before the network it sends through.
   std::unique_ptr<exchange::BitswapClient> bitswap_client_;
+  // The same client for the gateway's threads, which start before it exists.
+  std::atomic<exchange::BitswapClient*> fetch_client_{nullptr};
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

@@ -12,6 +12,7 @@
 
 #include "support/car_fixture.h"
 #include "support/http_client.h"
+#include "support/node_config.h"
 #include "support/node_process.h"
 #include "support/p2p_node.h"
 #include "support/temp_dir.h"
@@ -163,4 +164,60 @@ TEST_CASE("block/get and pin/add time out with the CID named; the CLI prints wha
   CommandResult absent = b.Cli({"block", "get", kAbsentCid, "--timeout", "200ms"});
   CHECK(absent.exit_code == 1);
   CHECK(absent.out.find("Error: ") == 0);
+}
+
+TEST_CASE("gateway.fetch_missing: raw and CAR requests fetch from peers; past the timeout 504") {
+  Node a;
+  Node b(json{{"gateway", {{"fetch_missing", true}, {"fetch_timeout_ms", 500}}}});
+  a.Import(kRawFixture);
+  a.Import(kDagFixture);
+  b.Connect(a);
+
+  const CarContents raw = LoadFixture(kRawFixture);
+  // only-if-cached never fetches.
+  CHECK(Fetch(b.process.gateway(), "GET", "/ipfs/" + raw.root().ToString() + "?format=raw",
+              {"Cache-Control: only-if-cached"})
+            .status == 412);
+  Response block = Fetch(b.process.gateway(), "GET", "/ipfs/" + raw.root().ToString() + "?format=raw");
+  REQUIRE_MESSAGE(block.status == 200, block.body);
+  CHECK(block.body == raw.blocks.at(0).second);
+
+  const CarContents dag = LoadFixture(kDagFixture);
+  Response car = Fetch(b.process.gateway(), "GET", "/ipfs/" + dag.root().ToString() + "?format=car");
+  REQUIRE_MESSAGE(car.status == 200, car.body);
+  const std::vector<std::string> all = dag.CidStrings();
+  CHECK(CarBlocks(car.body) == std::set<std::string>(all.begin(), all.end()));
+
+  const auto started = std::chrono::steady_clock::now();
+  Response absent = Fetch(b.process.gateway(), "GET", std::string("/ipfs/") + kAbsentCid + "?format=raw");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(absent.status == 504);
+  CHECK(absent.body.find(kAbsentCid) != std::string::npos);
+  CHECK(waited >= std::chrono::milliseconds(450));
+  CHECK(waited < std::chrono::seconds(5));
+  // A pipelined request behind a CAR that times out is still answered, in order.
+  Client client(b.process.gateway());
+  REQUIRE(client.Send(RequestText("GET", std::string("/ipfs/") + kAbsentCid + "?format=car") +
+                      RequestText("GET", "/ipfs/" + raw.root().ToString() + "?format=raw")));
+  CHECK(client.Receive().status == 504);
+  Response second = client.Receive();
+  CHECK(second.status == 200);
+  CHECK(second.body == raw.blocks.at(0).second);
+}
+
+TEST_CASE("gateway.fetch_missing needs a p2p section; fetch_timeout_ms is checked") {
+  TempDir dir;
+  json config = TestNodeConfig(dir / "store");
+  config["gateway"]["fetch_missing"] = true;
+  const auto file = dir.Write("node.json", config.dump(2));
+  CommandResult check = RunCommand({BoxcarBinary().string(), "check-config", "--config", file.string()});
+  CHECK(check.exit_code != 0);
+  CHECK(check.out.find("/gateway/fetch_missing") != std::string::npos);
+  CHECK(check.out.find("p2p") != std::string::npos);
+  config["gateway"]["fetch_missing"] = false;
+  config["gateway"]["fetch_timeout_ms"] = 0;
+  const auto bad_timeout = dir.Write("bad.json", config.dump(2));
+  check = RunCommand({BoxcarBinary().string(), "check-config", "--config", bad_timeout.string()});
+  CHECK(check.exit_code != 0);
+  CHECK(check.out.find("fetch_timeout_ms") != std::string::npos);
 }
