@@ -119,8 +119,8 @@ rpc::BitswapServerHooks BitswapServerHooksFor(exchange::BitswapServer& server,
     entry->recv = ledger.bytes_received;
     entry->exchanged = ledger.blocks_sent + ledger.blocks_received;
     // Kubo's debt ratio.
-    entry->value = static_cast<double>(ledger.bytes_sent) /
-                   static_cast<double>(ledger.bytes_received + 1);
+    entry->value =
+        static_cast<double>(ledger.bytes_sent) / static_cast<double>(ledger.bytes_received + 1);
     return Status::OK();
   };
   hooks.peers = [&network] {
@@ -543,8 +543,8 @@ void Node::StopBitswap() {
 // --- The Bitswap client: fetches for the RPC (block/get, pin/add) and the gateway's
 // fetch_missing. A sink after the server, so the server sees every message first.
 void Node::StartBitswapClient() {
-  bitswap_client_ = std::make_unique<exchange::BitswapClient>(*bitswap_network_, *store_,
-                                                              metrics_, exchange::ClientOptions{});
+  bitswap_client_ = std::make_unique<exchange::BitswapClient>(*bitswap_network_, *store_, metrics_,
+                                                              exchange::ClientOptions{});
   bitswap_network_->AddSink(bitswap_client_.get());
   fetch_client_.store(bitswap_client_.get());
 }
@@ -557,11 +557,9 @@ server::MissingBlockFetcher Node::GatewayFetcher() {
     if (client == nullptr) return done(Status::Unavailable("this node has no Bitswap peers"));
     // The handle lives as long as the callback, which the fetch drops once it has run.
     auto handle = std::make_shared<std::unique_ptr<exchange::FetchHandle>>();
-    *handle = client->FetchDag(root, scope, timeout, nullptr,
-                               [handle, done = std::move(done)](Status status,
-                                                                exchange::FetchProgress) {
-                                 done(status);
-                               });
+    *handle = client->FetchDag(
+        root, scope, timeout, nullptr,
+        [handle, done = std::move(done)](Status status, exchange::FetchProgress) { done(status); });
   };
 }
 
@@ -581,7 +579,8 @@ Status Node::StartRpc(const runtime::Config& config) {
   facts.store = store_.get();
   facts.pins = pins_.get();
   facts.bitswap = bitswap_client_.get();  // null without a p2p section
-  if (bitswap_server_) facts.bitswap_server = BitswapServerHooksFor(*bitswap_server_, *bitswap_network_);
+  if (bitswap_server_)
+    facts.bitswap_server = BitswapServerHooksFor(*bitswap_server_, *bitswap_network_);
   rpc::RegisterCommands(*rpc_, facts);
   return rpc_->Start();
 }

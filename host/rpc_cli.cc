@@ -78,9 +78,8 @@ struct Subcommands {
   std::string_view command;
   std::vector<std::string_view> subs;
 };
-const Subcommands kSubcommands[] = {{"swarm", {"connect", "disconnect", "peers"}},
-                                    {"block", {"get"}},
-                                    {"pin", {"add"}}};
+const Subcommands kSubcommands[] = {
+    {"swarm", {"connect", "disconnect", "peers"}}, {"block", {"get"}}, {"pin", {"add"}}};
 
 int UsageError(const std::string& message) {
   std::cerr << "boxcar: " << message << "\nRun 'boxcar --help' for usage.\n";
@@ -105,7 +104,8 @@ int ParseRpcArgs(int argc, char** argv, RpcArgs* args, bool* help) {
   for (const Subcommands& family : kSubcommands) {
     if (args->command != family.command) continue;
     std::string names;
-    for (std::string_view sub : family.subs) names += (names.empty() ? "" : ", ") + std::string(sub);
+    for (std::string_view sub : family.subs)
+      names += (names.empty() ? "" : ", ") + std::string(sub);
     if (argc < 3 || argv[2][0] == '-') {
       if (argc >= 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) {
         *help = true;
@@ -147,8 +147,7 @@ int ParseRpcArgs(int argc, char** argv, RpcArgs* args, bool* help) {
     } else if ((arg == "-n" || arg == "--count") && args->command == "ping") {
       if (!(v = value("a count"))) return 2;
       args->count = *v;
-    } else if (arg == "--timeout" &&
-               (args->command == "block get" || args->command == "pin add")) {
+    } else if (arg == "--timeout" && (args->command == "block get" || args->command == "pin add")) {
       if (!(v = value("a duration"))) return 2;
       args->timeout = *v;
     } else if (arg == "--progress" && args->command == "pin add") {
@@ -416,8 +415,8 @@ int RunRpcCommand(int argc, char** argv, const std::filesystem::path& exe_dir) {
     raw = [](std::string_view bytes) { std::cout.write(bytes.data(), bytes.size()); };
   }
   const CallResult result = Call(
-      address, authorization, Target(args),
-      [&](const json& value) { Print(args.command, value); }, raw);
+      address, authorization, Target(args), [&](const json& value) { Print(args.command, value); },
+      raw);
   std::cout.flush();
   if (!result.reached && args.command == "id" && args.operands.empty() && config) {
     return OfflineId(*config);

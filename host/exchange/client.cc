@@ -193,12 +193,12 @@ void ClientCore::Finish(Fetch& fetch, const Status& status, BlockData block) {
   Send(out);
   metrics_.Wants(book_.size());
   // The callbacks run after the lock is released, so they may call into the client.
-  boost::asio::post(ioc_, [dag_done = std::move(fetch.dag_done),
-                           block_done = std::move(fetch.block_done), counts = fetch.counts,
-                           status, block = std::move(block)] {
-    if (dag_done) dag_done(status, counts);
-    if (block_done) block_done(status, block);
-  });
+  boost::asio::post(ioc_,
+                    [dag_done = std::move(fetch.dag_done), block_done = std::move(fetch.block_done),
+                     counts = fetch.counts, status, block = std::move(block)] {
+                      if (dag_done) dag_done(status, counts);
+                      if (block_done) block_done(status, block);
+                    });
   fetches_.erase(fetch.id);
 }
 
@@ -280,9 +280,8 @@ void ClientCore::Arrived(const p2p::PeerId& peer, const format::Cid& cid, std::s
       continue;
     }
     if (fetch.progress) {
-      boost::asio::post(ioc_, [progress = fetch.progress, counts = fetch.counts] {
-        progress(counts);
-      });
+      boost::asio::post(ioc_,
+                        [progress = fetch.progress, counts = fetch.counts] { progress(counts); });
     }
     if (!Expand(fetch, visited, *block)) continue;
     Advance(fetch);
@@ -397,9 +396,8 @@ std::unique_ptr<FetchHandle> BitswapClient::GetBlock(const format::Cid& cid,
   fetch->timeout = timeout;
   fetch->block_done = std::move(done);
   const uint64_t id = fetch->id;
-  impl_->core->Post([fetch = std::move(fetch)](ClientCore& core) mutable {
-    core.StartFetch(std::move(fetch));
-  });
+  impl_->core->Post(
+      [fetch = std::move(fetch)](ClientCore& core) mutable { core.StartFetch(std::move(fetch)); });
   return std::make_unique<Handle>(impl_->core, id);
 }
 
@@ -420,9 +418,8 @@ std::unique_ptr<FetchHandle> BitswapClient::FetchDag(
   fetch->progress = std::move(progress);
   fetch->dag_done = std::move(done);
   const uint64_t id = fetch->id;
-  impl_->core->Post([fetch = std::move(fetch)](ClientCore& core) mutable {
-    core.StartFetch(std::move(fetch));
-  });
+  impl_->core->Post(
+      [fetch = std::move(fetch)](ClientCore& core) mutable { core.StartFetch(std::move(fetch)); });
   return std::make_unique<Handle>(impl_->core, id);
 }
 

@@ -38,12 +38,12 @@ struct Fetch {
   std::function<void(Status, FetchProgress)> dag_done;
   std::function<void(Status, BlockData)> block_done;
   FetchProgress counts;
-  std::unordered_set<std::string> seen;  // multihashes visited or wanted
+  std::unordered_set<std::string> seen;     // multihashes visited or wanted
   std::vector<format::WalkChild> to_visit;  // found, not yet looked up in the store
   std::deque<format::WalkChild> queued;     // missing, waiting for a want slot
   std::unordered_map<std::string, format::WalkChild> outstanding;  // wanted, by multihash
-  std::optional<p2p::PeerId> last_sender;   // the hint for the next wants
-  std::unordered_set<p2p::PeerId> excluded; // sent this fetch a wrong block
+  std::optional<p2p::PeerId> last_sender;                          // the hint for the next wants
+  std::unordered_set<p2p::PeerId> excluded;                        // sent this fetch a wrong block
 };
 
 class ClientCore : public std::enable_shared_from_this<ClientCore> {

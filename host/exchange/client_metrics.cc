@@ -49,9 +49,8 @@ struct ClientMetrics::Series {
                   .Help("Blocks the client wants now")
                   .Register(registry)
                   .Add({})) {
-    const prometheus::Histogram::BucketBoundaries bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                         0.25,  0.5,   1,    2.5,   5,    10,
-                                                         30,    60,    300};
+    const prometheus::Histogram::BucketBoundaries bounds{
+        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
     const char* kinds[] = {"block", "dag"};
     const char* results[] = {"ok", "error"};
     for (int k = 0; k < 2; ++k) {

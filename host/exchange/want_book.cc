@@ -168,12 +168,11 @@ void WantBook::Broadcast(WantState& want, WantClock::time_point now, Outbox* out
   }
 }
 
-void WantBook::AskHave(WantState& want, const p2p::PeerId& peer, Peer& state, WantClock::time_point now,
-                       Outbox* out) {
+void WantBook::AskHave(WantState& want, const p2p::PeerId& peer, Peer& state,
+                       WantClock::time_point now, Outbox* out) {
   // A peer without want-have gets want-block; it is not counted in flight, since it may hold
   // nothing and will never say so.
-  (*out)[peer].push_back(
-      Entry(want.cid, state.supports_have ? WantType::kHave : WantType::kBlock));
+  (*out)[peer].push_back(Entry(want.cid, state.supports_have ? WantType::kHave : WantType::kBlock));
   want.asked[peer] = Ask{now, false};
   want.contacted.insert(peer);
 }

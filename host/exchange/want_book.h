@@ -54,8 +54,7 @@ class WantBook {
   explicit WantBook(WantBookOptions options) : options_(options) {}
 
   // A connected peer: it is asked for every broadcast want. `supports_have`: it speaks 1.2.0.
-  void AddPeer(const p2p::PeerId& peer, bool supports_have, WantClock::time_point now,
-               Outbox* out);
+  void AddPeer(const p2p::PeerId& peer, bool supports_have, WantClock::time_point now, Outbox* out);
   // Its wants move to other candidates. Its quality is forgotten.
   void RemovePeer(const p2p::PeerId& peer, WantClock::time_point now, Outbox* out);
 

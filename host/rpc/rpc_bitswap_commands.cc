@@ -30,7 +30,8 @@ Status ParseCidArg(const std::string& text, format::Cid* cid) {
                                    "\": paths below a CID are not supported, give the CID");
   }
   Status status = format::Cid::Parse(view, cid);
-  if (!status.ok()) return Status::InvalidArgument("invalid CID \"" + text + "\": " + status.message());
+  if (!status.ok())
+    return Status::InvalidArgument("invalid CID \"" + text + "\": " + status.message());
   return Status::OK();
 }
 
@@ -99,7 +100,8 @@ Status PinComplete(store::BlockStore& store, store::PinStore& pins, const format
         return status;
       },
       [](const format::Cid&, std::string_view) { return Status::OK(); });
-  if (!walked.ok()) return walked.Annotate("pin: the DAG under " + root.ToString() + " is incomplete");
+  if (!walked.ok())
+    return walked.Annotate("pin: the DAG under " + root.ToString() + " is incomplete");
   return pins.Add(root, recursive ? store::PinKind::kRecursive : store::PinKind::kDirect);
 }
 
@@ -227,8 +229,10 @@ void BitswapWantlist(const NodeFacts& facts, const RpcRequest& request, RpcRespo
   }
   std::vector<format::Cid> wants;
   Status status = facts.bitswap_server.peer_wantlist(id.ToString(), &wants);
-  if (status.IsNotFound()) wants.clear();  // Kubo: a peer without a ledger wants nothing
-  else if (!status.ok()) return out.Fail({status.message()});
+  if (status.IsNotFound())
+    wants.clear();  // Kubo: a peer without a ledger wants nothing
+  else if (!status.ok())
+    return out.Fail({status.message()});
   out.Reply({{"Keys", CidLinks(wants)}});
 }
 
@@ -287,12 +291,21 @@ void RegisterBlockCommands(RpcServer& server, const NodeFacts& facts) {
                        PinAdd(facts, request, std::move(out));
                      }});
   }
-  server.Register({"bitswap/stat", "", 0, 0, {{"verbose", OptionType::kBool},
-                                              {"human", OptionType::kBool}}, {},
+  server.Register({"bitswap/stat",
+                   "",
+                   0,
+                   0,
+                   {{"verbose", OptionType::kBool}, {"human", OptionType::kBool}},
+                   {},
                    NeedsBitswap(facts, [](const NodeFacts& f, const RpcRequest&, RpcResponder& o) {
                      BitswapStat(f, o);
                    })});
-  server.Register({"bitswap/wantlist", "", 0, 0, {{"peer", OptionType::kString}}, {{"p", "peer"}},
+  server.Register({"bitswap/wantlist",
+                   "",
+                   0,
+                   0,
+                   {{"peer", OptionType::kString}},
+                   {{"p", "peer"}},
                    NeedsBitswap(facts, BitswapWantlist)});
   server.Register({"bitswap/ledger", "peer", 1, 1, {}, {}, NeedsBitswap(facts, BitswapLedger)});
 }

@@ -219,15 +219,15 @@ namespace boxcar::rpc {
 
 std::optional<int64_t> ParseGoDuration(std::string_view text) {
   static constexpr std::pair<std::string_view, double> kUnits[] = {
-      {"ns", 1},     {"us", 1e3},  {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
-      {"ms", 1e6},   {"s", 1e9},   {"m", 60e9},        {"h", 3600e9}};
+      {"ns", 1},   {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
+      {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
   if (text == "0") return 0;
   if (text.empty()) return std::nullopt;
   double total = 0;
   while (!text.empty()) {
     size_t digits = 0;
-    while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) ||
-                                    text[digits] == '.')) {
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
       ++digits;
     }
     if (digits == 0 || text.substr(0, digits) == ".") return std::nullopt;

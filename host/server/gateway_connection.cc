@@ -1,8 +1,8 @@
 #include "server/gateway_connection.h"
 
-#include <chrono>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <chrono>
 
 #include <algorithm>
 #include <cerrno>
@@ -287,8 +287,7 @@ void Connection::Submit(const std::shared_ptr<PendingResponse>& response,
 // goes through the fetcher, which looks in the store first (off this thread).
 bool Connection::NeedsFetch(const PendingResponse& response,
                             const gateway::GatewayRequest& request) {
-  if (response.fetched || request.only_if_cached || !limits_.fetch_missing() ||
-      !owner_.fetcher()) {
+  if (response.fetched || request.only_if_cached || !limits_.fetch_missing() || !owner_.fetcher()) {
     return false;
   }
   return request.format != gateway::ResponseFormat::kRaw ||
@@ -308,15 +307,15 @@ void Connection::FetchThenSubmit(const std::shared_ptr<PendingResponse>& respons
   const format::DagScope scope =
       car && request.path.empty() ? request.scope : format::DagScope::kBlock;
   const format::Cid root = request.root;
-  owner_.fetcher()(
-      root, scope, std::chrono::milliseconds(limits_.fetch_timeout_ms()),
-      [self = shared_from_this(), response, request = std::move(request),
-       peer](Status status) mutable {
-        boost::asio::post(self->executor(), [self, response, request = std::move(request), peer,
-                                             status]() mutable {
-          self->OnFetched(response, std::move(request), peer, status);
-        });
-      });
+  owner_.fetcher()(root, scope, std::chrono::milliseconds(limits_.fetch_timeout_ms()),
+                   [self = shared_from_this(), response, request = std::move(request),
+                    peer](Status status) mutable {
+                     boost::asio::post(
+                         self->executor(),
+                         [self, response, request = std::move(request), peer, status]() mutable {
+                           self->OnFetched(response, std::move(request), peer, status);
+                         });
+                   });
 }
 
 // A timeout answers 504; anything else goes to the engine, which answers from the store (200,

@@ -87,7 +87,7 @@ struct PendingResponse {
   std::shared_ptr<CarStream> stream;
   // A parsed request not yet given to the engine, because a CAR stream ahead of it is unfinished.
   std::optional<gateway::GatewayRequest> held;
-  std::string peer;  // whose budget the held request is charged to
+  std::string peer;      // whose budget the held request is charged to
   bool fetched = false;  // fetch_missing ran for it: it goes to the engine as it is now
 };
 

@@ -420,7 +420,9 @@ void GatewayServer::Drain(int64_t timeout_ms) { impl_->Drain(timeout_ms); }
 void GatewayServer::ApplyLimits(const runtime::GatewayConfig& config) {
   impl_->limits_.Apply(config);
 }
-void GatewayServer::SetFetcher(MissingBlockFetcher fetcher) { impl_->fetcher_ = std::move(fetcher); }
+void GatewayServer::SetFetcher(MissingBlockFetcher fetcher) {
+  impl_->fetcher_ = std::move(fetcher);
+}
 void GatewayServer::Stop() { impl_->Stop(); }
 std::string GatewayServer::bound_address() const { return impl_->bound_address(); }
 uint64_t GatewayServer::open_connections() const { return impl_->open_connections(); }

@@ -48,8 +48,8 @@ struct Node {
     return Fetch(process.rpc(), "POST", "/api/v0/" + command);
   }
   void Import(const std::string& fixture) {
-    const HttpResult r = HttpRequest(process.admin(), "POST", "/admin/import",
-                                     ReadWholeFile(kFixtureDir / fixture));
+    const HttpResult r =
+        HttpRequest(process.admin(), "POST", "/admin/import", ReadWholeFile(kFixtureDir / fixture));
     REQUIRE_MESSAGE(r.status == 200, fixture << ": " << r.body);
   }
   void Connect(const Node& other) {
@@ -178,18 +178,21 @@ TEST_CASE("gateway.fetch_missing: raw and CAR requests fetch from peers; past th
   CHECK(Fetch(b.process.gateway(), "GET", "/ipfs/" + raw.root().ToString() + "?format=raw",
               {"Cache-Control: only-if-cached"})
             .status == 412);
-  Response block = Fetch(b.process.gateway(), "GET", "/ipfs/" + raw.root().ToString() + "?format=raw");
+  Response block =
+      Fetch(b.process.gateway(), "GET", "/ipfs/" + raw.root().ToString() + "?format=raw");
   REQUIRE_MESSAGE(block.status == 200, block.body);
   CHECK(block.body == raw.blocks.at(0).second);
 
   const CarContents dag = LoadFixture(kDagFixture);
-  Response car = Fetch(b.process.gateway(), "GET", "/ipfs/" + dag.root().ToString() + "?format=car");
+  Response car =
+      Fetch(b.process.gateway(), "GET", "/ipfs/" + dag.root().ToString() + "?format=car");
   REQUIRE_MESSAGE(car.status == 200, car.body);
   const std::vector<std::string> all = dag.CidStrings();
   CHECK(CarBlocks(car.body) == std::set<std::string>(all.begin(), all.end()));
 
   const auto started = std::chrono::steady_clock::now();
-  Response absent = Fetch(b.process.gateway(), "GET", std::string("/ipfs/") + kAbsentCid + "?format=raw");
+  Response absent =
+      Fetch(b.process.gateway(), "GET", std::string("/ipfs/") + kAbsentCid + "?format=raw");
   const auto waited = std::chrono::steady_clock::now() - started;
   CHECK(absent.status == 504);
   CHECK(absent.body.find(kAbsentCid) != std::string::npos);
@@ -210,7 +213,8 @@ TEST_CASE("gateway.fetch_missing needs a p2p section; fetch_timeout_ms is checke
   json config = TestNodeConfig(dir / "store");
   config["gateway"]["fetch_missing"] = true;
   const auto file = dir.Write("node.json", config.dump(2));
-  CommandResult check = RunCommand({BoxcarBinary().string(), "check-config", "--config", file.string()});
+  CommandResult check =
+      RunCommand({BoxcarBinary().string(), "check-config", "--config", file.string()});
   CHECK(check.exit_code != 0);
   CHECK(check.out.find("/gateway/fetch_missing") != std::string::npos);
   CHECK(check.out.find("p2p") != std::string::npos);

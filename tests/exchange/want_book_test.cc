@@ -27,9 +27,9 @@ Cid BlockCid(const std::string& data) {
 PeerId Peer(char tag) {
   // A sha2-256 PeerID of a made-up key: distinct peers, no crypto needed.
   PeerId id;
-  REQUIRE(PeerId::FromBytes(Multihash::Sum(boxcar::format::kSha2_256, std::string(1, tag)).bytes(),
-                            &id)
-              .ok());
+  REQUIRE(
+      PeerId::FromBytes(Multihash::Sum(boxcar::format::kSha2_256, std::string(1, tag)).bytes(), &id)
+          .ok());
   return id;
 }
 
