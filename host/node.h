@@ -14,6 +14,9 @@
 
 #include "admin/admin_server.h"
 #include "engine/request_engine.h"
+#include "exchange/client.h"
+#include "exchange/network.h"
+#include "exchange/server.h"
 #include "obs/metrics.h"
 #include "rpc/rpc_server.h"
 #include "runtime/config.h"
@@ -59,6 +62,11 @@ class Node {
   Status StartRpc(const runtime::Config& config);
   Status OpenStore(const runtime::Config& config);
   Status StartSwarm(const runtime::Config& config);
+  void StartBitswap(const runtime::Config& config);
+  void StopBitswap();
+  void StartBitswapClient();
+  void StopBitswapClient();
+  server::MissingBlockFetcher GatewayFetcher();
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
   void WatchLoop();
@@ -80,6 +88,16 @@ class Node {
   // callbacks post answers to RPC requests onto the server's io_context.
   std::unique_ptr<rpc::RpcServer> rpc_;  // when the config has an rpc section
   std::unique_ptr<p2p::Swarm> swarm_;
+  // Bitswap on the swarm (with a p2p section). The store's new-block hook reaches the server
+  // through this pointer, set while it serves.
+  std::unique_ptr<exchange::BitswapNetwork> bitswap_network_;
+  std::unique_ptr<exchange::BitswapServer> bitswap_server_;
+  std::atomic<exchange::BitswapServer*> blocks_observer_{nullptr};
+  // The Bitswap client (with a p2p section): fetches what the RPC and the gateway lack. Stopped
+  // (its fetches failed) before the network stops; destroyed before the network it sends through.
+  std::unique_ptr<exchange::BitswapClient> bitswap_client_;
+  // The same client for the gateway's threads, which start before it exists.
+  std::atomic<exchange::BitswapClient*> fetch_client_{nullptr};
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

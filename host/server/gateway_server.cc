@@ -76,6 +76,7 @@ class GatewayServer::Impl {
   runtime::Runtime& runtime_;
   engine::RequestEngine& engine_;
   GatewayMetrics metrics_;
+  MissingBlockFetcher fetcher_;  // set before Start
 
  private:
   Status Listen(const tcp::endpoint& endpoint);
@@ -95,6 +96,7 @@ class GatewayServer::Impl {
   size_t next_worker_ = 0;
   std::vector<std::thread> threads_;
   std::thread maintainer_;
+  int wakeup_id_ = 0;  // the engine wakeup registered at Start
   std::mutex maintain_mu_;
   std::condition_variable maintain_cv_;
   bool stopping_ = false;
@@ -119,6 +121,7 @@ struct GatewayServer::Impl::Worker final : ConnectionOwner {
   const GatewayLimits& limits() const override { return server.limits_; }
   engine::RequestEngine& engine() override { return server.engine_; }
   GatewayMetrics& metrics() override { return server.metrics_; }
+  const MissingBlockFetcher& fetcher() const override { return server.fetcher_; }
   void RunEngine() override { server.RunEngine(*this); }
   void Forget(uint64_t id) override { server.Forget(*this, id); }
   bool WatchReadable(int fd, uint64_t id) override {
@@ -210,7 +213,7 @@ Status GatewayServer::Impl::Start() {
     Sweep(*worker);
     threads_.emplace_back([w = worker.get()] { w->ioc.run(); });
   }
-  engine_.SetWakeup([this] {
+  wakeup_id_ = engine_.AddWakeup([this] {
     for (auto& worker : workers_)
       asio::post(worker->ioc, [this, w = worker.get()] { RunEngine(*w); });
   });
@@ -387,7 +390,7 @@ void GatewayServer::Impl::Stop() {
     stopped_ = true;
     stopping_ = true;
   }
-  engine_.SetWakeup(nullptr);
+  engine_.RemoveWakeup(wakeup_id_);
   maintain_cv_.notify_all();
   if (maintainer_.joinable()) maintainer_.join();
   if (!workers_.empty()) asio::post(workers_[0]->ioc, [this] { CloseAcceptor(); });
@@ -416,6 +419,9 @@ Status GatewayServer::Start() { return impl_->Start(); }
 void GatewayServer::Drain(int64_t timeout_ms) { impl_->Drain(timeout_ms); }
 void GatewayServer::ApplyLimits(const runtime::GatewayConfig& config) {
   impl_->limits_.Apply(config);
+}
+void GatewayServer::SetFetcher(MissingBlockFetcher fetcher) {
+  impl_->fetcher_ = std::move(fetcher);
 }
 void GatewayServer::Stop() { impl_->Stop(); }
 std::string GatewayServer::bound_address() const { return impl_->bound_address(); }
