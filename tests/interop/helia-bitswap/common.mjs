@@ -13,9 +13,13 @@ export function report (object) {
   process.stdout.write(JSON.stringify(object) + '\n')
 }
 
+// "Name: message", followed by the causes of an aggregate error (Helia's LoadBlockFailedError
+// says only "Failed to load block" and keeps the reasons in `errors`).
 export function errorText (err) {
   if (err == null) return null
-  return `${err.name ?? 'Error'}: ${err.message ?? String(err)}`
+  const text = `${err.name ?? 'Error'}: ${err.message ?? String(err)}`
+  if (!Array.isArray(err.errors) || err.errors.length === 0) return text
+  return `${text} (${err.errors.map(errorText).join('; ')})`
 }
 
 export function sha256Hex (bytes) {

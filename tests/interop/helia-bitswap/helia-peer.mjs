@@ -8,7 +8,10 @@
 //   {"cmd":"add","path":FILE[,"chunk_size":262144]}   -> {"cid","bytes","sha256"}
 //        UnixFS, CIDv1, raw leaves of chunk_size (a file of one chunk is a single raw block)
 //   {"cmd":"raw-cid","path":FILE}                     -> {"cid"}  (raw sha2-256 CID, not stored)
-//   {"cmd":"cat","cid":C,"out":FILE[,"timeout_ms"]}   -> {"bytes","sha256"}  (unixfs.cat)
+//   {"cmd":"import-car","path":FILE}                  -> {"roots":[C...],"blocks":N}
+//   {"cmd":"cat","cid":C[,"path":P],"out":FILE[,"timeout_ms"]} -> {"bytes","sha256"}
+//        unixfs.cat of C, or of the file at path P under the directory C
+//   {"cmd":"ls","cid":C[,"timeout_ms"]}               -> {"entries":[{"name","cid"}...]}
 //   {"cmd":"get-block","cid":C[,"out":FILE][,"timeout_ms"]} -> {"bytes","sha256"}
 //   {"cmd":"has","cid":C}                             -> {"has"}  (local blockstore only)
 //   {"cmd":"export-car","cid":C,"out":FILE}           -> {"blocks":[CID...]}  (local blocks only)
@@ -20,6 +23,7 @@
 import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { once } from 'node:events'
+import { CarReader } from '@ipld/car'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
@@ -146,9 +150,26 @@ function commandHandlers (helia, streamsOut, stop) {
       const bytes = await readFile(requireString(command, 'path'))
       return { cid: CID.createV1(raw.code, await sha256.digest(bytes)).toString() }
     },
+    async 'import-car' (command) {
+      const reader = await CarReader.fromBytes(await readFile(requireString(command, 'path')))
+      let blocks = 0
+      for await (const { cid, bytes } of reader.blocks()) {
+        await helia.blockstore.put(cid, bytes)
+        blocks++
+      }
+      return { roots: (await reader.getRoots()).map((cid) => cid.toString()), blocks }
+    },
     async cat (command) {
       const signal = commandSignal(command, DEFAULT_TIMEOUT_MS)
-      return drainTo(fs.cat(parseCid(command), { signal }), command.out)
+      return drainTo(fs.cat(parseCid(command), { signal, path: command.path }), command.out)
+    },
+    async ls (command) {
+      const signal = commandSignal(command, DEFAULT_TIMEOUT_MS)
+      const entries = []
+      for await (const entry of fs.ls(parseCid(command), { signal })) {
+        entries.push({ name: entry.name, cid: entry.cid.toString() })
+      }
+      return { entries }
     },
     async 'get-block' (command) {
       const signal = commandSignal(command, DEFAULT_TIMEOUT_MS)

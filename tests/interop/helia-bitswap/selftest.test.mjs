@@ -136,3 +136,37 @@ test('a cancelled want is not served when the block arrives; a live one is', asy
   const received = await raw.call({ cmd: 'received' })
   assert.equal(received.blocks[cancelledCid], undefined)
 })
+
+// Helia as a server forgets a want it answered DONT_HAVE to, so a want that waits is checked
+// against boxcar only; here, that an unanswered Helia want is sent once and not repeated, which
+// is what the boxcar test's "without asking again" counts.
+test('Helia sends a want once and does not repeat it while it waits', async () => {
+  const file = join(dir, 'waits.bin')
+  await writeFile(file, randomBytes(1024))
+  const { cid } = await client.call({ cmd: 'raw-cid', path: file })
+  const rawReady = await raw.waitFor((e) => e.event === 'ready')
+  const { peer } = await client.call({ cmd: 'dial', addr: rawReady.addrs[0] })
+  const pending = client.call({ cmd: 'get-block', cid, timeout_ms: 6_000 }).catch((err) => err)
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const streams = (await client.call({ cmd: 'stats' })).bitswapStreamsOut[peer]
+  const wants = (await raw.call({ cmd: 'received' })).wantsReceived
+  assert.ok(streams >= 1)
+  assert.ok(wants >= 1)
+  await new Promise((resolve) => setTimeout(resolve, 4_000))
+  assert.equal((await client.call({ cmd: 'stats' })).bitswapStreamsOut[peer], streams)
+  assert.equal((await raw.call({ cmd: 'received' })).wantsReceived, wants)
+  assert.match(String(await pending), /Want was aborted/)
+})
+
+test('a file inside a HAMT-sharded directory goes from one Helia to another', async () => {
+  const fixture = join(here, '../../fixtures/trustless-gateway/single-layer-hamt-with-multi-block-files.car')
+  const imported = await server.call({ cmd: 'import-car', path: fixture })
+  assert.equal(imported.blocks, 243)
+  const root = imported.roots[0]
+  const { entries } = await server.call({ cmd: 'ls', cid: root, timeout_ms: 5_000 })
+  const name = entries[0].name
+  const expected = await server.call({ cmd: 'cat', cid: root, path: name, timeout_ms: 5_000 })
+  await client.call({ cmd: 'dial', addr: serverAddr })
+  const got = await client.call({ cmd: 'cat', cid: root, path: name, timeout_ms: 20_000 })
+  assert.equal(got.sha256, expected.sha256)
+})
