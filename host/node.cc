@@ -79,6 +79,20 @@ Status SwarmOptionsFrom(const runtime::P2pConfig& p2p_config, p2p::SwarmOptions*
   return Status::OK();
 }
 
+exchange::NetworkOptions BitswapNetworkOptions(const runtime::BitswapConfig& bitswap) {
+  exchange::NetworkOptions options;
+  options.max_queued_bytes = bitswap.max_queued_bytes_per_peer;
+  options.write_timeout = std::chrono::milliseconds(bitswap.write_timeout_ms);
+  return options;
+}
+
+exchange::ServerOptions BitswapServerOptions(const runtime::BitswapConfig& bitswap) {
+  exchange::ServerOptions options;
+  options.ledger.max_wants_per_peer = bitswap.max_wants_per_peer;
+  options.target_message_bytes = bitswap.target_message_bytes;
+  return options;
+}
+
 }  // namespace
 
 Node::Node(NodeOptions options)
@@ -90,6 +104,9 @@ Node::Node(NodeOptions options)
                    .Register(*metrics_.registry())) {
   runtime_ = std::make_unique<runtime::Runtime>(context_, *metrics_.registry());
   store_ = std::make_unique<store::BlockStore>(*runtime_, *metrics_.registry());
+  store_->SetOnBlocksAdded([this](const std::vector<std::pair<format::Cid, uint64_t>>& blocks) {
+    if (exchange::BitswapServer* server = blocks_observer_.load()) server->BlocksAdded(blocks);
+  });
 }
 
 Node::~Node() = default;
@@ -161,6 +178,10 @@ runtime::ReloadOutcome Node::ApplyConfig(const runtime::Config& config,
     } else {
       outcome.status = s;
     }
+  }
+  if (bitswap_server_) {
+    bitswap_network_->SetOptions(BitswapNetworkOptions(config.p2p.bitswap));
+    bitswap_server_->Reconfigure(BitswapServerOptions(config.p2p.bitswap));
   }
   if (rpc_) rpc_->SetAuthorizations(config.rpc.authorizations);
   return outcome;
@@ -454,7 +475,29 @@ Status Node::StartSwarm(const runtime::Config& config) {
     obs::Logger("boxcar")->info("p2p: created the identity {} for peer {}",
                                 p2p_config.identity_file.string(), swarm_->local_peer().ToString());
   }
+  StartBitswap(config);
   return swarm_->Start();
+}
+
+// Bitswap's protocols must be registered before the swarm starts.
+void Node::StartBitswap(const runtime::Config& config) {
+  bitswap_network_ = std::make_unique<exchange::BitswapNetwork>(
+      *swarm_, metrics_, BitswapNetworkOptions(config.p2p.bitswap));
+  bitswap_server_ =
+      std::make_unique<exchange::BitswapServer>(*bitswap_network_, *engine_, *store_, *swarm_,
+                                                metrics_, BitswapServerOptions(config.p2p.bitswap));
+  bitswap_network_->AddSink(bitswap_server_.get());
+  bitswap_network_->RegisterProtocols();
+  bitswap_server_->Start();
+  blocks_observer_.store(bitswap_server_.get());
+}
+
+// Before the swarm stops: no more replies, no more new-block pushes.
+void Node::StopBitswap() {
+  if (!bitswap_server_) return;
+  blocks_observer_.store(nullptr);
+  bitswap_server_->Stop();
+  bitswap_network_->Stop();
 }
 
 Status Node::StartRpc(const runtime::Config& config) {
@@ -526,6 +569,7 @@ int Node::Run() {
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
+  StopBitswap();
   if (swarm_) swarm_->Stop();  // GoAway to every peer
   gateway_->Drain(runtime_->Current()->config->gateway.drain_timeout_ms);
   gateway_->Stop();

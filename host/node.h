@@ -14,6 +14,8 @@
 
 #include "admin/admin_server.h"
 #include "engine/request_engine.h"
+#include "exchange/network.h"
+#include "exchange/server.h"
 #include "obs/metrics.h"
 #include "rpc/rpc_server.h"
 #include "runtime/config.h"
@@ -59,6 +61,8 @@ class Node {
   Status StartRpc(const runtime::Config& config);
   Status OpenStore(const runtime::Config& config);
   Status StartSwarm(const runtime::Config& config);
+  void StartBitswap(const runtime::Config& config);
+  void StopBitswap();
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
   void WatchLoop();
@@ -80,6 +84,11 @@ class Node {
   // callbacks post answers to RPC requests onto the server's io_context.
   std::unique_ptr<rpc::RpcServer> rpc_;  // when the config has an rpc section
   std::unique_ptr<p2p::Swarm> swarm_;
+  // Bitswap on the swarm (with a p2p section). The store's new-block hook reaches the server
+  // through this pointer, set while it serves.
+  std::unique_ptr<exchange::BitswapNetwork> bitswap_network_;
+  std::unique_ptr<exchange::BitswapServer> bitswap_server_;
+  std::atomic<exchange::BitswapServer*> blocks_observer_{nullptr};
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

@@ -61,12 +61,12 @@ struct Presence {
   PresenceType type = PresenceType::kHave;
 };
 
-// A received block: its CID is rebuilt from the prefix (or is CIDv0 for the 1.0.0 `blocks`
-// field) and the data re-hashed; `verified` says whether the data matched.
+// A received block. Its CID is rebuilt from the block's prefix by hashing the data (or is the
+// CIDv0 of the data for the 1.0.0 `blocks` field), so a block always matches its CID: a peer that
+// answers a want with the wrong bytes shows up as a block with a CID nobody asked it for.
 struct ReceivedBlock {
   format::Cid cid;
   std::string data;
-  bool verified = false;
 };
 
 struct Message {
@@ -76,12 +76,14 @@ struct Message {
   std::vector<ReceivedBlock> blocks;
   std::vector<Presence> presences;
   int32_t pending_bytes = 0;
+  // Blocks whose prefix names a hash function this node cannot compute: they cannot be checked,
+  // so they are left out of `blocks` and only counted.
+  uint32_t unverifiable_blocks = 0;
 };
 
 // Decodes one message (without its length prefix). A CID that is malformed is an error for the
 // whole message, as in Boxo (which resets the stream); CIDs that are valid but identity-hashed or
-// longer than kMaxCidBytes are kept here and dropped by the ledger. A block whose data does not
-// hash to its CID is kept with verified=false, so the caller can penalize its sender.
+// longer than kMaxCidBytes are kept here and dropped by the ledger.
 Status DecodeMessage(std::string_view bytes, Message* out);
 
 // The CID prefix of Bitswap 1.1.0+: uvarint version, codec, multihash code and digest length.
@@ -99,7 +101,8 @@ class Encoder {
   explicit Encoder(Version version) : version_(version) {}
 
   bool AddWant(const WantEntry& want);
-  void SetFull(bool full) { full_ = full; }
+  // Marks the wantlist as the peer's whole list (it replaces what the peer had).
+  void SetFull(bool full);
   bool AddBlock(const format::Cid& cid, std::string_view data);
   bool AddPresence(const format::Cid& cid, PresenceType type);
   void SetPendingBytes(int32_t bytes) { pending_bytes_ = bytes; }
@@ -111,7 +114,10 @@ class Encoder {
   void Finish(std::string* out);
 
  private:
+  size_t WantlistBodySize() const;
+
   Version version_;
+  bool has_wantlist_ = false;
   bool full_ = false;
   int32_t pending_bytes_ = 0;
   std::string wantlist_entries_;  // encoded Entry fields

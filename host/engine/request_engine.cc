@@ -79,12 +79,18 @@ void RequestEngine::Refresh() {
   retry_after_s_ = runtime_.Current()->config->engine.retry_after_s;
   budget_gauge_.Set(Value(peer_budget_));
   progress_.fetch_add(1, std::memory_order_release);
-  if (wake_) wake_();
+  for (auto& [id, wake] : wakeups_) wake();
 }
 
-void RequestEngine::SetWakeup(std::function<void()> wake) {
+int RequestEngine::AddWakeup(std::function<void()> wake) {
   std::lock_guard lock(refresh_mu_);
-  wake_ = std::move(wake);
+  wakeups_.emplace_back(next_wakeup_, std::move(wake));
+  return next_wakeup_++;
+}
+
+void RequestEngine::RemoveWakeup(int id) {
+  std::lock_guard lock(refresh_mu_);
+  std::erase_if(wakeups_, [id](const auto& entry) { return entry.first == id; });
 }
 
 int64_t RequestEngine::NowNs() const { return runtime_.context().clock->NowNs(); }

@@ -98,9 +98,10 @@ class RequestEngine {
   // hands queued tasks to the new prioritizer, and nothing else may come along to run them.
   void Refresh();
 
-  // How to make the frontends' threads call Pump soon (each posts a Pump to its threads). Empty
-  // to unregister, before the frontend goes away.
-  void SetWakeup(std::function<void()> wake);
+  // How to make a frontend's threads call Pump soon (each posts a Pump to its threads). Every
+  // frontend that submits registers one; RemoveWakeup(id) before the frontend goes away.
+  int AddWakeup(std::function<void()> wake);
+  void RemoveWakeup(int id);
 
   // Queues `work` as a task of `task_class` for `peer`, expecting about `cost_bytes` of response
   // (0 when unknown). On refusal the work is not called and the caller answers the client.
@@ -159,8 +160,9 @@ class RequestEngine {
   std::atomic<runtime::Tunable*> max_batch_{nullptr};
   std::atomic<runtime::Tunable*> max_wait_ms_{nullptr};
   std::atomic<runtime::Tunable*> peer_budget_{nullptr};
-  std::mutex refresh_mu_;  // also guards wake_
-  std::function<void()> wake_;
+  std::mutex refresh_mu_;  // also guards wakeups_
+  std::vector<std::pair<int, std::function<void()>>> wakeups_;
+  int next_wakeup_ = 1;
   std::vector<std::shared_ptr<runtime::Tunable>> keep_alive_;
 
   std::mutex mu_;

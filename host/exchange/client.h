@@ -2,9 +2,10 @@
 //
 // For each wanted CID it asks connected peers with want-have + sendDontHave (or want-block
 // straight away to a peer known to hold the block), then pipelines want-block to the peers that
-// answered HAVE, within a per-peer in-flight limit. A block that arrives is re-hashed; a wrong
-// one disconnects its sender (BitswapNetwork::Penalize), is counted, and that peer is not asked
-// again for the fetch. When one peer delivers a block, the others get a cancel.
+// answered HAVE, within a per-peer in-flight limit. The decoder rebuilds every block's CID by
+// hashing its data, so wrong bytes for a wanted CID arrive as a block the peer was not asked
+// for: its sender is disconnected (BitswapNetwork::Penalize), counted, and not asked again for
+// the fetch. When one peer delivers a block, the others get a cancel.
 //
 // Connection quality (per peer): latency as an EWMA of want → block time, throughput, and the
 // DONT_HAVE and timeout rates. A peer's want times out after a multiple of its measured latency
@@ -33,8 +34,8 @@
 namespace boxcar::exchange {
 
 struct ClientOptions {
-  uint32_t max_in_flight_per_peer = 64;    // want-blocks outstanding at one peer
-  uint32_t max_parallel_blocks = 256;      // per DAG fetch: wants outstanding at once
+  uint32_t max_in_flight_per_peer = 64;  // want-blocks outstanding at one peer
+  uint32_t max_parallel_blocks = 256;    // per DAG fetch: wants outstanding at once
   std::chrono::milliseconds min_peer_timeout{50};
   std::chrono::milliseconds max_peer_timeout{7000};
 };

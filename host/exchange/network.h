@@ -5,14 +5,15 @@
 // Inbound: the four protocol ids are registered. A stream may carry one message (Helia opens a
 // stream per send) or many (Kubo keeps one open); each is read until the peer's FIN. A message
 // over 4 MiB, a bad frame or an undecodable message resets that stream and counts a penalty
-// against the peer; other streams and peers are unaffected. Reading pauses while the peer's
-// messages wait to be handled, so a peer cannot queue unbounded work.
+// against the peer (it is disconnected); other peers are unaffected. Messages are handled as
+// they arrive, on the connection's I/O thread; what they cost later is bounded by the server's
+// want ledger (a cap per peer) and the engine's per-peer budget.
 //
 // Outbound: one sender per peer keeps at most one Bitswap stream open, proposing 1.2.0, then
 // 1.1.0, 1.0.0 and the legacy id, and reuses it while messages keep coming; it FINs the stream
 // after `idle_close` without messages (Helia aborts an inbound stream after 10 s of silence).
-// Messages queue per peer up to `max_queued_bytes`; Send refuses past that (the caller keeps its
-// budget). A stream that accepts no bytes for `write_timeout` is reset and the queue failed: a
+// Messages queue per peer up to `max_queued_bytes` (one message always fits); Send refuses past
+// that. A stream that accepts no bytes for `write_timeout` is reset and the queue failed: a
 // peer that never reads holds only its own queue, never a thread (boxo#1142, #1083).
 //
 // Thread safety: every method may be called from any thread. Callbacks run on a swarm I/O thread
@@ -64,14 +65,17 @@ class BitswapNetwork {
   // Adds a receiver of every message and peer event (the server, then the client). Call before
   // the swarm starts.
   void AddSink(MessageSink* sink);
+  // Applies a reload: max_queued_bytes and write_timeout (idle_close keeps its first value).
+  void SetOptions(const NetworkOptions& options);
   // Registers the protocols with the swarm (before Swarm::Start).
   void RegisterProtocols();
   // Stops sending and drops every queue; call before the swarm stops.
   void Stop();
 
-  // Queues one framed message (bitswap::Encoder::Finish output) for `peer`. `done` runs once,
-  // on an I/O thread, when the stream accepted the bytes (OK) or the send failed (not
-  // connected, queue full, protocol refused, write timeout). Never blocks.
+  // Queues one framed message (bitswap::Encoder::Finish output) for `peer`. `done` runs once:
+  // when the stream accepted the bytes (OK, on an I/O thread), or when the send failed (not
+  // connected, queue full, protocol refused, write timeout) — possibly inside Send, on the
+  // caller's thread, so the caller must not hold a lock `done` takes. Never blocks.
   void Send(const p2p::PeerId& peer, std::string framed, std::function<void(Status)> done);
 
   // The Bitswap version a peer speaks: the one its last stream to or from us negotiated, 1.2.0

@@ -564,6 +564,11 @@ P2pConfig BuildP2pConfig(const json& p2p, const fs::path& base_dir, const fs::pa
   out.max_pending_handshakes_per_ip = p2p["max_pending_handshakes_per_ip"].get<uint32_t>();
   out.max_conn_buffer_bytes = p2p["max_conn_buffer_bytes"].get<uint64_t>();
   out.handshake_timeout_ms = p2p["handshake_timeout_ms"].get<int64_t>();
+  const json& bitswap = p2p["bitswap"];
+  out.bitswap.max_wants_per_peer = bitswap["max_wants_per_peer"].get<uint32_t>();
+  out.bitswap.target_message_bytes = bitswap["target_message_bytes"].get<uint64_t>();
+  out.bitswap.max_queued_bytes_per_peer = bitswap["max_queued_bytes_per_peer"].get<uint64_t>();
+  out.bitswap.write_timeout_ms = bitswap["write_timeout_ms"].get<int64_t>();
   return out;
 }
 

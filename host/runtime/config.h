@@ -75,6 +75,14 @@ struct EngineConfig {
   BreakerConfig breaker;
 };
 
+// p2p.bitswap.*: the Bitswap server and its send queues; every key applies on reload.
+struct BitswapConfig {
+  uint32_t max_wants_per_peer = 1024;
+  uint64_t target_message_bytes = 256 << 10;
+  uint64_t max_queued_bytes_per_peer = 8 << 20;
+  int64_t write_timeout_ms = 30000;
+};
+
 // p2p.*: the libp2p host. The section is optional; without it the node joins no network.
 struct P2pConfig {
   bool enabled = false;                 // true when the config has a "p2p" section
@@ -88,6 +96,7 @@ struct P2pConfig {
   uint32_t max_pending_handshakes_per_ip = 8;
   uint64_t max_conn_buffer_bytes = 8 << 20;
   int64_t handshake_timeout_ms = 10000;
+  BitswapConfig bitswap;
 };
 
 // One rpc.authorizations entry, as Kubo's API.Authorizations: a secret ("bearer:TOKEN" or

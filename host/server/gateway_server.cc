@@ -95,6 +95,7 @@ class GatewayServer::Impl {
   size_t next_worker_ = 0;
   std::vector<std::thread> threads_;
   std::thread maintainer_;
+  int wakeup_id_ = 0;  // the engine wakeup registered at Start
   std::mutex maintain_mu_;
   std::condition_variable maintain_cv_;
   bool stopping_ = false;
@@ -210,7 +211,7 @@ Status GatewayServer::Impl::Start() {
     Sweep(*worker);
     threads_.emplace_back([w = worker.get()] { w->ioc.run(); });
   }
-  engine_.SetWakeup([this] {
+  wakeup_id_ = engine_.AddWakeup([this] {
     for (auto& worker : workers_)
       asio::post(worker->ioc, [this, w = worker.get()] { RunEngine(*w); });
   });
@@ -387,7 +388,7 @@ void GatewayServer::Impl::Stop() {
     stopped_ = true;
     stopping_ = true;
   }
-  engine_.SetWakeup(nullptr);
+  engine_.RemoveWakeup(wakeup_id_);
   maintain_cv_.notify_all();
   if (maintainer_.joinable()) maintainer_.join();
   if (!workers_.empty()) asio::post(workers_[0]->ioc, [this] { CloseAcceptor(); });

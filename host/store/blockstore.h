@@ -118,6 +118,11 @@ class BlockStore final : private ShrinkableMemory {
   Status Put(const format::Cid& cid, BlockData data);
   // Many blocks as one group per home tier: one atomic, durable write each.
   Status PutBatch(const std::vector<std::pair<format::Cid, BlockData>>& blocks);
+  // Told of every block stored by Put, PutBatch or PutStream, with its size, after it is durable
+  // (Bitswap sends new blocks to the peers that wait for them). Set before the node serves; it
+  // runs on the writing thread and must not block.
+  using BlocksAdded = std::function<void(const std::vector<std::pair<format::Cid, uint64_t>>&)>;
+  void SetOnBlocksAdded(BlocksAdded observer) { on_blocks_added_ = std::move(observer); }
   // A block of `size` bytes read from `source` in chunks, hashed as it streams; nothing becomes
   // visible unless every byte arrived and the hash matches.
   Status PutStream(const format::Cid& cid, uint64_t size, const ChunkSource& source);
@@ -204,6 +209,7 @@ class BlockStore final : private ShrinkableMemory {
   MemoryGovernor governor_;
   std::shared_ptr<DemotionQueue> demotions_;
   WriteTracker tracker_;
+  BlocksAdded on_blocks_added_;
   std::atomic<uint64_t> corruption_{0};
   std::unique_ptr<StoreMetrics> metrics_;
   std::mutex breakers_mu_;

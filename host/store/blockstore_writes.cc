@@ -111,7 +111,7 @@ Status BlockStore::Put(const Cid& cid, BlockData data) {
 }
 
 Status BlockStore::PutBatch(const std::vector<std::pair<Cid, BlockData>>& blocks) {
-  return OnChain([&](const std::shared_ptr<const Chain>& chain) {
+  Status status = OnChain([&](const std::shared_ptr<const Chain>& chain) {
     std::map<size_t, std::vector<std::pair<std::string, BlockData>>> by_home;
     for (const auto& [cid, data] : blocks) {
       if (Status s = CheckBlock(cid, *data, chain->settings.max_block_bytes); !s.ok()) {
@@ -127,6 +127,15 @@ Status BlockStore::PutBatch(const std::vector<std::pair<Cid, BlockData>>& blocks
     }
     return Status::OK();
   });
+  if (status.ok() && on_blocks_added_) {
+    std::vector<std::pair<Cid, uint64_t>> added;
+    added.reserve(blocks.size());
+    for (const auto& [cid, data] : blocks) {
+      if (!cid.IsIdentity()) added.emplace_back(cid, data->size());
+    }
+    on_blocks_added_(added);
+  }
+  return status;
 }
 
 Status BlockStore::PutStream(const Cid& cid, uint64_t size, const ChunkSource& source) {
@@ -214,6 +223,7 @@ Status BlockStore::PutStream(const Cid& cid, uint64_t size, const ChunkSource& s
   if (Status r = writer->Commit(); !r.ok()) return r;
   index_->NoteWritten(key, size);
   metrics_->writes.Add({{"result", "stored"}}).Increment();
+  if (on_blocks_added_) on_blocks_added_({{cid, size}});
   return Status::OK();
 }
 

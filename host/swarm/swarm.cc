@@ -57,6 +57,7 @@ Swarm::Impl::Impl(SwarmOptions options, Ed25519Key identity, obs::MetricsRegistr
   for (int i = 0; i < options_.io_threads; ++i) {
     contexts_.push_back(std::make_unique<asio::io_context>(1));
   }
+  events_strand_.emplace(asio::make_strand(contexts_[0]->get_executor()));
   RegisterIdentify();
   RegisterPing();
 }
@@ -211,6 +212,7 @@ void Swarm::Impl::OnUpgraded(const std::shared_ptr<Connection>& conn, HandshakeR
     } else {
       state.conns.push_back(conn);
       conn->Activate(state.inbound_streams);
+      if (state.conns.size() == 1) PostPeerEvent(on_peer_connected_, peer);
     }
   }
   if (refused) {
@@ -235,6 +237,7 @@ void Swarm::Impl::OnClosed(const std::shared_ptr<Connection>& conn) {
       const size_t before = conns.size();
       conns.erase(std::remove(conns.begin(), conns.end(), conn), conns.end());
       if (conns.empty() && before > 0) {
+        PostPeerEvent(on_peer_disconnected_, peer);
         static_lost = it->second.is_static;
         if (!it->second.is_static && it->second.tags.empty() && it->second.protections.empty()) {
           peers_.erase(it);
@@ -244,6 +247,10 @@ void Swarm::Impl::OnClosed(const std::shared_ptr<Connection>& conn) {
   }
   FinishDial(conn->id(), peer, Status::Unavailable("the connection closed"));
   if (static_lost && !stopping_.load()) StaticPeerLost(peer);
+}
+
+void Swarm::Impl::PostPeerEvent(const PeerEvent& event, const PeerId& peer) {
+  if (event) asio::post(*events_strand_, [event, peer] { event(peer); });
 }
 
 void Swarm::Impl::FinishDial(uint64_t conn_id, const PeerId& peer, const Status& status) {
@@ -466,6 +473,11 @@ void Swarm::Reconfigure(const SwarmOptions& options) {
 
 void Swarm::Handle(const std::string& protocol, StreamHandler handler) {
   impl_->handlers_[protocol] = std::move(handler);
+}
+
+void Swarm::SetPeerEvents(PeerEvent connected, PeerEvent disconnected) {
+  impl_->on_peer_connected_ = std::move(connected);
+  impl_->on_peer_disconnected_ = std::move(disconnected);
 }
 
 void Swarm::Connect(const Multiaddr& addr, std::function<void(Status, PeerId)> done) {

@@ -87,6 +87,13 @@ class Swarm {
   // Registers a protocol for inbound streams (call before Start).
   void Handle(const std::string& protocol, StreamHandler handler);
 
+  // Peer events (call before Start): `connected` when a peer's first connection is up (before
+  // identify), `disconnected` when its last one closed. They run one at a time on a swarm I/O
+  // thread, in the order the transitions happened, with no swarm lock held (they may call the
+  // Swarm); they must not block.
+  using PeerEvent = std::function<void(const PeerId& peer)>;
+  void SetPeerEvents(PeerEvent connected, PeerEvent disconnected);
+
   // Connects to `addr` (which may carry /p2p/ID, checked in the handshake), or reuses an open
   // connection to that peer. Dials to one peer are deduplicated.
   void Connect(const Multiaddr& addr, std::function<void(Status, PeerId)> done);

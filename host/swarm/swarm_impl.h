@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "boxcar/conn_manager.h"
 #include "obs/process_sample.h"
@@ -103,6 +105,8 @@ struct Swarm::Impl final : ConnectionHost {
   void RegisterIdentify();
   void RunIdentify(const std::shared_ptr<Connection>& conn, std::function<void()> done);
   IdentifyMessage LocalIdentify(const Connection& conn) const;
+  // Posts a peer event to events_strand_ (call under mu_, at the transition).
+  void PostPeerEvent(const PeerEvent& event, const PeerId& peer);
   void MergeIdentified(const PeerId& peer, const std::string& public_key,
                        const IdentifyMessage& message);
   // ping.cc
@@ -131,6 +135,9 @@ struct Swarm::Impl final : ConnectionHost {
   runtime::Runtime* runtime_;
 
   std::map<std::string, StreamHandler, std::less<>> handlers_;  // fixed after Start
+  PeerEvent on_peer_connected_, on_peer_disconnected_;          // fixed after Start
+  // Peer events are posted here under mu_, so they run in the order of the transitions.
+  std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> events_strand_;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
