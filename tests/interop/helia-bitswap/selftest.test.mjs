@@ -111,6 +111,14 @@ test('the raw peer gets wanted blocks and presences on the other side\'s own str
   assert.equal(block.sha256, have.sha256)
   await raw.waitFor((e) => e.event === 'presence' && e.cid === lack.cid && e.type === 'dont_have')
 
+  // One kept stream carries several messages (as Boxo's client sends).
+  const more = join(dir, 'more.bin')
+  await writeFile(more, randomBytes(1500))
+  const another = await server.call({ cmd: 'add', path: more })
+  await raw.call({ cmd: 'want', cids: [lack.cid], type: 'have', stream: 'keep' })
+  await raw.call({ cmd: 'want', cids: [another.cid], type: 'block', stream: 'keep' })
+  await raw.waitFor((e) => e.event === 'block' && e.cid === another.cid)
+
   const flood = await raw.call({ cmd: 'flood', cids: [have.cid], messages: 20, type: 'have' })
   assert.equal(flood.sent, 20)
   const received = await raw.call({ cmd: 'received' })

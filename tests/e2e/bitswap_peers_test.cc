@@ -1,0 +1,146 @@
+// Bitswap peers that are not Helia against the real binary: a raw js-libp2p peer
+// (tests/interop/helia-bitswap/bitswap-raw.mjs) that cancels wants, and a second boxcar that
+// fetches a 20 MiB DAG from the first while the raw peer floods the first with wants.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/bitswap_interop.h"
+#include "support/node_process.h"
+#include "support/p2p_node.h"
+#include "support/temp_dir.h"
+
+namespace boxcar::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+struct Boxcar {
+  TempDir dir;
+  fs::path config = dir.Write("boxcar.json", P2pNodeConfig(dir).dump(2));
+  NodeProcess node{config};
+  P2pEndpoints endpoints;
+
+  void Start() {
+    REQUIRE(node.WaitReady());
+    endpoints = ReadP2pEndpoints(node);
+    REQUIRE_MESSAGE(!endpoints.addresses.empty(), "the ready file has no p2p address");
+  }
+};
+
+bool IsBlockEvent(const json& e, const std::string& cid) {
+  return e.value("event", "") == "block" && e.value("cid", "") == cid;
+}
+
+// The lines of the node's /metrics that mention bitswap, for the test's log.
+std::string BitswapMetricLines(const NodeProcess& node) {
+  const std::string text = HttpRequest(node.admin(), "GET", "/metrics").body;
+  std::string out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("bitswap") != std::string::npos && line[0] != '#') out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bitswap peers: after a cancel boxcar sends nothing for that want") {
+  RequireHeliaBitswapInstalled();
+  // A Helia-like peer sends each message on a new stream; a Boxo-like one keeps one open.
+  for (const char* stream_mode : {"new", "keep"}) {
+    CAPTURE(stream_mode);
+    Boxcar boxcar;
+    boxcar.Start();
+    auto maker = StartHeliaPeer();
+    const BuiltDag kept = BuildDag(*maker, boxcar.dir,
+                                   WriteRandomFile(boxcar.dir, "kept.bin", 3000, 5), "kept.car");
+    const BuiltDag cancelled = BuildDag(
+        *maker, boxcar.dir, WriteRandomFile(boxcar.dir, "cancelled.bin", 3000, 6), "cancelled.car");
+    auto raw = StartRawBitswapPeer();
+    const json dialed = MustCall(*raw, {{"cmd", "dial"}, {"addr", boxcar.endpoints.addresses[0]}});
+    REQUIRE(dialed["peer"] == boxcar.endpoints.peer_id);
+
+    // Both wanted while boxcar lacks them, then one cancelled; then both arrive in boxcar.
+    MustCall(*raw, {{"cmd", "want"},
+                    {"cids", {kept.root, cancelled.root}},
+                    {"type", "block"},
+                    {"stream", stream_mode}});
+    MustCall(*raw, {{"cmd", "cancel"}, {"cids", {cancelled.root}}, {"stream", stream_mode}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ImportCar(boxcar.node, cancelled.car);
+    ImportCar(boxcar.node, kept.car);
+
+    const auto served = raw->Find([&](const json& e) { return IsBlockEvent(e, kept.root); },
+                                  std::chrono::seconds(15));
+    INFO("boxcar: ", boxcar.node.Output());
+    REQUIRE_MESSAGE(served.has_value(), "the live want was not served after its block arrived");
+    CHECK((*served)["sha256"] == kept.sha256);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const json received = MustCall(*raw, {{"cmd", "received"}});
+    INFO(received.dump());
+    CHECK(!received["blocks"].contains(cancelled.root));
+    CHECK(!received["presences"].contains(cancelled.root));
+    CHECK(received["invalid"].empty());
+  }
+}
+
+TEST_CASE("bitswap peers: a boxcar fetches a 20 MiB DAG from another while a third peer floods") {
+  RequireHeliaBitswapInstalled();
+  Boxcar holder;
+  holder.Start();
+  Boxcar fetcher;
+  fetcher.Start();
+  auto maker = StartHeliaPeer();
+  const BuiltDag dag = BuildDag(*maker, holder.dir,
+                                WriteRandomFile(holder.dir, "dag.bin", 20 * 1024 * 1024, 7), "dag.car");
+  REQUIRE(dag.blocks.size() == 81);  // 80 leaves of 256 KiB and the root
+  ImportCar(holder.node, dag.car);
+
+  // The flooder wants every block of the DAG, 200 times over (4 GiB if all were sent).
+  auto flooder = StartRawBitswapPeer();
+  MustCall(*flooder, {{"cmd", "record"}, {"on", false}});
+  MustCall(*flooder, {{"cmd", "dial"}, {"addr", holder.endpoints.addresses[0]}});
+  const int flood = flooder->Send({{"cmd", "flood"},
+                                   {"cids", dag.blocks},
+                                   {"messages", 200},
+                                   {"interval_ms", 10},
+                                   {"type", "block"}});
+
+  const RpcResult connect =
+      RpcCall(fetcher.endpoints.rpc, "swarm/connect?arg=" + holder.endpoints.addresses[0]);
+  INFO(connect.text);
+  REQUIRE(connect.status == 200);
+  const CommandResult pin =
+      SlowRpcCall(fetcher.endpoints.rpc, "pin/add?arg=" + dag.root, std::chrono::seconds(120));
+  INFO("pin/add: ", pin.out, "\nholder: ", holder.node.Output(), "\nfetcher: ", fetcher.node.Output());
+  REQUIRE(pin.exit_code == 0);
+  const json pinned = json::parse(pin.out, nullptr, false);
+  REQUIRE(pinned.is_object());
+  CHECK(pinned["Pins"] == json::array({dag.root}));
+
+  const json flooded = flooder->Reply(flood, std::chrono::seconds(120));
+  const json received = MustCall(*flooder, {{"cmd", "received"}});
+  const std::string metrics = BitswapMetricLines(holder.node);
+  const uint64_t holder_peak_kib = PeakRssKiB(holder.node.pid());
+  INFO("flood: ", flooded.dump(), "\nreceived: ", received["blockBytes"], " bytes in ",
+       received["messages"], " messages\nholder metrics:\n", metrics,
+       "holder peak RSS KiB: ", holder_peak_kib);
+  CHECK(received["invalid"].empty());
+  // Shed or served within its budget: the holder's memory stays far below what the flood asked.
+  CHECK(holder_peak_kib > 0);
+  CHECK(holder_peak_kib < 512 * 1024);
+  CHECK(HttpRequest(holder.node.admin(), "GET", "/metrics").status == 200);
+
+  const std::set<std::string> held =
+      StopAndExportBlocks(fetcher.node, fetcher.config, dag.root, fetcher.dir);
+  CHECK(held == std::set<std::string>(dag.blocks.begin(), dag.blocks.end()));
+}
+
+}  // namespace boxcar::testing
