@@ -59,8 +59,8 @@ TEST_CASE("bitswap peers: after a cancel boxcar sends nothing for that want") {
     Boxcar boxcar;
     boxcar.Start();
     auto maker = StartHeliaPeer();
-    const BuiltDag kept = BuildDag(*maker, boxcar.dir,
-                                   WriteRandomFile(boxcar.dir, "kept.bin", 3000, 5), "kept.car");
+    const BuiltDag kept =
+        BuildDag(*maker, boxcar.dir, WriteRandomFile(boxcar.dir, "kept.bin", 3000, 5), "kept.car");
     const BuiltDag cancelled = BuildDag(
         *maker, boxcar.dir, WriteRandomFile(boxcar.dir, "cancelled.bin", 3000, 6), "cancelled.car");
     auto raw = StartRawBitswapPeer();
@@ -98,8 +98,8 @@ TEST_CASE("bitswap peers: a boxcar fetches a 20 MiB DAG from another while a thi
   Boxcar fetcher;
   fetcher.Start();
   auto maker = StartHeliaPeer();
-  const BuiltDag dag = BuildDag(*maker, holder.dir,
-                                WriteRandomFile(holder.dir, "dag.bin", 20 * 1024 * 1024, 7), "dag.car");
+  const BuiltDag dag = BuildDag(
+      *maker, holder.dir, WriteRandomFile(holder.dir, "dag.bin", 20 * 1024 * 1024, 7), "dag.car");
   REQUIRE(dag.blocks.size() == 81);  // 80 leaves of 256 KiB and the root
   ImportCar(holder.node, dag.car);
 
@@ -119,7 +119,8 @@ TEST_CASE("bitswap peers: a boxcar fetches a 20 MiB DAG from another while a thi
   REQUIRE(connect.status == 200);
   const CommandResult pin =
       SlowRpcCall(fetcher.endpoints.rpc, "pin/add?arg=" + dag.root, std::chrono::seconds(120));
-  INFO("pin/add: ", pin.out, "\nholder: ", holder.node.Output(), "\nfetcher: ", fetcher.node.Output());
+  INFO("pin/add: ", pin.out, "\nholder: ", holder.node.Output(),
+       "\nfetcher: ", fetcher.node.Output());
   REQUIRE(pin.exit_code == 0);
   const json pinned = json::parse(pin.out, nullptr, false);
   REQUIRE(pinned.is_object());

@@ -54,8 +54,8 @@ TEST_CASE("helia bitswap: Helia cats from boxcar a 5 MiB file, a raw block and a
   const BuiltDag big = BuildDag(
       *maker, boxcar.dir, WriteRandomFile(boxcar.dir, "big.bin", kFiveMiBAndABit, 1), "big.car");
   REQUIRE(big.blocks.size() == 22);
-  const BuiltDag small = BuildDag(*maker, boxcar.dir,
-                                  WriteRandomFile(boxcar.dir, "small.bin", 1024, 2), "small.car");
+  const BuiltDag small =
+      BuildDag(*maker, boxcar.dir, WriteRandomFile(boxcar.dir, "small.bin", 1024, 2), "small.car");
   REQUIRE(small.blocks.size() == 1);
   REQUIRE(small.root.rfind("bafkrei", 0) == 0);  // a raw block
   ImportCar(boxcar.node, big.car);
@@ -63,7 +63,8 @@ TEST_CASE("helia bitswap: Helia cats from boxcar a 5 MiB file, a raw block and a
   ImportCar(boxcar.node, kFixtureDir / kHamtFixture);
 
   // What the HAMT file holds, read by the maker from the fixture itself.
-  const json hamt = MustCall(*maker, {{"cmd", "import-car"}, {"path", (kFixtureDir / kHamtFixture).string()}});
+  const json hamt =
+      MustCall(*maker, {{"cmd", "import-car"}, {"path", (kFixtureDir / kHamtFixture).string()}});
   const std::string hamt_root = hamt["roots"][0].get<std::string>();
   const json listing = MustCall(*maker, {{"cmd", "ls"}, {"cid", hamt_root}});
   REQUIRE(!listing["entries"].empty());
@@ -87,8 +88,8 @@ TEST_CASE("helia bitswap: Helia cats from boxcar a 5 MiB file, a raw block and a
     CHECK(ReadWholeFile(out) == ReadWholeFile(boxcar.dir / "big.bin"));
   }
   SUBCASE("the 1 KiB raw block") {
-    const json cat =
-        helia->Call({{"cmd", "cat"}, {"cid", small.root}, {"timeout_ms", 20000}}, std::chrono::seconds(30));
+    const json cat = helia->Call({{"cmd", "cat"}, {"cid", small.root}, {"timeout_ms", 20000}},
+                                 std::chrono::seconds(30));
     INFO(cat.dump(), "\nboxcar: ", boxcar.node.Output());
     REQUIRE(cat.value("ok", false));
     CHECK(cat["bytes"] == 1024);
@@ -110,8 +111,9 @@ TEST_CASE("helia bitswap: boxcar pins a 5 MiB file Helia added and holds exactly
   Boxcar boxcar;
   boxcar.Start();
   auto helia = StartHeliaPeer();
-  const BuiltDag dag = BuildDag(
-      *helia, boxcar.dir, WriteRandomFile(boxcar.dir, "helia.bin", kFiveMiBAndABit, 3), "helia.car");
+  const BuiltDag dag =
+      BuildDag(*helia, boxcar.dir, WriteRandomFile(boxcar.dir, "helia.bin", kFiveMiBAndABit, 3),
+               "helia.car");
   REQUIRE(dag.blocks.size() == 22);
 
   const RpcResult connect = RpcCall(boxcar.endpoints.rpc, "swarm/connect?arg=" + helia->address());
@@ -135,13 +137,12 @@ TEST_CASE("helia bitswap: a want boxcar cannot serve yet is served when the bloc
   Boxcar boxcar;
   boxcar.Start();
   auto maker = StartHeliaPeer();
-  const BuiltDag later = BuildDag(*maker, boxcar.dir,
-                                  WriteRandomFile(boxcar.dir, "later.bin", 1024, 4), "later.car");
+  const BuiltDag later =
+      BuildDag(*maker, boxcar.dir, WriteRandomFile(boxcar.dir, "later.bin", 1024, 4), "later.car");
   auto helia = StartHeliaPeer();
   MustCall(*helia, {{"cmd", "dial"}, {"addr", boxcar.endpoints.addresses[0]}});
 
-  const int want =
-      helia->Send({{"cmd", "get-block"}, {"cid", later.root}, {"timeout_ms", 30000}});
+  const int want = helia->Send({{"cmd", "get-block"}, {"cid", later.root}, {"timeout_ms", 30000}});
   // Helia's want reaches boxcar (and boxcar answers DONT_HAVE) well within this.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const int streams_before = BitswapStreamsTo(*helia, boxcar.endpoints.peer_id);

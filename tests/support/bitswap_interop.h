@@ -31,8 +31,8 @@ inline const std::filesystem::path kHeliaBitswapJs =
     std::filesystem::path(BOXCAR_SOURCE_DIR) / "tests/interop/helia-bitswap";
 
 inline void RequireHeliaBitswapInstalled() {
-  const bool installed =
-      std::filesystem::exists(BOXCAR_NODEJS) && std::filesystem::exists(kHeliaBitswapJs / "node_modules");
+  const bool installed = std::filesystem::exists(BOXCAR_NODEJS) &&
+                         std::filesystem::exists(kHeliaBitswapJs / "node_modules");
   REQUIRE_MESSAGE(installed,
                   "run tools/install-deps.sh: it installs Node.js and tests/interop/helia-bitswap");
 }
@@ -72,8 +72,8 @@ inline std::filesystem::path WriteRandomFile(const TempDir& dir, const std::stri
 // A UnixFS DAG that a helper Helia node built, as a CAR ready to import.
 struct BuiltDag {
   std::string root;
-  std::string sha256;                 // of the file's bytes
-  std::vector<std::string> blocks;    // every block CID of the DAG
+  std::string sha256;               // of the file's bytes
+  std::vector<std::string> blocks;  // every block CID of the DAG
   std::filesystem::path car;
 };
 
@@ -114,8 +114,8 @@ inline std::set<std::string> StopAndExportBlocks(NodeProcess& node,
   node.Signal(SIGTERM);
   REQUIRE(node.WaitExit() == 0);
   const std::filesystem::path out = dir / ("export-" + root + ".car");
-  const std::string cmd = "'" + BoxcarBinary().string() + "' export --config '" +
-                          config.string() + "' " + root + " > '" + out.string() + "'";
+  const std::string cmd = "'" + BoxcarBinary().string() + "' export --config '" + config.string() +
+                          "' " + root + " > '" + out.string() + "'";
   const CommandResult exported = RunCommand({"/bin/bash", "-c", cmd});
   REQUIRE_MESSAGE(exported.exit_code == 0, exported.out);
   std::ifstream in(out, std::ios::binary);
