@@ -88,6 +88,7 @@ TEST_CASE("bitswap peers: after a cancel boxcar sends nothing for that want") {
     CHECK(!received["blocks"].contains(cancelled.root));
     CHECK(!received["presences"].contains(cancelled.root));
     CHECK(received["invalid"].empty());
+    CHECK(MetricSum(boxcar.node, "boxcar_bitswap_wants_received_total", "type=\"cancel\"") >= 1);
   }
 }
 

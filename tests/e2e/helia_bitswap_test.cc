@@ -147,6 +147,9 @@ TEST_CASE("helia bitswap: a want boxcar cannot serve yet is served when the bloc
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const int streams_before = BitswapStreamsTo(*helia, boxcar.endpoints.peer_id);
   CHECK(streams_before >= 1);
+  const double wants_before =
+      MetricSum(boxcar.node, "boxcar_bitswap_wants_received_total", "type=\"block\"");
+  CHECK(wants_before >= 1);
   const json early = helia->Call({{"cmd", "has"}, {"cid", later.root}});
   REQUIRE_MESSAGE(early["has"] == false, "Helia got the block before boxcar had it");
 
@@ -158,6 +161,8 @@ TEST_CASE("helia bitswap: a want boxcar cannot serve yet is served when the bloc
   CHECK(got["sha256"] == later.sha256);
   // Helia did not ask again: no Bitswap stream to boxcar since the want went out.
   CHECK(BitswapStreamsTo(*helia, boxcar.endpoints.peer_id) == streams_before);
+  CHECK(MetricSum(boxcar.node, "boxcar_bitswap_wants_received_total", "type=\"block\"") ==
+        wants_before);
 }
 
 }  // namespace boxcar::testing
