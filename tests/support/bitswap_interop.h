@@ -102,9 +102,10 @@ inline void ImportCar(const NodeProcess& node, const std::filesystem::path& car)
 // curl; its output (the body, or curl's error).
 inline CommandResult SlowRpcCall(const std::string& rpc, const std::string& command_and_query,
                                  std::chrono::seconds timeout) {
-  return RunCommand({"curl", "-sS", "-X", "POST", "--max-time", std::to_string(timeout.count()),
-                     "http://" + rpc + "/api/v0/" + command_and_query},
-                    timeout + std::chrono::seconds(5));
+  return RunCommand(
+      {"/usr/bin/env", "curl", "-sS", "-X", "POST", "--max-time", std::to_string(timeout.count()),
+       "http://" + rpc + "/api/v0/" + command_and_query},
+      timeout + std::chrono::seconds(5));
 }
 
 // Stops `node` and returns the block CIDs `boxcar export` writes for `root` from its store.
