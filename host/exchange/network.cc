@@ -182,18 +182,19 @@ class PeerSender : public std::enable_shared_from_this<PeerSender> {
     }
   }
 
+  // The peer's FIN on our stream only ends its direction (Helia closes its side of our stream at
+  // once); we keep writing. A reset or a lost connection ends the stream for us too.
   void OnStreamEnded(const p2p::Stream* stream, const Status& end) {
+    if (end.ok()) return;
     {
       std::lock_guard lock(mu_);
       if (stream_.get() != stream) return;
       stream_ = nullptr;
       pump_posted_ = false;
     }
-    if (!end.ok()) {
-      core_->metrics.SendFailed("stream_reset");
-      FailQueue(Status::Unavailable("the bitswap stream to " + peer_.ToString() +
-                                    " ended: " + end.message()));
-    }
+    core_->metrics.SendFailed("stream_reset");
+    FailQueue(Status::Unavailable("the bitswap stream to " + peer_.ToString() +
+                                  " ended: " + end.message()));
   }
 
   // On the stream's executor: writes what the stream takes, in order.
