@@ -24,20 +24,6 @@ namespace fs = std::filesystem;
 constexpr size_t kFiveMiBAndABit = 5 * 1024 * 1024 + 4321;  // 21 leaves, the last one short
 const char* const kHamtFixture = "single-layer-hamt-with-multi-block-files.car";
 
-// A boxcar node with p2p and rpc on 127.0.0.1, ready.
-struct Boxcar {
-  TempDir dir;
-  fs::path config = dir.Write("boxcar.json", P2pNodeConfig(dir).dump(2));
-  NodeProcess node{config};
-  P2pEndpoints endpoints;
-
-  void Start() {
-    REQUIRE(node.WaitReady());
-    endpoints = ReadP2pEndpoints(node);
-    REQUIRE_MESSAGE(!endpoints.addresses.empty(), "the ready file has no p2p address");
-  }
-};
-
 // The number of Bitswap streams `helia` opened to `peer` so far.
 int BitswapStreamsTo(JsScript& helia, const std::string& peer) {
   const json stats = MustCall(helia, {{"cmd", "stats"}});
@@ -48,7 +34,7 @@ int BitswapStreamsTo(JsScript& helia, const std::string& peer) {
 
 TEST_CASE("helia bitswap: Helia cats from boxcar a 5 MiB file, a raw block and a file in a HAMT") {
   RequireHeliaBitswapInstalled();
-  Boxcar boxcar;
+  BitswapNode boxcar;
   boxcar.Start();
   auto maker = StartHeliaPeer();  // builds the DAGs; never connected to boxcar
   const BuiltDag big = BuildDag(
@@ -108,7 +94,7 @@ TEST_CASE("helia bitswap: Helia cats from boxcar a 5 MiB file, a raw block and a
 
 TEST_CASE("helia bitswap: boxcar pins a 5 MiB file Helia added and holds exactly its blocks") {
   RequireHeliaBitswapInstalled();
-  Boxcar boxcar;
+  BitswapNode boxcar;
   boxcar.Start();
   auto helia = StartHeliaPeer();
   const BuiltDag dag =
@@ -122,10 +108,7 @@ TEST_CASE("helia bitswap: boxcar pins a 5 MiB file Helia added and holds exactly
   const CommandResult pin =
       SlowRpcCall(boxcar.endpoints.rpc, "pin/add?arg=" + dag.root, std::chrono::seconds(60));
   INFO("pin/add: ", pin.out, "\nboxcar: ", boxcar.node.Output());
-  REQUIRE(pin.exit_code == 0);
-  const json pinned = json::parse(pin.out, nullptr, false);
-  REQUIRE(pinned.is_object());
-  CHECK(pinned["Pins"] == json::array({dag.root}));
+  RequirePinnedOnly(pin, dag.root);
 
   const std::set<std::string> held =
       StopAndExportBlocks(boxcar.node, boxcar.config, dag.root, boxcar.dir);
@@ -134,7 +117,7 @@ TEST_CASE("helia bitswap: boxcar pins a 5 MiB file Helia added and holds exactly
 
 TEST_CASE("helia bitswap: a want boxcar cannot serve yet is served when the block arrives") {
   RequireHeliaBitswapInstalled();
-  Boxcar boxcar;
+  BitswapNode boxcar;
   boxcar.Start();
   auto maker = StartHeliaPeer();
   const BuiltDag later =

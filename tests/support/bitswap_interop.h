@@ -37,6 +37,21 @@ inline void RequireHeliaBitswapInstalled() {
                   "run tools/install-deps.sh: it installs Node.js and tests/interop/helia-bitswap");
 }
 
+// A boxcar node with p2p and rpc on 127.0.0.1 ephemeral ports, its store in its own directory.
+struct BitswapNode {
+  TempDir dir;
+  std::filesystem::path config = dir.Write("boxcar.json", P2pNodeConfig(dir).dump(2));
+  NodeProcess node{config};
+  P2pEndpoints endpoints;
+
+  // Waits until it is ready and reads its addresses.
+  void Start() {
+    REQUIRE(node.WaitReady());
+    endpoints = ReadP2pEndpoints(node);
+    REQUIRE_MESSAGE(!endpoints.addresses.empty(), "the ready file has no p2p address");
+  }
+};
+
 // helia-peer.mjs, started: a Helia node listening on 127.0.0.1.
 inline std::unique_ptr<JsScript> StartHeliaPeer(std::vector<std::string> args = {}) {
   auto peer = std::make_unique<JsScript>(kHeliaBitswapJs / "helia-peer.mjs", std::move(args));
@@ -106,6 +121,14 @@ inline CommandResult SlowRpcCall(const std::string& rpc, const std::string& comm
       {"/usr/bin/env", "curl", "-sS", "-X", "POST", "--max-time", std::to_string(timeout.count()),
        "http://" + rpc + "/api/v0/" + command_and_query},
       timeout + std::chrono::seconds(5));
+}
+
+// The answer of a pin/add that had to pin exactly `root`.
+inline void RequirePinnedOnly(const CommandResult& pin, const std::string& root) {
+  REQUIRE(pin.exit_code == 0);
+  const nlohmann::json pinned = nlohmann::json::parse(pin.out, nullptr, false);
+  REQUIRE(pinned.is_object());
+  CHECK(pinned["Pins"] == nlohmann::json::array({root}));
 }
 
 // Stops `node` and returns the block CIDs `boxcar export` writes for `root` from its store.

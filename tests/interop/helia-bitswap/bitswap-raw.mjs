@@ -28,7 +28,7 @@ import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { decodeMessage, encodeWantlistMessage, lengthPrefixed, LengthPrefixedReader } from './bitswap-wire.mjs'
 import {
-  errorText, exitAfter, loopbackLibp2pOptions, report, requireString, serveCommands, sha256Hex,
+  errorText, exitAfter, processStopper, loopbackLibp2pOptions, report, requireString, serveCommands, sha256Hex,
   watchConnections, commandSignal
 } from './common.mjs'
 
@@ -236,16 +236,6 @@ const received = new Received()
 await libp2p.handle(PROTOCOLS, onInboundStream(received), { maxInboundStreams: STREAM_LIMIT })
 report({ event: 'ready', peer: libp2p.peerId.toString(), addrs: libp2p.getMultiaddrs().map((a) => a.toString()) })
 
-let stopping = false
-async function stop () {
-  if (stopping) return
-  stopping = true
-  try {
-    await Promise.race([libp2p.stop(), new Promise((resolve) => setTimeout(resolve, 5_000))])
-  } catch (err) {
-    process.stderr.write(`bitswap-raw.mjs: stop failed: ${errorText(err)}\n`)
-  }
-  process.exit(0)
-}
+const stop = processStopper('bitswap-raw.mjs', () => libp2p.stop())
 serveCommands(commandHandlers(libp2p, new Sender(libp2p), received, { lastPeer: null }, stop), stop)
 process.on('SIGTERM', stop)

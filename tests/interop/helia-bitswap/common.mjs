@@ -99,6 +99,21 @@ export function requireString (command, field) {
   return value
 }
 
+// An idempotent stop for a script: runs `stopNode` (bounded by 5 s), then exits.
+export function processStopper (name, stopNode) {
+  let stopping = false
+  return async function stop () {
+    if (stopping) return
+    stopping = true
+    try {
+      await Promise.race([stopNode(), new Promise((resolve) => setTimeout(resolve, 5_000))])
+    } catch (err) {
+      process.stderr.write(`${name}: stop failed: ${errorText(err)}\n`)
+    }
+    process.exit(0)
+  }
+}
+
 // A hard stop for a process that a test forgot: exits after `ms` whatever happens.
 export function exitAfter (ms, name) {
   const timer = setTimeout(() => {

@@ -34,7 +34,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
-  commandSignal, errorText, exitAfter, loopbackLibp2pOptions, report, requireString, sha256Hex,
+  commandSignal, errorText, exitAfter, processStopper, loopbackLibp2pOptions, report, requireString, sha256Hex,
   serveCommands, watchConnections
 } from './common.mjs'
 import { dagBlockCids, writeCar } from './dag.mjs'
@@ -210,16 +210,6 @@ report({
   addrs: helia.libp2p.getMultiaddrs().map((a) => a.toString())
 })
 
-let stopping = false
-async function stop () {
-  if (stopping) return
-  stopping = true
-  try {
-    await Promise.race([helia.stop(), new Promise((resolve) => setTimeout(resolve, 5_000))])
-  } catch (err) {
-    process.stderr.write(`helia-peer.mjs: stop failed: ${errorText(err)}\n`)
-  }
-  process.exit(0)
-}
+const stop = processStopper('helia-peer.mjs', () => helia.stop())
 serveCommands(commandHandlers(helia, streamsOut, stop), stop)
 process.on('SIGTERM', stop)
