@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,8 @@ struct PeerState {
   // and the score.
   std::unordered_map<format::Cid, Reply> queued;
   uint64_t blocks_at_last_tick = 0;
+  // Block bytes of the replies still queued: the pendingBytes each message reports.
+  std::atomic<uint64_t> pending_bytes{0};
   double short_score = 0, long_score = 0;
   int ticks = 0;
 
@@ -189,6 +192,7 @@ void BitswapServer::Impl::Submit(const std::shared_ptr<PeerState>& peer, const R
     it->second = reply.reply;
   }
   const bool block = reply.reply == Reply::kBlock;
+  if (block) peer->pending_bytes += reply.size;  // before the task can run and take it off
   const engine::SubmitResult result =
       engine.Submit(block ? TaskClass::kInteractive : TaskClass::kBackground, peer->key,
                     block ? std::max<uint64_t>(reply.size, 1) : kPresenceCost,
@@ -197,6 +201,7 @@ void BitswapServer::Impl::Submit(const std::shared_ptr<PeerState>& peer, const R
     KickPump();
     return;
   }
+  if (block) peer->pending_bytes -= reply.size;
   // Shed: the want stays in the ledger, so a later wantlist or the block's arrival retries it.
   metrics.shed.Increment();
   std::lock_guard lock(mu);
@@ -206,6 +211,7 @@ void BitswapServer::Impl::Submit(const std::shared_ptr<PeerState>& peer, const R
 void BitswapServer::Impl::Deliver(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply,
                                   const Task& task, engine::ReadResult* read) {
   bool wanted = false;
+  if (reply.reply == Reply::kBlock) peer->pending_bytes -= reply.size;
   {
     std::lock_guard lock(mu);
     peer->queued.erase(reply.cid);
@@ -233,6 +239,7 @@ void BitswapServer::Impl::Deliver(const std::shared_ptr<PeerState>& peer, const 
 void BitswapServer::Impl::Dropped(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply,
                                   const Task& task) {
   metrics.shed.Increment();
+  if (reply.reply == Reply::kBlock) peer->pending_bytes -= reply.size;
   {
     std::lock_guard lock(mu);
     peer->queued.erase(reply.cid);
@@ -278,6 +285,8 @@ void BitswapServer::Impl::Flush(const std::shared_ptr<PeerState>& peer) {
     std::lock_guard lock(peer->outbox_mu);
     peer->flush_posted = false;
     if (!peer->encoder || peer->records.empty()) return;
+    peer->encoder->SetPendingBytes(static_cast<int32_t>(
+        std::min<uint64_t>(peer->pending_bytes.load(), std::numeric_limits<int32_t>::max())));
     peer->encoder->Finish(&framed);
     records.swap(peer->records);
   }

@@ -204,6 +204,23 @@ TEST_CASE("ledger: cancel removes the want and reports it; an unknown cancel doe
   CheckConsistent(ledger, {"p", "q"});
 }
 
+// Found by bitswap_ledger_fuzz: the reply of a want cancelled later in the same message was kept.
+TEST_CASE("ledger: a want listed and cancelled by one message gets no reply") {
+  Store store;
+  const Cid cid = NthCid(1);
+  store.Put(cid, 10);
+  WantLedger ledger;
+  LedgerUpdate update = ledger.Apply("p", Wantlist({BlockWant(cid), Cancel(cid)}), store.Lookup());
+  CHECK(update.replies.empty());
+  CHECK_FALSE(ledger.Wants("p", cid));
+  // Cancelled, then listed again: the want stands and is answered.
+  update = ledger.Apply("p", Wantlist({BlockWant(cid)}), store.Lookup());
+  update = ledger.Apply("p", Wantlist({Cancel(cid), BlockWant(cid)}), store.Lookup());
+  CHECK(update.cancelled.size() == 1);
+  REQUIRE(update.replies.size() == 1);
+  CHECK(ledger.Wants("p", cid));
+}
+
 TEST_CASE("ledger: a full wantlist replaces the peer's list; other peers keep theirs") {
   Store store;
   const Cid a = NthCid(1), b = NthCid(2), c = NthCid(3);
