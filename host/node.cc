@@ -90,6 +90,7 @@ exchange::ServerOptions BitswapServerOptions(const runtime::BitswapConfig& bitsw
   exchange::ServerOptions options;
   options.ledger.max_wants_per_peer = bitswap.max_wants_per_peer;
   options.target_message_bytes = bitswap.target_message_bytes;
+  options.max_inflight_bytes = bitswap.max_queued_bytes_per_peer;
   return options;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -63,6 +64,10 @@ struct PeerState {
   std::unique_ptr<bitswap::Encoder> encoder;
   std::vector<Record> records;
   bool flush_posted = false;
+  // Finished messages: those handed to the network and not yet accepted (their bytes), and
+  // those waiting for room.
+  uint64_t inflight_bytes = 0;
+  std::deque<std::pair<std::string, std::vector<Record>>> held;
 
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, blocks_sent{0}, blocks_received{0};
 };
@@ -91,6 +96,7 @@ struct BitswapServer::Impl : std::enable_shared_from_this<BitswapServer::Impl> {
   bitswap::WantLedger ledger;
   std::map<std::string, std::shared_ptr<PeerState>, std::less<>> peers;
   std::atomic<uint64_t> target_message_bytes;
+  std::atomic<uint64_t> max_inflight_bytes;
 
   asio::io_context pump{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pump_guard;
@@ -129,6 +135,7 @@ struct BitswapServer::Impl : std::enable_shared_from_this<BitswapServer::Impl> {
   void AddToOutbox(const std::shared_ptr<PeerState>& peer, Record record,
                    const std::string_view* block);
   void Flush(const std::shared_ptr<PeerState>& peer);
+  void SendHeld(const std::shared_ptr<PeerState>& peer);
   void MessageDone(const std::shared_ptr<PeerState>& peer, std::vector<Record> records,
                    const Status& status);
   void ScoreTick();
@@ -279,21 +286,50 @@ void BitswapServer::Impl::AddToOutbox(const std::shared_ptr<PeerState>& peer, Re
 }
 
 void BitswapServer::Impl::Flush(const std::shared_ptr<PeerState>& peer) {
-  std::string framed;
-  std::vector<Record> records;
   {
     std::lock_guard lock(peer->outbox_mu);
     peer->flush_posted = false;
     if (!peer->encoder || peer->records.empty()) return;
     peer->encoder->SetPendingBytes(static_cast<int32_t>(
         std::min<uint64_t>(peer->pending_bytes.load(), std::numeric_limits<int32_t>::max())));
+    std::string framed;
     peer->encoder->Finish(&framed);
-    records.swap(peer->records);
+    peer->held.emplace_back(std::move(framed), std::move(peer->records));
+    peer->records.clear();
   }
-  network.Send(
-      peer->id, std::move(framed),
-      [self = shared_from_this(), peer, records = std::move(records)](
-          const Status& status) mutable { self->MessageDone(peer, std::move(records), status); });
+  SendHeld(peer);
+}
+
+// Hands finished messages to the network while the peer's stream has room for them (one always
+// goes when nothing is in flight, however large).
+void BitswapServer::Impl::SendHeld(const std::shared_ptr<PeerState>& peer) {
+  for (;;) {
+    std::string framed;
+    std::vector<Record> records;
+    {
+      std::lock_guard lock(peer->outbox_mu);
+      if (peer->held.empty()) return;
+      const uint64_t size = peer->held.front().first.size();
+      if (peer->inflight_bytes > 0 && peer->inflight_bytes + size > max_inflight_bytes.load()) {
+        return;  // MessageDone sends it once the stream took an earlier one
+      }
+      peer->inflight_bytes += size;
+      framed = std::move(peer->held.front().first);
+      records = std::move(peer->held.front().second);
+      peer->held.pop_front();
+    }
+    const uint64_t size = framed.size();
+    network.Send(peer->id, std::move(framed),
+                 [self = shared_from_this(), peer, size,
+                  records = std::move(records)](const Status& status) mutable {
+                   {
+                     std::lock_guard lock(peer->outbox_mu);
+                     peer->inflight_bytes -= size;
+                   }
+                   self->MessageDone(peer, std::move(records), status);
+                   self->SendHeld(peer);
+                 });
+  }
 }
 
 void BitswapServer::Impl::MessageDone(const std::shared_ptr<PeerState>& peer,
@@ -387,6 +423,7 @@ void BitswapServer::Stop() {
 
 void BitswapServer::Reconfigure(const ServerOptions& options) {
   impl_->target_message_bytes.store(options.target_message_bytes);
+  impl_->max_inflight_bytes.store(options.max_inflight_bytes);
   std::lock_guard lock(impl_->mu);
   impl_->ledger.SetOptions(options.ledger);
 }

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bitswap/message.h"
+#include "support/bitswap_peer.h"
 #include "support/car_fixture.h"
 #include "support/http_client.h"
 #include "support/node_config.h"
@@ -224,4 +226,32 @@ TEST_CASE("gateway.fetch_missing needs a p2p section; fetch_timeout_ms is checke
   check = RunCommand({BoxcarBinary().string(), "check-config", "--config", bad_timeout.string()});
   CHECK(check.exit_code != 0);
   CHECK(check.out.find("fetch_timeout_ms") != std::string::npos);
+}
+
+TEST_CASE("a peer that sends a block nothing asked for is disconnected and counted") {
+  Node a, b;
+  a.Import(kDagFixture);
+  BitswapTestPeer rogue;
+  rogue.Connect(b.endpoints.addresses[0]);
+  REQUIRE(
+      Eventually([&] { return json::parse(b.Post("bitswap/stat").body)["Peers"].size() == 1; }));
+  // Bytes B never wanted: the decoder names them by their own hash, which matches no want.
+  const std::string junk = "not what anyone asked for";
+  const boxcar::format::Cid junk_cid = boxcar::format::Cid::V1(
+      boxcar::format::kRaw, boxcar::format::Multihash::Sum(boxcar::format::kSha2_256, junk));
+  boxcar::bitswap::Encoder encoder(boxcar::bitswap::Version::k120);
+  REQUIRE(encoder.AddBlock(junk_cid, junk));
+  std::string framed;
+  encoder.Finish(&framed);
+  REQUIRE(rogue.SendFramed(std::move(framed)).ok());
+  CHECK(Eventually([&] { return !rogue.connected(); }));
+  CHECK(Eventually(
+      [&] { return MetricSum(b.process, "boxcar_bitswap_client_bad_blocks_total") == 1; }));
+  CHECK(MetricSum(b.process, "boxcar_bitswap_client_blocks_received_total") == 0);
+  // Other peers are unaffected: B still fetches from A.
+  b.Connect(a);
+  const std::string root = LoadFixture(kDagFixture).root().ToString();
+  Response pinned = b.Post("pin/add?arg=" + root);
+  REQUIRE_MESSAGE(pinned.status == 200, pinned.body);
+  CHECK(json::parse(pinned.body) == json{{"Pins", {root}}});
 }
