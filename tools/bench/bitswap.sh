@@ -14,7 +14,7 @@
 #       [--helia-modules DIR | --no-helia]
 #
 # Helia needs the node packages of tests/interop/helia-bitswap (its install.sh); --helia-modules
-# names another node_modules with the same packages. Needs a Release build, jq, perf and wrk.
+# names another node_modules with the same packages; Node is tools/install-node.sh's. Needs a Release build, jq, perf and wrk.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,6 +46,8 @@ if [ -n "$helia_modules" ] && [ ! -d "$helia_modules/@helia/bitswap" ]; then
     "pass --helia-modules DIR, or --no-helia" >&2
   exit 2
 fi
+node=""
+[ -z "$helia_modules" ] || node=$("$root/tools/install-node.sh")  # Helia needs Node 22
 bench_workdir
 ulimit -n "$(ulimit -Hn)"  # 2,000 idle peers: one fd each on both sides
 results="$work/results.jsonl"
@@ -89,7 +91,7 @@ if [ -n "$helia_modules" ]; then
   cp "$root/tools/bench/helia-bitswap-server.mjs" "$work/helia/"
   ln -s "$(cd "$helia_modules" && pwd)" "$work/helia/node_modules"
   mkfifo "$work/helia/stdin"
-  node "$work/helia/helia-bitswap-server.mjs" "$work/k1/blocks.car" <"$work/helia/stdin" \
+  "$node" "$work/helia/helia-bitswap-server.mjs" "$work/k1/blocks.car" <"$work/helia/stdin" \
     >"$work/helia/out" 2>"$work/helia/err" &
   helia_pid=$!
   pids+=("$helia_pid")
@@ -126,6 +128,10 @@ wrk_check() {
     tee -a "$results"
 }
 load="--seconds $duration --warmup 1"
+
+# Idle peers first, so the node has no memory left over from the load to reuse.
+echo "== $idle idle Bitswap peers" >&2
+bitswap boxcar/idle "$boxcar_pid" "$p2p_target" idle --peers "$idle" --wants 8
 
 echo "== 1 KiB blocks, 64 peers" >&2
 bitswap boxcar/1k-p64 "$boxcar_pid" "$p2p_target" load --cids "$k1" --peers 64 --wants 32 $load
@@ -166,9 +172,6 @@ syscalls() {
 }
 syscalls boxcar/syscalls-1k "$k1" 32 200000
 syscalls boxcar/syscalls-256k "$k256" 4 8000
-
-echo "== $idle idle Bitswap peers" >&2
-bitswap boxcar/idle "$boxcar_pid" "$p2p_target" idle --peers "$idle" --wants 8
 
 echo >&2
 jq -rs '

@@ -42,7 +42,14 @@ const helia = withBitswap(
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify() }
+    services: { identify: identify() },
+    // js-libp2p accepts 5 connections a second from one host by default: the load's peers all
+    // come from 127.0.0.1.
+    connectionManager: {
+      maxConnections: 10000,
+      inboundConnectionThreshold: 10000,
+      maxIncomingPendingConnections: 1000
+    }
   }), {})
 await helia.start()
 
