@@ -12,7 +12,8 @@
 //   bench-bitswap new-peer --target HOST:PORT --cids FILE [--peers 64] [--wants 1024]
 //       [--probes N] [--pid PID] ...
 //     The closed-loop load above, and meanwhile N fresh peers one after another, each connecting
-//     and wanting one block: their first-block latency p50/p99.
+//     and wanting one block: their first-block latency p50/p99. With --hold-missing the peers
+//     instead hold K wants each for blocks nobody has (a full ledger, an idle server).
 //   bench-bitswap idle --target HOST:PORT --pid PID [--peers 2000] [--wants 8]
 //     Peers that each send a small wantlist for absent blocks and stay connected: the server's
 //     RSS growth per peer.
@@ -41,7 +42,8 @@ using boxcar::bench::LoadOptions;
                "[--peers N] [--wants K]\n"
                "         [--rate R] [--want-have PCT] [--no-dont-have] [--seconds S] "
                "[--warmup S] [--count C]\n"
-               "         [--timeout-ms T] [--probes N] [--probe-gap-ms MS] [--pid PID]\n",
+               "         [--timeout-ms T] [--probes N] [--probe-gap-ms MS] [--hold-missing]\n"
+               "         [--pid PID]\n",
                why.c_str());
   std::exit(2);
 }
@@ -70,6 +72,10 @@ LoadOptions ParseArgs(int argc, char** argv, std::string* mode) {
     const std::string flag = argv[i];
     if (flag == "--no-dont-have") {
       options.send_dont_have = false;
+      continue;
+    }
+    if (flag == "--hold-missing") {
+      options.hold_missing = true;
       continue;
     }
     if (i + 1 >= argc) Usage(flag + " needs a value");

@@ -42,6 +42,8 @@ struct LoadOptions {
   // new-peer mode: probes, each a fresh peer connecting and wanting one block.
   int probes = 0;
   std::chrono::milliseconds probe_gap{100};
+  // The peers hold `wants` wants each for blocks nobody has instead of loading the server.
+  bool hold_missing = false;
 };
 
 // Runs the load (and, with probes > 0, the new-peer probes beside it on their own thread) and

@@ -204,6 +204,7 @@ void BitswapPeer::OnOutboundData(std::string_view data) {
     outbound_replies_.erase(0, consumed);
     if (!outbound_select_->selected()) return;
     data = outbound_replies_;
+    if (callbacks_.on_ready) callbacks_.on_ready();
     WriteQueued();
   }
   // A server may reply on our stream (Bitswap allows it; boxcar and Helia do not).

@@ -36,6 +36,8 @@ class BitswapPeer : public p2p::yamux::SessionHandler,
  public:
   struct Callbacks {
     std::function<void(const bitswap::Message& message)> on_message;
+    // The server echoed /ipfs/bitswap/1.2.0 on the outbound stream (one round trip after Start).
+    std::function<void()> on_ready;
     // A message that did not decode, or a stream the peer reset (counted, not fatal).
     std::function<void(const Status& problem)> on_problem;
     // The connection ended (once): an error, the server's GoAway or our Close.
