@@ -1,9 +1,10 @@
 // bench-bitswap: Bitswap load against a running server (boxcar, Helia, Kubo), run by
 // tools/bench/bitswap.sh (figures in docs/benchmarks.md). Every peer is its own Ed25519
-// identity with its own TCP + Noise + Yamux connection; all of them share one io_context thread
-// (the new-peer probes a second one).
+// identity with its own TCP + Noise + Yamux connection; they share one io_context thread, or two
+// with --threads 2 (the new-peer probes have one of their own).
 //
-//   bench-bitswap load --target HOST:PORT --cids FILE [--peers N] [--wants K] [--rate R]
+//   bench-bitswap load --target HOST:PORT --cids FILE [--peers N] [--threads 1|2] [--wants K]
+//   [--rate R]
 //       [--want-have PCT] [--no-dont-have] [--seconds S] [--warmup S] [--count C]
 //       [--timeout-ms T] [--pid PID]
 //     Closed loop (no --rate): each peer keeps K wants outstanding. Open loop: R wants per
@@ -39,7 +40,7 @@ using boxcar::bench::LoadOptions;
   std::fprintf(stderr,
                "bench-bitswap: %s\n"
                "usage: bench-bitswap load|new-peer|idle --target HOST:PORT [--cids FILE] "
-               "[--peers N] [--wants K]\n"
+               "[--peers N] [--threads 1|2] [--wants K]\n"
                "         [--rate R] [--want-have PCT] [--no-dont-have] [--seconds S] "
                "[--warmup S] [--count C]\n"
                "         [--timeout-ms T] [--probes N] [--probe-gap-ms MS] [--hold-missing]\n"
@@ -84,6 +85,8 @@ LoadOptions ParseArgs(int argc, char** argv, std::string* mode) {
       options.target = value;
     else if (flag == "--cids")
       cids_file = value;
+    else if (flag == "--threads")
+      options.threads = static_cast<int>(Number(flag, value));
     else if (flag == "--peers")
       options.peers = static_cast<int>(Number(flag, value));
     else if (flag == "--wants")
@@ -111,6 +114,7 @@ LoadOptions ParseArgs(int argc, char** argv, std::string* mode) {
   }
   if (options.target.empty()) Usage("--target is required");
   if (options.peers < 1 || options.wants < 1) Usage("--peers and --wants must be at least 1");
+  if (options.threads < 1 || options.threads > 2) Usage("--threads is 1 or 2");
   if (options.want_have_percent > 100) Usage("--want-have is a percentage (0-100)");
   if (*mode != "idle") {
     if (cids_file.empty()) Usage("--cids FILE is required (the CIDs the server holds)");

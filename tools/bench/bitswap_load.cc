@@ -89,6 +89,57 @@ struct Counters {
   uint64_t unexpected_blocks = 0;  // not outstanding: a duplicate, or bytes not matching a CID
   uint64_t problems = 0;           // undecodable messages, reset streams
   uint64_t skipped_at_cap = 0;
+
+  void Add(const Counters& o) {
+    wants_sent += o.wants_sent;
+    blocks += o.blocks;
+    block_bytes += o.block_bytes;
+    haves += o.haves;
+    dont_haves += o.dont_haves;
+    timeouts += o.timeouts;
+    unexpected_blocks += o.unexpected_blocks;
+    problems += o.problems;
+    skipped_at_cap += o.skipped_at_cap;
+  }
+};
+
+// What one load thread measured; the threads' figures add up.
+struct Figures {
+  Counters counters;
+  loadgen::Histogram latency;
+  uint64_t disconnected = 0;
+  uint64_t outstanding_at_end = 0;
+  size_t alive = 0;
+  double seconds = 0;
+
+  void Add(const Figures& o) {
+    counters.Add(o.counters);
+    latency.Merge(o.latency);
+    disconnected += o.disconnected;
+    outstanding_at_end += o.outstanding_at_end;
+    alive += o.alive;
+    seconds = std::max(seconds, o.seconds);
+  }
+
+  json ToJson() const {
+    const double s = std::max(seconds, 1e-9);
+    return {{"seconds", seconds},
+            {"wants_sent", counters.wants_sent},
+            {"blocks", counters.blocks},
+            {"blocks_per_s", counters.blocks / s},
+            {"mib_per_s", counters.block_bytes / s / (1 << 20)},
+            {"haves", counters.haves},
+            {"latency_ms", LatencyMs(latency)},
+            {"failures",
+             {{"dont_have", counters.dont_haves},
+              {"timeouts", counters.timeouts},
+              {"unexpected_blocks", counters.unexpected_blocks},
+              {"problems", counters.problems},
+              {"disconnected", disconnected}}},
+            {"skipped_at_cap", counters.skipped_at_cap},
+            {"outstanding_at_end", outstanding_at_end},
+            {"alive", alive}};
+  }
 };
 
 struct Want {
@@ -147,8 +198,8 @@ class Load {
     stopped_ = true;
     if (ticker_) ticker_->cancel();
     if (sweeper_) sweeper_->cancel();
-    measured_seconds_ = std::chrono::duration<double>(
-                            std::min(Clock::now(), end_) - std::max(start_, measure_from_))
+    measured_seconds_ = std::chrono::duration<double>(std::min(Clock::now(), end_) -
+                                                      std::max(start_, measure_from_))
                             .count();
     outstanding_at_end_ = 0;
     for (auto& peer : peers_) outstanding_at_end_ += peer->outstanding.size();
@@ -166,29 +217,16 @@ class Load {
     return true;
   }
 
-  size_t alive() const {
-    size_t n = 0;
-    for (auto& peer : peers_) n += peer->closed ? 0 : 1;
-    return n;
-  }
-
-  json Report() const {
-    const double seconds = std::max(measured_seconds_, 1e-9);
-    return {{"seconds", measured_seconds_},
-            {"wants_sent", counters_.wants_sent},
-            {"blocks", counters_.blocks},
-            {"blocks_per_s", counters_.blocks / seconds},
-            {"mib_per_s", counters_.block_bytes / seconds / (1 << 20)},
-            {"haves", counters_.haves},
-            {"latency_ms", LatencyMs(latency_)},
-            {"failures",
-             {{"dont_have", counters_.dont_haves},
-              {"timeouts", counters_.timeouts},
-              {"unexpected_blocks", counters_.unexpected_blocks},
-              {"problems", counters_.problems},
-              {"disconnected", disconnected_}}},
-            {"skipped_at_cap", counters_.skipped_at_cap},
-            {"outstanding_at_end", outstanding_at_end_}};
+  // On the io thread, after StopLoad.
+  Figures Collect() const {
+    Figures figures;
+    figures.counters = counters_;
+    figures.latency = latency_;
+    figures.disconnected = disconnected_;
+    figures.outstanding_at_end = outstanding_at_end_;
+    figures.seconds = measured_seconds_;
+    for (auto& peer : peers_) figures.alive += peer->closed ? 0 : 1;
+    return figures;
   }
 
  private:
@@ -437,15 +475,15 @@ json RunProbes(const LoadOptions& options) {
     }
     std::this_thread::sleep_for(options.probe_gap);
   }
-  return {{"probes", options.probes},
-          {"failed", failed},
-          {"first_block_ms",
-           {{"p50", Percentile(first_block, 0.5)},
-            {"p99", Percentile(first_block, 0.99)},
-            {"max", Percentile(first_block, 1.0)}}},
-          {"negotiate_ms",
-           {{"p50", Percentile(negotiate, 0.5)}, {"p99", Percentile(negotiate, 0.99)}}},
-          {"connect_ms", {{"p50", Percentile(connect, 0.5)}, {"p99", Percentile(connect, 0.99)}}}};
+  return {
+      {"probes", options.probes},
+      {"failed", failed},
+      {"first_block_ms",
+       {{"p50", Percentile(first_block, 0.5)},
+        {"p99", Percentile(first_block, 0.99)},
+        {"max", Percentile(first_block, 1.0)}}},
+      {"negotiate_ms", {{"p50", Percentile(negotiate, 0.5)}, {"p99", Percentile(negotiate, 0.99)}}},
+      {"connect_ms", {{"p50", Percentile(connect, 0.5)}, {"p99", Percentile(connect, 0.99)}}}};
 }
 
 }  // namespace
@@ -468,17 +506,41 @@ Status RunLoad(const LoadOptions& options, json* report) {
     load_options.send_dont_have = false;
     load_options.timeout = std::chrono::hours(1);
   }
-  IoThread io;
-  Load load(load_options);
-  io.Call([&] {
-    load.Begin(io.io());
-    return 0;
-  });
-  const int connect_failed = ConnectPeers(options.target, options.peers, io,
-                                          [&load](RawPeer::Transport t) { load.AddPeer(std::move(t)); });
-  if (connect_failed == options.peers) return Status::IOError("no peer could connect to " + options.target);
+  // One load per thread, the peers, rate and count split between them.
+  struct Shard {
+    LoadOptions options;
+    IoThread io;
+    std::unique_ptr<Load> load;
+  };
+  const int threads = std::clamp(options.threads, 1, std::min(2, options.peers));
+  std::vector<std::unique_ptr<Shard>> shards;
+  for (int t = 0; t < threads; ++t) {
+    auto shard = std::make_unique<Shard>();
+    shard->options = load_options;
+    shard->options.peers = options.peers / threads + (t < options.peers % threads ? 1 : 0);
+    shard->options.rate = options.rate / threads;
+    shard->options.count = options.count / threads + (t == 0 ? options.count % threads : 0);
+    shard->load = std::make_unique<Load>(shard->options);
+    shard->io.Call([&shard] {
+      shard->load->Begin(shard->io.io());
+      return 0;
+    });
+    shards.push_back(std::move(shard));
+  }
+  int connect_failed = 0;
+  for (auto& shard : shards) {
+    Load* load = shard->load.get();
+    connect_failed += ConnectPeers(options.target, shard->options.peers, shard->io,
+                                   [load](RawPeer::Transport t) { load->AddPeer(std::move(t)); });
+  }
+  if (connect_failed == options.peers) {
+    return Status::IOError("no peer could connect to " + options.target);
+  }
   const double cpu_before = options.pid > 0 ? CpuSeconds(options.pid) : 0;
-  io.Call([&] {
+  auto on_each = [&shards](auto fn) {
+    for (auto& shard : shards) shard->io.Call([&] { return fn(*shard->load); });
+  };
+  on_each([](Load& load) {
     load.StartLoad();
     return 0;
   });
@@ -487,19 +549,25 @@ Status RunLoad(const LoadOptions& options, json* report) {
     std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
     probes = RunProbes(options);
   }
-  while (!io.Call([&] { return load.Done(); })) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  io.Call([&] {
+  for (auto& shard : shards) {
+    while (!shard->io.Call([&] { return shard->load->Done(); })) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  on_each([](Load& load) {
     load.StopLoad();
     return 0;
   });
   const double node_cpu = options.pid > 0 ? CpuSeconds(options.pid) - cpu_before : 0;
-  *report = io.Call([&] { return load.Report(); });
-  (*report)["alive"] = io.Call([&] { return load.alive(); });
-  io.Call([&] {
+  Figures figures;
+  for (auto& shard : shards) figures.Add(shard->io.Call([&] { return shard->load->Collect(); }));
+  on_each([](Load& load) {
     load.CloseAll();
     return 0;
   });
-  io.Stop();
+  for (auto& shard : shards) shard->io.Stop();
+  *report = figures.ToJson();
+  (*report)["threads"] = threads;
   (*report)["peers"] = options.peers;
   (*report)["connect_failed"] = connect_failed;
   (*report)["wants_per_peer"] = options.wants;

@@ -1,4 +1,5 @@
-// The Bitswap load of bench-bitswap: N simulated peers (BitswapPeer) on one io_context thread,
+// The Bitswap load of bench-bitswap: N simulated peers (BitswapPeer) on one or two io_context
+// threads,
 // each asking a server for blocks from a CID list and timing every want until its answer.
 //
 // Closed loop (rate 0): each peer keeps `wants` wants outstanding; every answer (block, HAVE,
@@ -30,7 +31,8 @@ struct LoadOptions {
   std::string target;  // host:port of the server's libp2p listener
   std::vector<format::Cid> cids;
   int peers = 64;
-  int wants = 64;  // outstanding per peer (closed loop), the cap per peer (open loop)
+  int threads = 1;  // io_context threads the peers are split over (the probes have their own)
+  int wants = 64;   // outstanding per peer (closed loop), the cap per peer (open loop)
   double rate = 0;
   int want_have_percent = 0;
   bool send_dont_have = true;
