@@ -127,7 +127,8 @@ struct BitswapServer::Impl : std::enable_shared_from_this<BitswapServer::Impl> {
     if (engine.Pump()) KickPump();
   }
 
-  void ApplyWantlist(const std::shared_ptr<PeerState>& peer, const bitswap::Message& message);
+  void ApplyWantlist(const std::shared_ptr<PeerState>& peer, bitswap::Version version,
+                     const bitswap::Message& message);
   void Submit(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply);
   void Deliver(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply, const Task& task,
                engine::ReadResult* read);
@@ -166,7 +167,7 @@ class BitswapServer::Impl::ReplyWork final : public engine::Work {
 };
 
 void BitswapServer::Impl::ApplyWantlist(const std::shared_ptr<PeerState>& peer,
-                                        const bitswap::Message& message) {
+                                        bitswap::Version version, const bitswap::Message& message) {
   // Sizes are looked up before taking the lock: a look-up may reach the persistent tier.
   std::unordered_map<format::Cid, std::optional<uint64_t>> sizes;
   for (const bitswap::WantEntry& want : message.wants) {
@@ -180,10 +181,13 @@ void BitswapServer::Impl::ApplyWantlist(const std::shared_ptr<PeerState>& peer,
   bitswap::LedgerUpdate update;
   {
     std::lock_guard lock(mu);
-    update = ledger.Apply(peer->key, message, [&](const format::Cid& cid) {
-      auto it = sizes.find(cid);
-      return it == sizes.end() ? std::nullopt : it->second;
-    });
+    update = ledger.Apply(
+        peer->key, message,
+        [&](const format::Cid& cid) {
+          auto it = sizes.find(cid);
+          return it == sizes.end() ? std::nullopt : it->second;
+        },
+        version);
     for (const format::Cid& cid : update.cancelled) peer->queued.erase(cid);
   }
   metrics.Wants(message, update);
@@ -461,7 +465,7 @@ void BitswapServer::OnMessage(const p2p::PeerId& peer_id, bitswap::Version versi
   for (const bitswap::ReceivedBlock& block : message.blocks) received_bytes += block.data.size();
   peer->blocks_received += message.blocks.size();
   peer->bytes_received += received_bytes;
-  if (message.has_wantlist) impl_->ApplyWantlist(peer, message);
+  if (message.has_wantlist) impl_->ApplyWantlist(peer, version, message);
 }
 
 void BitswapServer::OnPeerConnected(const p2p::PeerId&) {}

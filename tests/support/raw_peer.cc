@@ -82,6 +82,17 @@ void RawPeer::Close() {
   fd_ = -1;
 }
 
+RawPeer::Transport RawPeer::Detach() {
+  Transport transport;
+  transport.fd = fd_;
+  transport.send = std::move(send_);
+  transport.receive = std::move(receive_);
+  transport.decrypted = std::move(decrypted_);
+  decrypted_.clear();
+  fd_ = -1;
+  return transport;
+}
+
 Status RawPeer::Connect(const std::string& address) {
   Close();
   const auto colon = address.rfind(':');

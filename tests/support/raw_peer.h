@@ -48,6 +48,17 @@ class RawPeer {
   Status Upgrade(const std::string& address, std::optional<p2p::PeerId> expected = std::nullopt);
   void Close();
 
+  // The upgraded connection, handed over to an event loop (tools/bench's Bitswap peers): the
+  // socket, now the caller's to close, the Noise ciphers, and decrypted bytes not yet read. The
+  // RawPeer is left disconnected. Call after Upgrade and before any stream is opened.
+  struct Transport {
+    int fd = -1;
+    p2p::NoiseCipher send;
+    p2p::NoiseCipher receive;
+    std::string decrypted;
+  };
+  Transport Detach();
+
   // ---- the raw socket ----
   Status SendRaw(std::string_view bytes);
   Status ReadRaw(size_t count, std::string* out);

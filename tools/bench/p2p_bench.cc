@@ -15,17 +15,14 @@
 //
 // Output: one JSON object on stdout. Every run is bounded in count and time.
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <future>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,12 +31,16 @@
 #include <nlohmann/json.hpp>
 
 #include "obs/metrics.h"
+#include "proc_stats.h"
 #include "raw_peer.h"
 #include "swarm/swarm.h"
 
 namespace {
 
 using boxcar::Status;
+using boxcar::bench::CpuSeconds;
+using boxcar::bench::Percentile;
+using boxcar::bench::RssKib;
 using boxcar::testing::RawPeer;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -94,41 +95,6 @@ Args ParseArgs(int argc, char** argv) {
 }
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// The node's CPU seconds (utime + stime) from /proc/PID/stat.
-double CpuSeconds(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; fields >> field; ++i) {  // field 3 is the state
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) {
-      stime = std::stod(field);
-      break;
-    }
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// VmRSS of PID in KiB.
-long RssKib(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t index = std::min(values.size() - 1, static_cast<size_t>(p * values.size()));
-  return values[index];
-}
 
 json Handshakes(const Args& args) {
   std::atomic<uint64_t> done{0}, failed{0};
