@@ -269,11 +269,15 @@ void WantBook::ExpireAsks(WantState& want, WantClock::time_point now, Outbox* ou
       want.contacted.erase(id);
       want.candidates.push_back(id);
     } else {
-      want.asked[id] = Ask{now, true};  // no alternative: keep waiting on it
-      want.block_peer = id;
-      ++peer.in_flight;
+      // No alternative: ask it again (its queue may have dropped the reply), and everyone else.
+      AskBlock(want, id, now, out);
       if (!want.broadcast) Broadcast(want, now, out);
     }
+  }
+  // Every question expired unanswered and nobody holds the block: ask everyone again, since a
+  // peer's full queue may have dropped our want-have.
+  if (!want.block_peer && want.candidates.empty() && want.asked.empty()) {
+    Broadcast(want, now, out);
   }
 }
 

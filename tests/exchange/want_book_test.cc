@@ -138,7 +138,7 @@ TEST_CASE("a slow peer's want-block moves to another peer that has the block") {
   CHECK(f.book.Quality(f.a)->timeout_rate() > 0);
 }
 
-TEST_CASE("without an alternative the slow peer keeps the want") {
+TEST_CASE("without an alternative the slow peer keeps the want, and is asked again") {
   Fixture f;
   const Cid cid = BlockCid("x");
   f.book.Want(cid, std::nullopt, {}, f.now, &f.out);
@@ -146,6 +146,8 @@ TEST_CASE("without an alternative the slow peer keeps the want") {
   f.out.clear();
   f.book.Tick(f.now + 200ms, &f.out);
   CHECK(Count(f.out, f.a, cid, WantType::kBlock, true) == 0);
+  // Its reply may have been dropped by a full queue: the want-block goes again.
+  CHECK(Count(f.out, f.a, cid, WantType::kBlock) == 1);
   CHECK(f.book.InFlight(f.a) == 1);
   CHECK(f.book.OnBlock(f.a, cid, 1, f.now + 300ms, &f.out));
 }
@@ -207,6 +209,15 @@ TEST_CASE("peers joining get the broadcast wants; leaving moves their want-block
   f.book.RemovePeer(f.a, f.now, &f.out);
   CHECK(Count(f.out, f.b, cid, WantType::kBlock) == 1);
   CHECK(f.out.count(f.a) == 0);
+}
+
+TEST_CASE("want-haves that all expire unanswered are broadcast again") {
+  Fixture f;
+  const Cid cid = BlockCid("x");
+  f.book.Want(cid, std::nullopt, {}, f.now, &f.out);
+  f.out.clear();
+  f.book.Tick(f.now + 6s, &f.out);  // past the 5 s of unmeasured peers
+  for (const PeerId& p : {f.a, f.b, f.c}) CHECK(Count(f.out, p, cid, WantType::kHave) == 1);
 }
 
 TEST_CASE("unwanting cancels at every peer asked") {
