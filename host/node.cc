@@ -90,7 +90,46 @@ exchange::ServerOptions BitswapServerOptions(const runtime::BitswapConfig& bitsw
   exchange::ServerOptions options;
   options.ledger.max_wants_per_peer = bitswap.max_wants_per_peer;
   options.target_message_bytes = bitswap.target_message_bytes;
+  options.max_inflight_bytes = bitswap.max_queued_bytes_per_peer;
   return options;
+}
+
+// The Bitswap server's side of bitswap/stat, bitswap/wantlist?peer= and bitswap/ledger.
+rpc::BitswapServerHooks BitswapServerHooksFor(exchange::BitswapServer& server,
+                                              exchange::BitswapNetwork& network) {
+  rpc::BitswapServerHooks hooks;
+  hooks.stats = [&server] {
+    const exchange::ServerStats stats = server.stats();
+    rpc::BitswapServerStats out;
+    out.messages_received = stats.messages_received;
+    out.blocks_sent = stats.blocks_sent;
+    out.data_sent = stats.data_sent;
+    return out;
+  };
+  hooks.peer_wantlist = [&server](const std::string& peer, std::vector<format::Cid>* wants) {
+    p2p::PeerId id;
+    if (Status s = p2p::PeerId::Parse(peer, &id); !s.ok()) return s;
+    for (const auto& [cid, state] : server.PeerWantlist(id)) wants->push_back(cid);
+    return Status::OK();
+  };
+  hooks.ledger = [&server](const std::string& peer, rpc::BitswapLedgerEntry* entry) {
+    p2p::PeerId id;
+    if (Status s = p2p::PeerId::Parse(peer, &id); !s.ok()) return s;
+    const exchange::PeerLedger ledger = server.Ledger(id);
+    entry->sent = ledger.bytes_sent;
+    entry->recv = ledger.bytes_received;
+    entry->exchanged = ledger.blocks_sent + ledger.blocks_received;
+    // Kubo's debt ratio.
+    entry->value =
+        static_cast<double>(ledger.bytes_sent) / static_cast<double>(ledger.bytes_received + 1);
+    return Status::OK();
+  };
+  hooks.peers = [&network] {
+    std::vector<std::string> peers;
+    for (const p2p::PeerId& peer : network.ConnectedPeers()) peers.push_back(peer.ToString());
+    return peers;
+  };
+  return hooks;
 }
 
 }  // namespace
@@ -453,6 +492,7 @@ Status Node::StartGateway(const runtime::Config& config) {
   engine_ = std::make_unique<engine::RequestEngine>(*runtime_, *store_, *metrics_.registry());
   gateway_ = std::make_unique<server::GatewayServer>(config.gateway, *runtime_, *engine_,
                                                      *metrics_.registry());
+  gateway_->SetFetcher(GatewayFetcher());
   return gateway_->Start();
 }
 
@@ -476,6 +516,7 @@ Status Node::StartSwarm(const runtime::Config& config) {
                                 p2p_config.identity_file.string(), swarm_->local_peer().ToString());
   }
   StartBitswap(config);
+  StartBitswapClient();
   return swarm_->Start();
 }
 
@@ -500,12 +541,47 @@ void Node::StopBitswap() {
   bitswap_network_->Stop();
 }
 
+// --- The Bitswap client: fetches for the RPC (block/get, pin/add) and the gateway's
+// fetch_missing. A sink after the server, so the server sees every message first.
+void Node::StartBitswapClient() {
+  bitswap_client_ = std::make_unique<exchange::BitswapClient>(*bitswap_network_, *store_, metrics_,
+                                                              exchange::ClientOptions{});
+  bitswap_network_->AddSink(bitswap_client_.get());
+  fetch_client_.store(bitswap_client_.get());
+}
+
+// gateway.fetch_missing: the DAG (or block) through the client; without p2p, Unavailable.
+server::MissingBlockFetcher Node::GatewayFetcher() {
+  return [this](const format::Cid& root, format::DagScope scope, std::chrono::milliseconds timeout,
+                std::function<void(Status)> done) {
+    exchange::BitswapClient* client = fetch_client_.load();
+    if (client == nullptr) return done(Status::Unavailable("this node has no Bitswap peers"));
+    // The handle lives as long as the callback, which the fetch drops once it has run.
+    auto handle = std::make_shared<std::unique_ptr<exchange::FetchHandle>>();
+    *handle = client->FetchDag(
+        root, scope, timeout, nullptr,
+        [handle, done = std::move(done)](Status status, exchange::FetchProgress) { done(status); });
+  };
+}
+
+// Fails the fetches in flight (their RPC calls and gateway requests answer at once) and stops
+// sending; the object stays until the node goes, for late callers.
+void Node::StopBitswapClient() {
+  if (bitswap_client_) bitswap_client_->Stop();
+}
+// --- end of the Bitswap client
+
 Status Node::StartRpc(const runtime::Config& config) {
   rpc_ = std::make_unique<rpc::RpcServer>(config.rpc, "boxcar/" BOXCAR_VERSION);
   rpc::NodeFacts facts;
   facts.swarm = swarm_.get();  // null without a p2p section
   facts.version = BOXCAR_VERSION;
   facts.agent_version = "boxcar/" BOXCAR_VERSION;
+  facts.store = store_.get();
+  facts.pins = pins_.get();
+  facts.bitswap = bitswap_client_.get();  // null without a p2p section
+  if (bitswap_server_)
+    facts.bitswap_server = BitswapServerHooksFor(*bitswap_server_, *bitswap_network_);
   rpc::RegisterCommands(*rpc_, facts);
   return rpc_->Start();
 }
@@ -569,6 +645,7 @@ int Node::Run() {
   watcher_.join();
   control_.join();
   ::close(wake_fd_);
+  StopBitswapClient();
   StopBitswap();
   if (swarm_) swarm_->Stop();  // GoAway to every peer
   gateway_->Drain(runtime_->Current()->config->gateway.drain_timeout_ms);

@@ -14,6 +14,7 @@
 
 #include "admin/admin_server.h"
 #include "engine/request_engine.h"
+#include "exchange/client.h"
 #include "exchange/network.h"
 #include "exchange/server.h"
 #include "obs/metrics.h"
@@ -63,6 +64,9 @@ class Node {
   Status StartSwarm(const runtime::Config& config);
   void StartBitswap(const runtime::Config& config);
   void StopBitswap();
+  void StartBitswapClient();
+  void StopBitswapClient();
+  server::MissingBlockFetcher GatewayFetcher();
   admin::HttpResponse ReloadResponse(const runtime::ReloadOutcome& outcome);
   Status WriteReadyFile();
   void WatchLoop();
@@ -89,6 +93,11 @@ class Node {
   std::unique_ptr<exchange::BitswapNetwork> bitswap_network_;
   std::unique_ptr<exchange::BitswapServer> bitswap_server_;
   std::atomic<exchange::BitswapServer*> blocks_observer_{nullptr};
+  // The Bitswap client (with a p2p section): fetches what the RPC and the gateway lack. Stopped
+  // (its fetches failed) before the network stops; destroyed before the network it sends through.
+  std::unique_ptr<exchange::BitswapClient> bitswap_client_;
+  // The same client for the gateway's threads, which start before it exists.
+  std::atomic<exchange::BitswapClient*> fetch_client_{nullptr};
   prometheus::Family<prometheus::Counter>& reloads_;
 
   std::atomic<bool> stopping_{false};

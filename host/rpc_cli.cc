@@ -53,6 +53,12 @@ constexpr RpcCommandHelp kRpcCommands[] = {
      "connected peers (-v: latency, direction and identify)."},
     {"ping", "ping PEER [-n COUNT] [API OPTIONS]",
      "Ping a connected peer (or /ip4/H/tcp/P/p2p/ID) COUNT times (10), a second apart."},
+    {"block", "block get CID [--timeout DURATION] [API OPTIONS]",
+     "Write a block's bytes to stdout, fetching it from connected peers when the node\n"
+     "lacks it (--timeout: a Go duration such as 30s; default 60s)."},
+    {"pin", "pin add CID... [--progress] [--timeout DURATION] [API OPTIONS]",
+     "Fetch each DAG from connected peers where the node lacks blocks, then pin it\n"
+     "recursively (--progress: the count of blocks so far, on stderr)."},
 };
 
 struct RpcArgs {
@@ -62,8 +68,18 @@ struct RpcArgs {
   std::string api;
   std::string api_auth;
   bool verbose = false;
+  bool progress = false;
   std::string count;
+  std::string timeout;
 };
+
+// The commands with a subcommand, and the subcommands each has.
+struct Subcommands {
+  std::string_view command;
+  std::vector<std::string_view> subs;
+};
+const Subcommands kSubcommands[] = {
+    {"swarm", {"connect", "disconnect", "peers"}}, {"block", {"get"}}, {"pin", {"add"}}};
 
 int UsageError(const std::string& message) {
   std::cerr << "boxcar: " << message << "\nRun 'boxcar --help' for usage.\n";
@@ -85,17 +101,21 @@ void PrintCommandHelp(const RpcCommandHelp& help) {
 int ParseRpcArgs(int argc, char** argv, RpcArgs* args, bool* help) {
   args->command = argv[1];
   int i = 2;
-  if (args->command == "swarm") {
+  for (const Subcommands& family : kSubcommands) {
+    if (args->command != family.command) continue;
+    std::string names;
+    for (std::string_view sub : family.subs)
+      names += (names.empty() ? "" : ", ") + std::string(sub);
     if (argc < 3 || argv[2][0] == '-') {
       if (argc >= 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) {
         *help = true;
         return 0;
       }
-      return UsageError("swarm needs a subcommand: connect, disconnect or peers");
+      return UsageError(args->command + " needs a subcommand: " + names);
     }
     const std::string sub = argv[2];
-    if (sub != "connect" && sub != "disconnect" && sub != "peers") {
-      return UsageError("unknown swarm subcommand '" + sub + "' (connect, disconnect, peers)");
+    if (std::find(family.subs.begin(), family.subs.end(), sub) == family.subs.end()) {
+      return UsageError("unknown " + args->command + " subcommand '" + sub + "' (" + names + ")");
     }
     args->command += " " + sub;
     i = 3;
@@ -127,6 +147,11 @@ int ParseRpcArgs(int argc, char** argv, RpcArgs* args, bool* help) {
     } else if ((arg == "-n" || arg == "--count") && args->command == "ping") {
       if (!(v = value("a count"))) return 2;
       args->count = *v;
+    } else if (arg == "--timeout" && (args->command == "block get" || args->command == "pin add")) {
+      if (!(v = value("a duration"))) return 2;
+      args->timeout = *v;
+    } else if (arg == "--progress" && args->command == "pin add") {
+      args->progress = true;
     } else if (arg.rfind("-", 0) != 0) {
       args->operands.push_back(arg);
     } else {
@@ -137,6 +162,8 @@ int ParseRpcArgs(int argc, char** argv, RpcArgs* args, bool* help) {
   if (args->command == "id" && n > 1) return UsageError("id takes at most one PEER");
   if (args->command == "ping" && n != 1) return UsageError("ping needs exactly one PEER");
   if (args->command == "swarm peers" && n != 0) return UsageError("swarm peers takes no operand");
+  if (args->command == "block get" && n != 1) return UsageError("block get needs exactly one CID");
+  if (args->command == "pin add" && n == 0) return UsageError("pin add needs at least one CID");
   if ((args->command == "swarm connect" || args->command == "swarm disconnect") && n == 0) {
     return UsageError(args->command + " needs at least one MULTIADDR");
   }
@@ -172,9 +199,11 @@ struct CallResult {
   std::string error;  // the failure to print, "" on success
 };
 
-// POSTs /api/v0/<path>; every JSON line of the body goes to `on_value` as it arrives.
+// POSTs /api/v0/<path>; every JSON line of the body goes to `on_value` as it arrives, or, with
+// `on_bytes`, the body's bytes as they are (block get).
 CallResult Call(const std::string& address, const std::string& authorization,
-                const std::string& target, const std::function<void(const json&)>& on_value) {
+                const std::string& target, const std::function<void(const json&)>& on_value,
+                const std::function<void(std::string_view)>& on_bytes = nullptr) {
   CallResult result;
   auto hp = admin::ParseListen(address);
   if (!hp) {
@@ -213,6 +242,11 @@ CallResult Call(const std::string& address, const std::string& authorization,
     http::read_some(stream, buffer, parser, ec);
     const std::string& body = parser.get().body();
     const bool ok = parser.get().result_int() == 200;
+    if (ok && on_bytes) {
+      on_bytes(std::string_view(body).substr(consumed));
+      consumed = body.size();
+      continue;
+    }
     for (size_t nl; ok && (nl = body.find('\n', consumed)) != std::string::npos;
          consumed = nl + 1) {
       auto value = json::parse(body.substr(consumed, nl - consumed), nullptr, false);
@@ -259,6 +293,8 @@ std::string Target(const RpcArgs& args) {
   for (const std::string& operand : args.operands) query += "&arg=" + QueryEscape(operand);
   if (args.verbose) query += "&verbose=true";
   if (!args.count.empty()) query += "&count=" + args.count;
+  if (!args.timeout.empty()) query += "&timeout=" + QueryEscape(args.timeout);
+  if (args.progress) query += "&progress=true";
   return query.empty() ? path : path + "?" + query.substr(1);
 }
 
@@ -284,6 +320,15 @@ void Print(const std::string& command, const json& value) {
       std::printf("Pong received: time=%.2f ms\n", value.value("Time", 0.0) / 1e6);
     } else {
       std::cout << "Pong failed\n";
+    }
+  } else if (command == "pin add") {
+    if (!value.contains("Pins")) {
+      std::cerr << "Fetched/Processed " << value.value("Progress", 0) << " nodes\r";
+      std::cerr.flush();
+      return;
+    }
+    for (const json& cid : value["Pins"]) {
+      std::cout << "pinned " << cid.get<std::string>() << " recursively\n";
     }
   } else if (value.contains("Strings")) {
     for (const json& line : value["Strings"]) std::cout << line.get<std::string>() << "\n";
@@ -365,8 +410,14 @@ int RunRpcCommand(int argc, char** argv, const std::filesystem::path& exe_dir) {
     return UsageError("--api-auth '" + secret.substr(0, secret.find(':')) +
                       ":...' has an unknown type; use bearer:TOKEN or basic:USER:PASS");
   }
-  const CallResult result = Call(address, authorization, Target(args),
-                                 [&](const json& value) { Print(args.command, value); });
+  std::function<void(std::string_view)> raw;
+  if (args.command == "block get") {
+    raw = [](std::string_view bytes) { std::cout.write(bytes.data(), bytes.size()); };
+  }
+  const CallResult result = Call(
+      address, authorization, Target(args), [&](const json& value) { Print(args.command, value); },
+      raw);
+  std::cout.flush();
   if (!result.reached && args.command == "id" && args.operands.empty() && config) {
     return OfflineId(*config);
   }

@@ -1,5 +1,6 @@
 // The commands that drive a running node through its Kubo RPC API, as the `ipfs` CLI does:
-// `boxcar id`, `boxcar swarm connect|disconnect|peers`, `boxcar ping`.
+// `boxcar id`, `boxcar swarm connect|disconnect|peers`, `boxcar ping`, `boxcar block get`,
+// `boxcar pin add`.
 //
 // The API address is --api (host:port or /ip4/H/tcp/P), else the config's rpc.listen (--config),
 // else 127.0.0.1:5001; a secret in Kubo's API.Authorizations form ("bearer:TOKEN",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages boxcar needs to build and test, and only those that are
 # missing, so it is cheap to run before every build; then the interop clients' pinned npm
-# packages (tests/interop/helia, tests/interop/libp2p, tests/interop/kubo-rpc). With --bench,
-# also nginx and wrk for tools/bench. Needs root (or sudo) only when something is missing.
+# packages (tests/interop/helia, tests/interop/helia-bitswap, tests/interop/libp2p,
+# tests/interop/kubo-rpc). With --bench, also nginx and wrk for tools/bench. Needs root (or
+# sudo) only when something is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -38,7 +39,7 @@ fi
 # The project's own Node.js (Debian 12's is too old), then, only when the lockfile changed since
 # the last install, the interop clients' npm packages.
 "$root/tools/install-node.sh" >/dev/null
-for client in helia libp2p kubo-rpc; do
+for client in helia helia-bitswap libp2p kubo-rpc; do
   dir="$root/tests/interop/$client"
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ] ||

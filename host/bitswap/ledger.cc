@@ -200,7 +200,10 @@ void WantLedger::Evict(uint32_t peer, LedgerUpdate* update) {
     RemoveWant(order[i]);
   }
   update->dropped_overflow += excess;
-  // A want listed by this message and evicted by it gets no reply.
+  DropRepliesOfRemoved(peer, update);
+}
+
+void WantLedger::DropRepliesOfRemoved(uint32_t peer, LedgerUpdate* update) const {
   std::erase_if(update->replies, [&](const ReplyTask& reply) {
     const std::string_view bytes = reply.cid.bytes();
     const uint32_t cid = FindCid(bytes, HashBytes(bytes));
@@ -214,6 +217,7 @@ LedgerUpdate WantLedger::Apply(const std::string& peer_id, const Message& messag
   if (!message.has_wantlist) return update;
   const uint64_t listed_from = next_seq_;
   uint32_t peer = FindPeer(peer_id);
+  bool cancelled_listed = false;  // a want this message listed, then cancelled
   for (const WantEntry& entry : message.wants) {
     // kLedgerCidBytes is under Boxo's kMaxCidBytes, so this drops all that Boxo drops.
     if (entry.cid.IsIdentity() || entry.cid.bytes().size() > kLedgerCidBytes) {
@@ -225,6 +229,7 @@ LedgerUpdate WantLedger::Apply(const std::string& peer_id, const Message& messag
       const uint32_t cid = peer == kNone ? kNone : FindCid(bytes, HashBytes(bytes));
       const uint32_t want = cid == kNone ? kNone : FindWant(peer, cid);
       if (want != kNone) {
+        cancelled_listed |= wants_[want].seq >= listed_from;
         RemoveWant(want);
         update.cancelled.push_back(entry.cid);
       }
@@ -234,6 +239,7 @@ LedgerUpdate WantLedger::Apply(const std::string& peer_id, const Message& messag
     if (auto reply = List(peer, entry, version, sizes)) update.replies.push_back(std::move(*reply));
   }
   if (peer == kNone) return update;
+  if (cancelled_listed) DropRepliesOfRemoved(peer, &update);
   if (message.full) RemoveUnlisted(peer, listed_from, &update);
   if (peers_[peer].wants.size() > options_.max_wants_per_peer) Evict(peer, &update);
   RemovePeerIfEmpty(peer);

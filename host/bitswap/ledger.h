@@ -64,7 +64,10 @@ struct WantState {
   bool send_dont_have = false;
 };
 
-// What applying one message did.
+// What applying one message did. Every reply is for a want the ledger holds after the message
+// (a want listed and then cancelled or evicted by the same message gets none). Remove the
+// cancelled wants' pending tasks first, then queue the replies: a message may cancel a CID and
+// list it again.
 struct LedgerUpdate {
   std::vector<ReplyTask> replies;      // to queue, in the message's order
   std::vector<format::Cid> cancelled;  // wants removed by cancel, `full` or overflow
@@ -169,6 +172,8 @@ class WantLedger {
   void RemoveUnlisted(uint32_t peer, uint64_t listed_from, LedgerUpdate* update);
   // Brings the peer back to the cap: absent blocks first, then lowest priority, oldest first.
   void Evict(uint32_t peer, LedgerUpdate* update);
+  // Drops the replies whose wants the message removed again.
+  void DropRepliesOfRemoved(uint32_t peer, LedgerUpdate* update) const;
 
   LedgerOptions options_;
   std::vector<Want> wants_;

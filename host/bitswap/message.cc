@@ -55,6 +55,8 @@ Status ForEachField(ProtoReader& reader, F&& on_field) {
 
 Status DecodeEntry(std::string_view bytes, size_t base, WantEntry* out) {
   ProtoReader reader(bytes, "bitswap wantlist entry", base);
+  // An absent field has protobuf's default: proto3 encoders (Helia's) leave out priority 0.
+  out->priority = 0;
   bool has_cid = false;
   Status status = ForEachField(reader, [&](uint64_t field, WireType wire, size_t key_offset) {
     uint64_t value = 0;
@@ -287,7 +289,8 @@ Status CidFromPrefix(std::string_view prefix, std::string_view data, format::Cid
     return Status::InvalidArgument("a CIDv0 prefix must be dag-pb with sha2-256");
   }
   if (hash_code != format::kSha2_256) {
-    return Status::NotSupported("the CID prefix names multihash 0x" + std::to_string(hash_code) +
+    return Status::NotSupported("the CID prefix names multihash " +
+                                format::MultihashName(hash_code) +
                                 ", which this node cannot compute");
   }
   if (digest_size != 32) {
@@ -295,7 +298,8 @@ Status CidFromPrefix(std::string_view prefix, std::string_view data, format::Cid
                                    std::to_string(digest_size) + " bytes, not 32");
   }
   if (!format::IsKnownCodec(codec)) {
-    return Status::InvalidArgument("the CID prefix has an unknown codec " + std::to_string(codec));
+    return Status::InvalidArgument("the CID prefix has an unknown codec " +
+                                   format::CodecName(codec));
   }
   const format::Multihash hash = format::Multihash::Sum(format::kSha2_256, data);
   *out = version == 0 ? format::Cid::V0(hash) : format::Cid::V1(codec, hash);

@@ -14,8 +14,9 @@
 //
 // Fetched blocks go through BlockStore::Put (the verified write path and the memory budget).
 //
-// Thread safety: every method may be called from any thread; callbacks run on an I/O thread
-// and must not block.
+// Thread safety: every method may be called from any thread. Callbacks run on the client's own
+// thread, without its lock (they may call the client); they should not block for long, since
+// they hold up every fetch.
 #pragma once
 
 #include <chrono>
@@ -46,7 +47,8 @@ struct FetchProgress {
   uint64_t bytes = 0;    // bytes fetched
 };
 
-// Cancels a fetch when destroyed or Cancel()ed: its wants are cancelled at every peer.
+// Cancels a fetch when destroyed or Cancel()ed: its wants are cancelled at every peer, and its
+// callbacks are not called after that. Keep it for as long as the fetch should run.
 class FetchHandle {
  public:
   virtual ~FetchHandle() = default;
@@ -57,7 +59,11 @@ class BitswapClient : public MessageSink {
  public:
   BitswapClient(BitswapNetwork& network, store::BlockStore& store, obs::MetricsRegistry& metrics,
                 ClientOptions options);
-  ~BitswapClient() override;
+  ~BitswapClient() override;  // Stop()s
+
+  // Fails every fetch in flight with Unavailable "the node is stopping" (their callbacks run),
+  // sends nothing more, and joins the client's thread. Later fetches fail at once. Idempotent.
+  void Stop();
 
   // One block: from the store when present, else from peers. `done` gets Unavailable naming the
   // CID and the peers asked when none delivered it within `timeout` (the gateway answers 504).

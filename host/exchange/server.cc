@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -52,6 +54,8 @@ struct PeerState {
   // and the score.
   std::unordered_map<format::Cid, Reply> queued;
   uint64_t blocks_at_last_tick = 0;
+  // Block bytes of the replies still queued: the pendingBytes each message reports.
+  std::atomic<uint64_t> pending_bytes{0};
   double short_score = 0, long_score = 0;
   int ticks = 0;
 
@@ -60,6 +64,10 @@ struct PeerState {
   std::unique_ptr<bitswap::Encoder> encoder;
   std::vector<Record> records;
   bool flush_posted = false;
+  // Finished messages: those handed to the network and not yet accepted (their bytes), and
+  // those waiting for room.
+  uint64_t inflight_bytes = 0;
+  std::deque<std::pair<std::string, std::vector<Record>>> held;
 
   std::atomic<uint64_t> bytes_sent{0}, bytes_received{0}, blocks_sent{0}, blocks_received{0};
 };
@@ -88,6 +96,7 @@ struct BitswapServer::Impl : std::enable_shared_from_this<BitswapServer::Impl> {
   bitswap::WantLedger ledger;
   std::map<std::string, std::shared_ptr<PeerState>, std::less<>> peers;
   std::atomic<uint64_t> target_message_bytes;
+  std::atomic<uint64_t> max_inflight_bytes;
 
   asio::io_context pump{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pump_guard;
@@ -118,7 +127,8 @@ struct BitswapServer::Impl : std::enable_shared_from_this<BitswapServer::Impl> {
     if (engine.Pump()) KickPump();
   }
 
-  void ApplyWantlist(const std::shared_ptr<PeerState>& peer, const bitswap::Message& message);
+  void ApplyWantlist(const std::shared_ptr<PeerState>& peer, bitswap::Version version,
+                     const bitswap::Message& message);
   void Submit(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply);
   void Deliver(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply, const Task& task,
                engine::ReadResult* read);
@@ -126,6 +136,7 @@ struct BitswapServer::Impl : std::enable_shared_from_this<BitswapServer::Impl> {
   void AddToOutbox(const std::shared_ptr<PeerState>& peer, Record record,
                    const std::string_view* block);
   void Flush(const std::shared_ptr<PeerState>& peer);
+  void SendHeld(const std::shared_ptr<PeerState>& peer);
   void MessageDone(const std::shared_ptr<PeerState>& peer, std::vector<Record> records,
                    const Status& status);
   void ScoreTick();
@@ -156,7 +167,7 @@ class BitswapServer::Impl::ReplyWork final : public engine::Work {
 };
 
 void BitswapServer::Impl::ApplyWantlist(const std::shared_ptr<PeerState>& peer,
-                                        const bitswap::Message& message) {
+                                        bitswap::Version version, const bitswap::Message& message) {
   // Sizes are looked up before taking the lock: a look-up may reach the persistent tier.
   std::unordered_map<format::Cid, std::optional<uint64_t>> sizes;
   for (const bitswap::WantEntry& want : message.wants) {
@@ -170,10 +181,13 @@ void BitswapServer::Impl::ApplyWantlist(const std::shared_ptr<PeerState>& peer,
   bitswap::LedgerUpdate update;
   {
     std::lock_guard lock(mu);
-    update = ledger.Apply(peer->key, message, [&](const format::Cid& cid) {
-      auto it = sizes.find(cid);
-      return it == sizes.end() ? std::nullopt : it->second;
-    });
+    update = ledger.Apply(
+        peer->key, message,
+        [&](const format::Cid& cid) {
+          auto it = sizes.find(cid);
+          return it == sizes.end() ? std::nullopt : it->second;
+        },
+        version);
     for (const format::Cid& cid : update.cancelled) peer->queued.erase(cid);
   }
   metrics.Wants(message, update);
@@ -189,6 +203,7 @@ void BitswapServer::Impl::Submit(const std::shared_ptr<PeerState>& peer, const R
     it->second = reply.reply;
   }
   const bool block = reply.reply == Reply::kBlock;
+  if (block) peer->pending_bytes += reply.size;  // before the task can run and take it off
   const engine::SubmitResult result =
       engine.Submit(block ? TaskClass::kInteractive : TaskClass::kBackground, peer->key,
                     block ? std::max<uint64_t>(reply.size, 1) : kPresenceCost,
@@ -197,6 +212,7 @@ void BitswapServer::Impl::Submit(const std::shared_ptr<PeerState>& peer, const R
     KickPump();
     return;
   }
+  if (block) peer->pending_bytes -= reply.size;
   // Shed: the want stays in the ledger, so a later wantlist or the block's arrival retries it.
   metrics.shed.Increment();
   std::lock_guard lock(mu);
@@ -206,6 +222,7 @@ void BitswapServer::Impl::Submit(const std::shared_ptr<PeerState>& peer, const R
 void BitswapServer::Impl::Deliver(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply,
                                   const Task& task, engine::ReadResult* read) {
   bool wanted = false;
+  if (reply.reply == Reply::kBlock) peer->pending_bytes -= reply.size;
   {
     std::lock_guard lock(mu);
     peer->queued.erase(reply.cid);
@@ -233,6 +250,7 @@ void BitswapServer::Impl::Deliver(const std::shared_ptr<PeerState>& peer, const 
 void BitswapServer::Impl::Dropped(const std::shared_ptr<PeerState>& peer, const ReplyTask& reply,
                                   const Task& task) {
   metrics.shed.Increment();
+  if (reply.reply == Reply::kBlock) peer->pending_bytes -= reply.size;
   {
     std::lock_guard lock(mu);
     peer->queued.erase(reply.cid);
@@ -272,19 +290,50 @@ void BitswapServer::Impl::AddToOutbox(const std::shared_ptr<PeerState>& peer, Re
 }
 
 void BitswapServer::Impl::Flush(const std::shared_ptr<PeerState>& peer) {
-  std::string framed;
-  std::vector<Record> records;
   {
     std::lock_guard lock(peer->outbox_mu);
     peer->flush_posted = false;
     if (!peer->encoder || peer->records.empty()) return;
+    peer->encoder->SetPendingBytes(static_cast<int32_t>(
+        std::min<uint64_t>(peer->pending_bytes.load(), std::numeric_limits<int32_t>::max())));
+    std::string framed;
     peer->encoder->Finish(&framed);
-    records.swap(peer->records);
+    peer->held.emplace_back(std::move(framed), std::move(peer->records));
+    peer->records.clear();
   }
-  network.Send(
-      peer->id, std::move(framed),
-      [self = shared_from_this(), peer, records = std::move(records)](
-          const Status& status) mutable { self->MessageDone(peer, std::move(records), status); });
+  SendHeld(peer);
+}
+
+// Hands finished messages to the network while the peer's stream has room for them (one always
+// goes when nothing is in flight, however large).
+void BitswapServer::Impl::SendHeld(const std::shared_ptr<PeerState>& peer) {
+  for (;;) {
+    std::string framed;
+    std::vector<Record> records;
+    {
+      std::lock_guard lock(peer->outbox_mu);
+      if (peer->held.empty()) return;
+      const uint64_t size = peer->held.front().first.size();
+      if (peer->inflight_bytes > 0 && peer->inflight_bytes + size > max_inflight_bytes.load()) {
+        return;  // MessageDone sends it once the stream took an earlier one
+      }
+      peer->inflight_bytes += size;
+      framed = std::move(peer->held.front().first);
+      records = std::move(peer->held.front().second);
+      peer->held.pop_front();
+    }
+    const uint64_t size = framed.size();
+    network.Send(peer->id, std::move(framed),
+                 [self = shared_from_this(), peer, size,
+                  records = std::move(records)](const Status& status) mutable {
+                   {
+                     std::lock_guard lock(peer->outbox_mu);
+                     peer->inflight_bytes -= size;
+                   }
+                   self->MessageDone(peer, std::move(records), status);
+                   self->SendHeld(peer);
+                 });
+  }
 }
 
 void BitswapServer::Impl::MessageDone(const std::shared_ptr<PeerState>& peer,
@@ -378,6 +427,7 @@ void BitswapServer::Stop() {
 
 void BitswapServer::Reconfigure(const ServerOptions& options) {
   impl_->target_message_bytes.store(options.target_message_bytes);
+  impl_->max_inflight_bytes.store(options.max_inflight_bytes);
   std::lock_guard lock(impl_->mu);
   impl_->ledger.SetOptions(options.ledger);
 }
@@ -415,7 +465,7 @@ void BitswapServer::OnMessage(const p2p::PeerId& peer_id, bitswap::Version versi
   for (const bitswap::ReceivedBlock& block : message.blocks) received_bytes += block.data.size();
   peer->blocks_received += message.blocks.size();
   peer->bytes_received += received_bytes;
-  if (message.has_wantlist) impl_->ApplyWantlist(peer, message);
+  if (message.has_wantlist) impl_->ApplyWantlist(peer, version, message);
 }
 
 void BitswapServer::OnPeerConnected(const p2p::PeerId&) {}

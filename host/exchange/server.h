@@ -9,7 +9,9 @@
 // replies for one peer are packed into messages of about `target_message_bytes` (16 KiB to the
 // 4 MiB cap), sent on boxcar's own stream (BitswapNetwork). A task's budget is released once its
 // message is accepted by the stream, so a peer that does not read stops getting served, holds
-// only its own budget, and is cut off by the network's write timeout.
+// only its own budget, and is cut off by the network's write timeout. Messages beyond the
+// network's queue wait in the server until the stream takes the earlier ones: a want is never
+// dropped because a fast peer's queue was momentarily full.
 //
 // A want cancelled while its task waits is skipped when the task runs. A block stored while a
 // peer wants it (BlocksAdded) is sent to that peer. A score per peer, from the blocks exchanged
@@ -41,6 +43,10 @@ namespace boxcar::exchange {
 struct ServerOptions {
   bitswap::LedgerOptions ledger;
   uint64_t target_message_bytes = 256 << 10;
+  // Message bytes handed to the network for one peer and not yet accepted by its stream (the
+  // network's max_queued_bytes). Finished messages past it wait in the server, still holding
+  // their tasks' budget, and go out as the stream takes the earlier ones.
+  uint64_t max_inflight_bytes = 8 << 20;
 };
 
 struct ServerStats {

@@ -11,17 +11,9 @@
 namespace boxcar::format {
 namespace {
 
-// What to follow below a block.
-enum class Follow {
-  kNone,        // the block only
-  kAll,         // every link, recursively
-  kEntityRoot,  // decide from the block: file, directory, HAMT shard, or block only
-  kShard,       // HAMT shard nodes only (links named by their bucket prefix alone)
-};
-
 struct Pending {
   Cid cid;
-  Follow follow;
+  WalkFollow follow;
 };
 
 // The number of hex digits in a HAMT bucket prefix: those of fanout - 1 ("FF" for 256).
@@ -31,31 +23,29 @@ size_t HamtPrefixLength(uint64_t fanout) {
   return digits;
 }
 
-// Pushes the sub-shard links of a HAMT shard node, reversed so they pop in order.
-void PushShardChildren(const PbNode& node, uint64_t fanout, std::vector<Pending>* stack) {
+// The sub-shard links of a HAMT shard node, in order.
+void ShardChildren(const PbNode& node, uint64_t fanout, std::vector<WalkChild>* out) {
   const size_t prefix = HamtPrefixLength(fanout);
-  for (auto it = node.links.rbegin(); it != node.links.rend(); ++it) {
-    if (it->name && it->name->size() == prefix) stack->push_back({it->cid, Follow::kShard});
+  for (const PbLink& link : node.links) {
+    if (link.name && link.name->size() == prefix) out->push_back({link.cid, WalkFollow::kShard});
   }
 }
 
 // The children to follow from a dag-pb block under entity scope. Blocks that are not valid
 // UnixFS are entities of one block.
-void PushEntityChildren(std::string_view block, Follow follow, std::vector<Pending>* stack) {
+void EntityChildren(std::string_view block, WalkFollow follow, std::vector<WalkChild>* out) {
   PbNode node;
   UnixfsData unixfs;
   if (!DecodePbNode(block, &node).ok() || !node.data || !DecodeUnixfs(*node.data, &unixfs).ok()) {
     return;
   }
   if (unixfs.type == UnixfsType::kHamtShard) {
-    if (unixfs.fanout && *unixfs.fanout >= 2) PushShardChildren(node, *unixfs.fanout, stack);
+    if (unixfs.fanout && *unixfs.fanout >= 2) ShardChildren(node, *unixfs.fanout, out);
     return;
   }
   const bool file = unixfs.type == UnixfsType::kFile || unixfs.type == UnixfsType::kRaw;
-  if (follow != Follow::kEntityRoot || !file) return;
-  for (auto it = node.links.rbegin(); it != node.links.rend(); ++it) {
-    stack->push_back({it->cid, Follow::kAll});
-  }
+  if (follow != WalkFollow::kEntityRoot || !file) return;
+  for (const PbLink& link : node.links) out->push_back({link.cid, WalkFollow::kAll});
 }
 
 Status MissingBlock(const Cid& cid) {
@@ -92,15 +82,11 @@ const char* DagScopeName(DagScope scope) {
 
 Status Walk(const Cid& root, const WalkOptions& options, const BlockFetcher& fetch,
             const BlockVisitor& visit) {
-  Follow root_follow = Follow::kAll;
-  if (options.scope == DagScope::kBlock) root_follow = Follow::kNone;
-  if (options.scope == DagScope::kEntity) root_follow = Follow::kEntityRoot;
-
   std::vector<Pending> stack;
-  stack.push_back({root, root_follow});
+  stack.push_back({root, RootFollow(options.scope)});
   std::unordered_set<std::string> seen;
   std::string fetched;
-  std::vector<Cid> links;
+  std::vector<WalkChild> children;
   while (!stack.empty()) {
     Pending item = std::move(stack.back());
     stack.pop_back();
@@ -124,21 +110,44 @@ Status Walk(const Cid& root, const WalkOptions& options, const BlockFetcher& fet
     Status status = visit(item.cid, data);
     if (!status.ok()) return status;
 
-    switch (item.follow) {
-      case Follow::kNone:
-        break;
-      case Follow::kAll:
-        status = BlockLinks(item.cid, data, &links);
-        if (!status.ok()) return status;
-        for (auto it = links.rbegin(); it != links.rend(); ++it) {
-          stack.push_back({std::move(*it), Follow::kAll});
-        }
-        break;
-      case Follow::kEntityRoot:
-      case Follow::kShard:
-        if (item.cid.codec() == kDagPb) PushEntityChildren(data, item.follow, &stack);
-        break;
+    status = ChildrenToFollow(item.cid, data, item.follow, &children);
+    if (!status.ok()) return status;
+    for (auto it = children.rbegin(); it != children.rend(); ++it) {
+      stack.push_back({std::move(it->cid), it->follow});
     }
+  }
+  return Status::OK();
+}
+
+WalkFollow RootFollow(DagScope scope) {
+  switch (scope) {
+    case DagScope::kBlock:
+      return WalkFollow::kNone;
+    case DagScope::kEntity:
+      return WalkFollow::kEntityRoot;
+    case DagScope::kAll:
+      break;
+  }
+  return WalkFollow::kAll;
+}
+
+Status ChildrenToFollow(const Cid& cid, std::string_view data, WalkFollow follow,
+                        std::vector<WalkChild>* out) {
+  out->clear();
+  switch (follow) {
+    case WalkFollow::kNone:
+      return Status::OK();
+    case WalkFollow::kAll: {
+      std::vector<Cid> links;
+      Status status = BlockLinks(cid, data, &links);
+      if (!status.ok()) return status;
+      for (Cid& link : links) out->push_back({std::move(link), WalkFollow::kAll});
+      return Status::OK();
+    }
+    case WalkFollow::kEntityRoot:
+    case WalkFollow::kShard:
+      if (cid.codec() == kDagPb) EntityChildren(data, follow, out);
+      return Status::OK();
   }
   return Status::OK();
 }

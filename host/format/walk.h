@@ -36,6 +36,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "boxcar/status.h"
 #include "format/cid.h"
@@ -61,5 +62,25 @@ struct WalkOptions {
 
 Status Walk(const Cid& root, const WalkOptions& options, const BlockFetcher& fetch,
             const BlockVisitor& visit);
+
+// The scope's rule applied block by block, for walkers that fetch blocks out of order (the
+// Bitswap client walks a DAG as blocks arrive): what to follow below one block.
+enum class WalkFollow : unsigned char {
+  kNone,        // the block only
+  kAll,         // every link, recursively
+  kEntityRoot,  // decided by the block: file, directory, HAMT shard, or the block only
+  kShard,       // HAMT shard nodes only (links named by their bucket prefix alone)
+};
+WalkFollow RootFollow(DagScope scope);
+
+struct WalkChild {
+  Cid cid;
+  WalkFollow follow;
+};
+// Replaces *out with the children of the block `cid` (bytes `data`) that `follow` selects, in
+// block order, each with the rule for below it. InvalidArgument when links cannot be parsed
+// under kAll; under the entity rules a block that is not valid UnixFS has no children.
+Status ChildrenToFollow(const Cid& cid, std::string_view data, WalkFollow follow,
+                        std::vector<WalkChild>* out);
 
 }  // namespace boxcar::format

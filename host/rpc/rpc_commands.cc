@@ -354,6 +354,7 @@ void RegisterCommands(RpcServer& server, const NodeFacts& facts) {
                    {{"count", OptionType::kInt}},
                    {{"n", "count"}},
                    NeedsSwarm(swarm, Ping)});
+  RegisterBlockCommands(server, facts);
 }
 
 }  // namespace boxcar::rpc

@@ -1,6 +1,8 @@
 #include "rpc/rpc_request.h"
 
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 
 namespace boxcar::rpc {
 namespace {
@@ -209,6 +211,42 @@ std::string FormatGoDuration(int64_t nanoseconds) {
     }
   }
   return negative ? "-" + text : text;
+}
+
+}  // namespace boxcar::rpc
+
+namespace boxcar::rpc {
+
+std::optional<int64_t> ParseGoDuration(std::string_view text) {
+  static constexpr std::pair<std::string_view, double> kUnits[] = {
+      {"ns", 1},   {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
+      {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
+  if (text == "0") return 0;
+  if (text.empty()) return std::nullopt;
+  double total = 0;
+  while (!text.empty()) {
+    size_t digits = 0;
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+      ++digits;
+    }
+    if (digits == 0 || text.substr(0, digits) == ".") return std::nullopt;
+    const double number = std::strtod(std::string(text.substr(0, digits)).c_str(), nullptr);
+    text.remove_prefix(digits);
+    // The longest unit that matches ("ms" before "m").
+    const std::pair<std::string_view, double>* unit = nullptr;
+    for (const auto& candidate : kUnits) {
+      if (text.substr(0, candidate.first.size()) == candidate.first &&
+          (unit == nullptr || candidate.first.size() > unit->first.size())) {
+        unit = &candidate;
+      }
+    }
+    if (unit == nullptr) return std::nullopt;
+    total += number * unit->second;
+    text.remove_prefix(unit->first.size());
+  }
+  if (total > 9.2e18) return std::nullopt;
+  return static_cast<int64_t>(total);
 }
 
 }  // namespace boxcar::rpc

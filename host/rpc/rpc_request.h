@@ -55,5 +55,8 @@ bool PassesCsrfChecks(const std::vector<std::string>& allowed_origins, std::stri
 // Go's time.Duration.String(), which Kubo's Latency fields use: "0s", "850ns", "1.5µs",
 // "1.234567ms", "2.5s", "1m30s".
 std::string FormatGoDuration(int64_t nanoseconds);
+// Go's time.ParseDuration for the non-negative durations Kubo's --timeout takes: "30s", "1m30s",
+// "1.5h", "250ms" (units ns, us, µs, ms, s, m, h). nullopt for anything else.
+std::optional<int64_t> ParseGoDuration(std::string_view text);
 
 }  // namespace boxcar::rpc

@@ -133,7 +133,7 @@ class RpcSession : public std::enable_shared_from_this<RpcSession> {
   void Close();
 
   // Called by the responder, on the I/O thread.
-  void BeginResponse(const Headers& extra);
+  void BeginResponse(const Headers& extra, const char* content_type = "application/json");
   void SendChunk(const std::string& data);
   void EndResponse(const std::string& stream_error);
   void SendError(const RpcError& error);
@@ -177,6 +177,14 @@ class StreamResponder : public RpcResponder, public std::enable_shared_from_this
     Run([value = std::move(value)](RpcSession& s, StreamResponder& self) {
       self.Begin(s, false);
       s.SendChunk(DumpJson(value) + "\n");
+      self.End(s, "");
+    });
+  }
+  void ReplyBytes(std::string bytes) override {
+    Run([bytes = std::move(bytes)](RpcSession& s, StreamResponder& self) {
+      self.begun_ = true;
+      s.BeginResponse({{"X-Stream-Output", "1"}}, "text/plain");
+      if (!bytes.empty()) s.SendChunk(bytes);
       self.End(s, "");
     });
   }
@@ -343,11 +351,11 @@ Headers RpcSession::CommonHeaders() const {
   return headers;
 }
 
-void RpcSession::BeginResponse(const Headers& extra) {
+void RpcSession::BeginResponse(const Headers& extra, const char* content_type) {
   Headers headers = CommonHeaders();
   headers.emplace_back("Access-Control-Allow-Headers", kExposedHeaders);
   headers.emplace_back("Access-Control-Expose-Headers", kExposedHeaders);
-  headers.emplace_back("Content-Type", "application/json");
+  headers.emplace_back("Content-Type", content_type);
   headers.emplace_back("Trailer", "X-Stream-Error");
   headers.emplace_back("Transfer-Encoding", "chunked");
   headers.insert(headers.end(), extra.begin(), extra.end());

@@ -15,7 +15,8 @@
 //    names no command, 400 for a missing argument or an option that does not parse.
 //  - A command's error is {"Message":..,"Code":..,"Type":"error"}, status 500 (400 for Code 1,
 //    the client's fault). A single value is one JSON line; a stream is one JSON line per object,
-//    each flushed as it is emitted, with "X-Chunked-Output: 1"; an error after the first object
+//    each flushed as it is emitted, with "X-Chunked-Output: 1"; raw bytes (block/get) are
+//    text/plain with "X-Stream-Output: 1"; an error after the first object
 //    goes in the X-Stream-Error trailer. Every command response is chunked and announces
 //    "Trailer: X-Stream-Error".
 //
@@ -78,6 +79,9 @@ class RpcResponder {
   virtual ~RpcResponder() = default;
   // The whole answer: one JSON value. Ends the response.
   virtual void Reply(nlohmann::ordered_json value) = 0;
+  // The whole answer as raw bytes, the way Kubo answers with an io.Reader (block/get):
+  // Content-Type text/plain and X-Stream-Output: 1. Ends the response.
+  virtual void ReplyBytes(std::string bytes) = 0;
   // One object of a stream, flushed at once.
   virtual void Emit(nlohmann::ordered_json value) = 0;
   // Ends a stream (or an answer that emitted nothing, with an empty body).

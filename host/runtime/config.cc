@@ -142,9 +142,16 @@ void CheckAdmin(const json& document, std::vector<SchemaError>* errors) {
 }
 
 // gateway.listen has admin.listen's syntax; it may be public (the gateway only reads). The
-// budget bounds must be ordered.
+// budget bounds must be ordered. fetch_missing needs peers to fetch from.
 void CheckGatewayAndEngine(const json& document, std::vector<SchemaError>* errors) {
   CheckedListen(document, "gateway", errors);
+  const auto gateway = document.find("gateway");
+  if (gateway != document.end() && gateway->is_object() &&
+      gateway->value("fetch_missing", json(false)) == json(true) && !document.contains("p2p")) {
+    errors->push_back({"/gateway/fetch_missing",
+                       "fetching missing blocks needs Bitswap peers: add a \"p2p\" section "
+                       "(p2p.listen, p2p.peers), or set gateway.fetch_missing to false"});
+  }
   const auto engine = document.find("engine");
   if (engine == document.end() || !engine->is_object()) return;
   const json low = engine->value("peer_budget_min_bytes", json(uint64_t{256} << 10));
@@ -520,6 +527,8 @@ GatewayConfig BuildGatewayConfig(const json& gateway) {
   out.max_pipeline = gateway["max_pipeline"].get<int>();
   out.peer_header = gateway["peer_header"].get<std::string>();
   out.drain_timeout_ms = gateway["drain_timeout_ms"].get<int64_t>();
+  out.fetch_missing = gateway["fetch_missing"].get<bool>();
+  out.fetch_timeout_ms = gateway["fetch_timeout_ms"].get<int64_t>();
   return out;
 }
 

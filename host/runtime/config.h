@@ -51,6 +51,10 @@ struct GatewayConfig {
   int max_pipeline = 64;
   std::string peer_header;  // "" : the client address identifies the peer
   int64_t drain_timeout_ms = 10000;
+  // A raw or CAR request for a block the store lacks fetches it from Bitswap peers (as Rainbow
+  // does); 504 past fetch_timeout_ms. Needs a p2p section.
+  bool fetch_missing = false;
+  int64_t fetch_timeout_ms = 30000;
 };
 
 // engine.breaker.*

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <chrono>
 
 #include <algorithm>
 #include <cerrno>
@@ -273,12 +274,70 @@ void Connection::HandleRequest() {
 
 void Connection::Submit(const std::shared_ptr<PendingResponse>& response,
                         gateway::GatewayRequest request, const std::string& peer) {
+  if (NeedsFetch(*response, request)) return FetchThenSubmit(response, std::move(request), peer);
   if (request.format == gateway::ResponseFormat::kRaw) {
     SubmitRaw(response, std::move(request), peer);
   } else {
     SubmitCar(response, std::move(request), peer);
     if (response->streaming) open_stream_ = response;
   }
+}
+
+// A raw request whose block the key cache knows is served at once; any other raw or CAR request
+// goes through the fetcher, which looks in the store first (off this thread).
+bool Connection::NeedsFetch(const PendingResponse& response,
+                            const gateway::GatewayRequest& request) {
+  if (response.fetched || request.only_if_cached || !limits_.fetch_missing() || !owner_.fetcher()) {
+    return false;
+  }
+  return request.format != gateway::ResponseFormat::kRaw ||
+         owner_.engine().store().KnownSize(request.root) == 0;
+}
+
+void Connection::FetchThenSubmit(const std::shared_ptr<PendingResponse>& response,
+                                 gateway::GatewayRequest request, const std::string& peer) {
+  response->fetched = true;
+  const bool car = request.format != gateway::ResponseFormat::kRaw;
+  if (car) {  // what SubmitCar does, so later requests wait behind this one
+    response->streaming = true;
+    response->producing = true;
+    open_stream_ = response;
+  }
+  // A path's intermediate blocks are not fetched: only the root's DAG, or the root alone.
+  const format::DagScope scope =
+      car && request.path.empty() ? request.scope : format::DagScope::kBlock;
+  const format::Cid root = request.root;
+  owner_.fetcher()(root, scope, std::chrono::milliseconds(limits_.fetch_timeout_ms()),
+                   [self = shared_from_this(), response, request = std::move(request),
+                    peer](Status status) mutable {
+                     boost::asio::post(
+                         self->executor(),
+                         [self, response, request = std::move(request), peer, status]() mutable {
+                           self->OnFetched(response, std::move(request), peer, status);
+                         });
+                   });
+}
+
+// A timeout answers 504; anything else goes to the engine, which answers from the store (200,
+// or the store's 404 when a fetch found a DAG it could not complete).
+void Connection::OnFetched(const std::shared_ptr<PendingResponse>& response,
+                           gateway::GatewayRequest request, const std::string& peer,
+                           const Status& status) {
+  if (closed_) return;
+  const bool nested = in_handler_;
+  in_handler_ = true;
+  response->streaming = false;
+  response->producing = false;
+  if (status.code() == Status::Code::kUnavailable) {
+    Answer(response, 504, "gateway timeout: " + status.message());
+  } else {
+    Submit(response, std::move(request), peer);
+  }
+  SubmitHeld();
+  in_handler_ = nested;
+  if (nested) return;
+  owner_.RunEngine();
+  Flush();
 }
 
 // Once the open stream has produced its last chunk, gives the held requests to the engine in

@@ -35,6 +35,7 @@
 #include "http/head_parser.h"
 #include "runtime/config.h"
 #include "server/gateway_limits.h"
+#include "server/missing_block_fetcher.h"
 
 namespace boxcar::engine {
 class RequestEngine;
@@ -55,6 +56,8 @@ class ConnectionOwner {
   virtual const GatewayLimits& limits() const = 0;
   virtual engine::RequestEngine& engine() = 0;
   virtual GatewayMetrics& metrics() = 0;
+  // Empty when the node fetches nothing (no p2p).
+  virtual const MissingBlockFetcher& fetcher() const = 0;
   // Runs a batch of engine tasks on this thread (a no-op when it is already running them).
   virtual void RunEngine() = 0;
   // The connection closed: forget it. May release the last reference to it.
@@ -84,7 +87,8 @@ struct PendingResponse {
   std::shared_ptr<CarStream> stream;
   // A parsed request not yet given to the engine, because a CAR stream ahead of it is unfinished.
   std::optional<gateway::GatewayRequest> held;
-  std::string peer;  // whose budget the held request is charged to
+  std::string peer;      // whose budget the held request is charged to
+  bool fetched = false;  // fetch_missing ran for it: it goes to the engine as it is now
 };
 
 // A CAR response being produced, chunk by chunk.
@@ -139,6 +143,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SubmitCar(const std::shared_ptr<PendingResponse>& response, gateway::GatewayRequest request,
                  const std::string& peer);
   void SubmitNextChunk(const std::shared_ptr<PendingResponse>& response);
+  // gateway.fetch_missing: whether the request's blocks should be fetched before it runs.
+  bool NeedsFetch(const PendingResponse& response, const gateway::GatewayRequest& request);
+  // Fetches on the Bitswap client's thread, then submits on this one (504 past the timeout). A
+  // CAR request holds the requests behind it meanwhile, as its stream would.
+  void FetchThenSubmit(const std::shared_ptr<PendingResponse>& response,
+                       gateway::GatewayRequest request, const std::string& peer);
+  void OnFetched(const std::shared_ptr<PendingResponse>& response, gateway::GatewayRequest request,
+                 const std::string& peer, const Status& status);
   void Answer(const std::shared_ptr<PendingResponse>& response, int status,
               std::string_view message, std::vector<gateway::Header> headers = {});
   void Flush();

@@ -76,6 +76,7 @@ class GatewayServer::Impl {
   runtime::Runtime& runtime_;
   engine::RequestEngine& engine_;
   GatewayMetrics metrics_;
+  MissingBlockFetcher fetcher_;  // set before Start
 
  private:
   Status Listen(const tcp::endpoint& endpoint);
@@ -120,6 +121,7 @@ struct GatewayServer::Impl::Worker final : ConnectionOwner {
   const GatewayLimits& limits() const override { return server.limits_; }
   engine::RequestEngine& engine() override { return server.engine_; }
   GatewayMetrics& metrics() override { return server.metrics_; }
+  const MissingBlockFetcher& fetcher() const override { return server.fetcher_; }
   void RunEngine() override { server.RunEngine(*this); }
   void Forget(uint64_t id) override { server.Forget(*this, id); }
   bool WatchReadable(int fd, uint64_t id) override {
@@ -417,6 +419,9 @@ Status GatewayServer::Start() { return impl_->Start(); }
 void GatewayServer::Drain(int64_t timeout_ms) { impl_->Drain(timeout_ms); }
 void GatewayServer::ApplyLimits(const runtime::GatewayConfig& config) {
   impl_->limits_.Apply(config);
+}
+void GatewayServer::SetFetcher(MissingBlockFetcher fetcher) {
+  impl_->fetcher_ = std::move(fetcher);
 }
 void GatewayServer::Stop() { impl_->Stop(); }
 std::string GatewayServer::bound_address() const { return impl_->bound_address(); }

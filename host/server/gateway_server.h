@@ -44,6 +44,7 @@
 #include "engine/request_engine.h"
 #include "runtime/config.h"
 #include "runtime/runtime.h"
+#include "server/missing_block_fetcher.h"
 
 namespace prometheus {
 class Registry;
@@ -59,6 +60,9 @@ class GatewayServer {
 
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;
+
+  // What gateway.fetch_missing fetches through (the Bitswap client). Call before Start.
+  void SetFetcher(MissingBlockFetcher fetcher);
 
   // Binds gateway.listen and starts the threads. The error names the address.
   Status Start();

@@ -136,9 +136,10 @@ struct Swarm::Impl final : ConnectionHost {
 
   std::map<std::string, StreamHandler, std::less<>> handlers_;  // fixed after Start
   PeerEvent on_peer_connected_, on_peer_disconnected_;          // fixed after Start
-  // Peer events are posted here under mu_, so they run in the order of the transitions.
-  std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> events_strand_;
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  // Peer events are posted here under mu_, so they run in the order of the transitions.
+  // Declared after contexts_, so it goes before the io_context that owns its state.
+  std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> events_strand_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;

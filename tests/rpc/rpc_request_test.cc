@@ -119,3 +119,17 @@ TEST_CASE("durations print as Go's time.Duration.String") {
   CHECK(FormatGoDuration(90000000000) == "1m30s");
   CHECK(FormatGoDuration(3600000000000) == "1h0m0s");
 }
+
+TEST_CASE("timeout= parses as Go's time.ParseDuration") {
+  CHECK(ParseGoDuration("30s") == 30000000000);
+  CHECK(ParseGoDuration("1m30s") == 90000000000);
+  CHECK(ParseGoDuration("1.5h") == 5400000000000);
+  CHECK(ParseGoDuration("250ms") == 250000000);
+  CHECK(ParseGoDuration("10us") == 10000);
+  CHECK(ParseGoDuration("10\u00b5s") == 10000);
+  CHECK(ParseGoDuration("0") == 0);
+  for (const char* bad : {"", "30", "s", "soon", "1x", "-1s", ".s", "5s5"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseGoDuration(bad));
+  }
+}

@@ -313,7 +313,18 @@ Status RawPeer::Pump() {
       // A stream the node opens (even ids: it is the yamux server) is refused: this peer serves
       // no protocol.
       if ((header.flags & yamux::kSyn) && header.stream_id % 2 == 0) {
-        return SendYamux(yamux::FrameType::kWindowUpdate, yamux::kRst, header.stream_id, 0);
+        if (accept_protocol_.empty()) {
+          return SendYamux(yamux::FrameType::kWindowUpdate, yamux::kRst, header.stream_id, 0);
+        }
+        // The node proposes its protocol lazily; answer the header and the echo at once.
+        std::string answer;
+        p2p::AppendMssMessage(p2p::kMssHeader, &answer);
+        p2p::AppendMssMessage(accept_protocol_, &answer);
+        if (Status a = SendYamux(yamux::FrameType::kData, yamux::kAck, header.stream_id,
+                                 static_cast<uint32_t>(answer.size()), answer);
+            !a.ok()) {
+          return a;
+        }
       }
       StreamState& stream = streams_[header.stream_id];
       stream.data += payload;
@@ -323,7 +334,7 @@ Status RawPeer::Pump() {
         ++resets_received_;
       }
       // Give back what the node sent, so long transfers never stall on our window.
-      if (!payload.empty() && !stream.reset) {
+      if (!payload.empty() && !stream.reset && grant_window_) {
         return SendYamux(yamux::FrameType::kWindowUpdate, 0, header.stream_id,
                          static_cast<uint32_t>(payload.size()));
       }

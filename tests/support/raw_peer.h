@@ -114,8 +114,16 @@ class RawPeer {
   // Streams the node opened or answered, and what it sent on them.
   const std::map<uint32_t, StreamState>& streams() const { return streams_; }
   uint64_t resets_received() const { return resets_received_; }
+  // Streams the node opens are accepted with `protocol` (the multistream answer goes out with
+  // the ACK) instead of reset. With `grant_window` false, received data is never given back to
+  // the node's send window: a peer that does not read.
+  void AcceptStreams(const std::string& protocol, bool grant_window = true) {
+    accept_protocol_ = protocol;
+    grant_window_ = grant_window;
+  }
   // Reads one yamux frame and applies it: a ping SYN is answered, a stream the node opens is
-  // reset, data (given back to the node's window at once), FIN and RST are recorded in streams().
+  // reset (or accepted, see AcceptStreams), data (given back to the node's window at once), FIN
+  // and RST are recorded in streams().
   Status Pump();
   // Pumps until no frame arrives for `quiet`; an error only when the connection failed.
   Status PumpFor(std::chrono::milliseconds quiet);
@@ -137,6 +145,8 @@ class RawPeer {
   std::string decrypted_;  // received plaintext not yet consumed
   uint32_t next_stream_id_ = 1;
   std::map<uint32_t, StreamState> streams_;
+  std::string accept_protocol_;
+  bool grant_window_ = true;
   uint64_t resets_received_ = 0;
 };
 
