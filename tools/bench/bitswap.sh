@@ -6,7 +6,9 @@
 #   - 256 KiB blocks, 64 peers: MiB/s over Bitswap against the HTTP gateway;
 #   - a new peer's first block, p99, while 64 peers each keep 1,024 wants outstanding;
 #   - the node's RSS per idle Bitswap peer with --idle (2,000) peers that each sent a wantlist;
-#   - the node's syscalls per served block at 1 KiB and 256 KiB (perf's raw_syscalls:sys_enter).
+#   - the node's syscalls per served block at 1 KiB and 256 KiB (perf's raw_syscalls:sys_enter);
+#   - a 100 MiB DAG (400 blocks of 256 KiB) fetched by a second node with `pin add` over Bitswap,
+#     against a third node importing the DAG's CAR from the first one's gateway.
 # The load is tools/bench/bitswap_bench.cc (bench-bitswap); every peer its own identity and
 # connection, all on one client thread.
 #
@@ -178,6 +180,37 @@ syscalls() {
 syscalls boxcar/syscalls-1k "$k1" 32 200000
 syscalls boxcar/syscalls-256k "$k256" 4 8000
 
+echo "== a 100 MiB DAG from another boxcar: Bitswap pin add, and a CAR over HTTP" >&2
+# second_node NAME: a fresh node with the same config and its own store and RPC; sets
+# ${NAME}_rpc and ${NAME}_admin.
+second_node() {
+  mkdir -p "$work/$1"
+  jq --arg s "$work/$1/data" '.store.path = $s | .rpc = {listen: "127.0.0.1:0"}' "$work/boxcar.json" \
+    >"$work/$1/boxcar.json"
+  "$build/bin/boxcar" run --config "$work/$1/boxcar.json" --ready-file "$work/$1/ready" \
+    >"$work/$1/boxcar.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do [ -f "$work/$1/ready" ] && break; sleep 0.1; done
+  [ -f "$work/$1/ready" ] || { cat "$work/$1/boxcar.log" >&2; echo "node $1 did not start" >&2; exit 1; }
+  printf -v "$1_rpc" '%s' "$(jq -r .rpc "$work/$1/ready")"
+  printf -v "$1_admin" '%s' "$(jq -r .admin "$work/$1/ready")"
+}
+second_node bitswap_peer
+second_node http_peer
+dag_root=$(cat "$work/k256/root.txt")
+dag_mib=$(du -m "$work/k256/blocks.car" | cut -f1)
+curl -sf -X POST "http://$bitswap_peer_rpc/api/v0/swarm/connect?arg=$(jq -r '.p2p[0]' "$work/ready")" >/dev/null
+t0=$(date +%s.%N)
+curl -sf -X POST "http://$bitswap_peer_rpc/api/v0/pin/add?arg=$dag_root" >"$work/pin.out" || true
+t1=$(date +%s.%N)
+curl -sf "http://127.0.0.1:$gw_port/ipfs/$dag_root?format=car" |
+  curl -sf -X POST --data-binary @- "http://$http_peer_admin/admin/import" >/dev/null || true
+t2=$(date +%s.%N)
+jq -cn --arg pin "$(cat "$work/pin.out")" --argjson mib "$dag_mib" --argjson t0 "$t0" --argjson t1 "$t1" \
+  --argjson t2 "$t2" '{name: "boxcar/dag-100m", mib: $mib, pinned: ($pin | test("Pins")),
+  bitswap_seconds: ($t1 - $t0), http_car_seconds: ($t2 - $t1),
+  bitswap_mib_per_s: ($mib / ($t1 - $t0)), http_car_mib_per_s: ($mib / ($t2 - $t1))}' | tee -a "$results"
+
 echo >&2
 jq -rs '
   def get($n): (map(select(.name == $n))[0] // {});
@@ -185,7 +218,7 @@ jq -rs '
   get("boxcar/1k-p64") as $b1 | get("helia/1k-p64") as $h1 | get("http/1k-c64") as $g1 |
   get("wrk/1k-c64") as $w1 | get("boxcar/256k-p64") as $b256 | get("http/256k-c64") as $g256 |
   get("boxcar/new-peer") as $np | get("boxcar/new-peer-held") as $nph | get("boxcar/idle") as $idle |
-  get("boxcar/syscalls-1k") as $s1 | get("boxcar/syscalls-256k") as $s256 |
+  get("boxcar/syscalls-1k") as $s1 | get("boxcar/syscalls-256k") as $s256 | get("boxcar/dag-100m") as $dag |
   "| measure | figure | goal |",
   "|---|---|---|",
   "| 1 KiB, 64 peers: boxcar \($b1.blocks_per_s|floor) blocks/s / Helia \($h1.blocks_per_s // 0|floor) | \(r($b1.blocks_per_s; $h1.blocks_per_s))x | >= 10x |",
@@ -194,6 +227,7 @@ jq -rs '
   "| new peer first block p99 (p50), 64 x 1,024 wants loaded | \($np.new_peer.first_block_ms.p99) ms (\($np.new_peer.first_block_ms.p50) ms) | <= 50 ms |",
   "| new peer first block p99 (p50), 64 x 1,024 wants held | \($nph.new_peer.first_block_ms.p99) ms (\($nph.new_peer.first_block_ms.p50) ms) | <= 50 ms |",
   "| \($idle.added) idle Bitswap peers | \($idle.kib_per_peer*10|floor/10) KiB each | <= 16 KiB |",
+  "| \($dag.mib) MiB DAG from another boxcar: Bitswap pin add \($dag.bitswap_mib_per_s*10|floor/10) MiB/s / CAR over HTTP \($dag.http_car_mib_per_s*10|floor/10) MiB/s | \(r($dag.bitswap_mib_per_s; $dag.http_car_mib_per_s))x | >= 0.5x |",
   "| syscalls per block, 1 KiB / 256 KiB | \($s1.syscalls_per_block*100|floor/100) / \($s256.syscalls_per_block*100|floor/100) | measured |"
 ' "$results"
 [ -z "$json_out" ] || cp "$results" "$json_out"
