@@ -31,8 +31,8 @@ const std::vector<std::string>& OutboundProtocols() {
 
 // What the senders and readers share with the network; they hold it by shared_ptr, so a timer
 // or stream callback that outlives the BitswapNetwork object still finds it.
-struct Core {
-  Core(p2p::Swarm& s, prometheus::Registry& registry, const NetworkOptions& o)
+struct NetworkCore {
+  NetworkCore(p2p::Swarm& s, prometheus::Registry& registry, const NetworkOptions& o)
       : swarm(s), idle_close(o.idle_close), metrics(registry) {
     SetOptions(o);
   }
@@ -76,7 +76,7 @@ struct Outgoing {
 // from any thread; everything that touches the stream runs on the stream's executor.
 class PeerSender : public std::enable_shared_from_this<PeerSender> {
  public:
-  PeerSender(std::shared_ptr<Core> core, PeerId peer)
+  PeerSender(std::shared_ptr<NetworkCore> core, PeerId peer)
       : core_(std::move(core)), peer_(std::move(peer)) {}
 
   Status Enqueue(std::string framed, std::function<void(Status)> done) {
@@ -284,7 +284,7 @@ class PeerSender : public std::enable_shared_from_this<PeerSender> {
     });
   }
 
-  std::shared_ptr<Core> core_;
+  std::shared_ptr<NetworkCore> core_;
   const PeerId peer_;
   mutable std::mutex mu_;
   std::deque<Outgoing> queue_;
@@ -299,7 +299,7 @@ class PeerSender : public std::enable_shared_from_this<PeerSender> {
 };
 
 // Reads one inbound Bitswap stream: framed messages, each decoded and handed to the sinks.
-void ReadInbound(const std::shared_ptr<Core>& core, const StreamPtr& stream) {
+void ReadInbound(const std::shared_ptr<NetworkCore>& core, const StreamPtr& stream) {
   const PeerId peer = stream->peer();
   const bitswap::Version version = bitswap::VersionOf(stream->protocol());
   {
@@ -333,7 +333,7 @@ void ReadInbound(const std::shared_ptr<Core>& core, const StreamPtr& stream) {
 }  // namespace
 
 struct BitswapNetwork::Impl {
-  std::shared_ptr<Core> core;
+  std::shared_ptr<NetworkCore> core;
   std::mutex mu;
   std::map<PeerId, std::shared_ptr<PeerSender>> senders;
 
@@ -373,7 +373,7 @@ struct BitswapNetwork::Impl {
 BitswapNetwork::BitswapNetwork(p2p::Swarm& swarm, obs::MetricsRegistry& metrics,
                                NetworkOptions options)
     : impl_(std::make_unique<Impl>()) {
-  impl_->core = std::make_shared<Core>(swarm, *metrics.registry(), options);
+  impl_->core = std::make_shared<NetworkCore>(swarm, *metrics.registry(), options);
 }
 
 BitswapNetwork::~BitswapNetwork() { Stop(); }
@@ -383,7 +383,7 @@ void BitswapNetwork::SetOptions(const NetworkOptions& options) { impl_->core->Se
 void BitswapNetwork::AddSink(MessageSink* sink) { impl_->core->sinks.push_back(sink); }
 
 void BitswapNetwork::RegisterProtocols() {
-  std::shared_ptr<Core> core = impl_->core;
+  std::shared_ptr<NetworkCore> core = impl_->core;
   for (const std::string& protocol : OutboundProtocols()) {
     core->swarm.Handle(protocol, [core](StreamPtr stream) {
       if (core->stopped.load()) {
